@@ -1,0 +1,53 @@
+# overdue-relief: `make help` lists the targets. Scheduled runs use these too.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+DATA   ?= data/synthetic
+LOANS  ?= 20000
+SEED   ?= 1
+OUT    ?= reports
+
+.DEFAULT_GOAL := help
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m ipykernel install --sys-prefix --name overdue-relief --display-name "overdue-relief" >/dev/null
+	touch $(STAMP)
+
+venv: $(STAMP) ## create .venv and install the package with its dependencies
+
+$(DATA)/loans.parquet: | $(STAMP)
+	$(PY) -m analysis synth --loans $(LOANS) --seed $(SEED) --out $(DATA)
+
+synth: $(STAMP) ## (re)generate the synthetic book into $(DATA)
+	$(PY) -m analysis synth --loans $(LOANS) --seed $(SEED) --out $(DATA)
+
+demo: $(STAMP) $(DATA)/loans.parquet ## generate the synthetic book and run the whole job on it
+	$(PY) -m analysis validate --data $(DATA)
+	$(PY) -m analysis kpis --data $(DATA)
+
+test: $(STAMP) ## run the test suite (slow statistical checks excluded)
+	$(PY) -m pytest -m "not slow" -q
+
+test-slow: $(STAMP) ## run the slow statistical checks (coverage over many seeds)
+	$(PY) -m pytest -m slow -q
+
+lint: $(STAMP) ## ruff
+	$(PY) -m ruff check analysis tests benchmarks
+
+lab: $(STAMP) ## start JupyterLab with the project's kernel
+	$(VENV)/bin/jupyter lab notebooks
+
+bench: $(STAMP) ## run the benchmarks (minutes; writes benchmarks/results/)
+	$(PY) benchmarks/run.py
+
+clean: ## remove the venv and generated data
+	rm -rf $(VENV) data/synthetic
+
+.PHONY: help venv synth demo test test-slow lint lab bench clean
