@@ -1,0 +1,353 @@
+"""Loan-months to overdue episodes, with their outcomes: the one place the rules apply.
+
+Method
+------
+Each loan's month-end rows are read in order. A month is *overdue* when
+``days_past_due >= overdue_dpd`` or the loan has been written off (every month from the
+first write-off on stays overdue: a written-off loan cannot cure). A month is *clean*
+otherwise.
+
+* An **episode** starts in the first overdue month of a loan, and in every later overdue
+  month that follows a run of at least ``probation_months`` clean months. An overdue month
+  after a shorter clean run is a *relapse* within probation: it continues the episode
+  (a "false cure"). An episode's rows run until the next episode of the loan starts, or to
+  the loan's last row.
+* **Cure**: the first month of the clean run that ends the episode (the *return month*),
+  when that run lasts at least ``probation_months`` month-ends, or when the loan is repaid
+  in full during it (last row with balance 0 and no write-off). ``months_to_cure`` = return
+  month - start month; ``is_cured`` = cured with ``months_to_cure <= horizon_months``.
+* **Default**: the first month of the episode, before the return month, with
+  ``days_past_due >= default_dpd`` or a write-off; ``is_defaulted`` = a default within
+  ``horizon_months`` of the start.
+* **Censoring**: a horizon outcome is known when the loan's rows reach
+  ``start + horizon_months + probation_months - 1`` (so a cure returning at the horizon can
+  complete its probation), or the loan closed (last balance 0), or the cure was observed
+  within the horizon. Otherwise ``is_cured`` / ``is_defaulted`` are ``<NA>`` and
+  ``is_censored`` is True: a censored episode is never counted as a failure.
+* **Loss** = write-offs - recoveries over the episode's rows (so recoveries long after the
+  horizon count, as in the realised LGD of EBA/GL/2017/16; no later episode can start after
+  a write-off, so nothing is counted twice), discounted to the default month (or the start
+  month) at ``discount_rate`` a year. ``loss_rate`` = loss / ``ead``, ``ead`` the balance
+  in the start month.
+* **Re-default**: among episodes with ``is_cured``, the loan's next episode starts within
+  ``redefault_months`` of the return month. ``<NA>`` if the data end earlier.
+* **Competing risks**: ``exit_type`` is the first of cure (return month) or default, else
+  ``open``; ``months_to_exit`` the months to it (or to the episode's last row).
+* **Measure**: the first relief granted from the start month to ``relief_window_months``
+  later, else ``none``; covariates are read in the start month (signals) or before it
+  (``prev_dpd``, ``prev_balance``: the month before the start, for placebo checks), and the
+  reason reported from one month before to two months after the start.
+
+Everything is computed with numpy on the rows sorted by loan and month (no Python loop over
+loans), and only within a loan, so the function gives the same answer on any slice of the
+data that keeps each loan whole (the Dask engine maps it over loan partitions).
+
+Known drawbacks
+---------------
+Performance rows must be contiguous months (validation checks it). A loan whose rows stop
+with a positive balance is treated as censored at its last row. Relief granted later than
+the window (for example in month 3 of an episode) is not attributed to the episode.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis.book import Book
+from analysis.definitions import NO_RELIEF, Definitions
+
+RELIEF_PARAMETERS = ("deferral_months", "instalments", "rate_cut_bp", "counselling_sessions")
+_KEY_COLUMNS = ("loan_id", "borrower_id")
+
+
+def month_index(values: pd.Series | np.ndarray) -> np.ndarray:
+    """Months since 1970-01 as int64 (a month-end date and its month map to one integer)."""
+    arr = np.asarray(values, dtype="datetime64[ns]")
+    return arr.astype("datetime64[M]").astype(np.int64)
+
+
+def month_end(index: np.ndarray) -> pd.DatetimeIndex:
+    """Inverse of :func:`month_index`: the month-end timestamps."""
+    first = np.asarray(index, dtype=np.int64).astype("datetime64[M]")
+    return pd.DatetimeIndex(first.astype("datetime64[ns]")) + pd.offsets.MonthEnd(0)
+
+
+def _within_loan_cumsum(flag: np.ndarray, loan_first_row: np.ndarray) -> np.ndarray:
+    """Inclusive running count of ``flag`` within each loan (rows sorted by loan)."""
+    total = np.cumsum(flag, dtype=np.int64)
+    before_loan = total[loan_first_row] - flag[loan_first_row]
+    return total - before_loan
+
+
+def _nullable(values: np.ndarray, known: np.ndarray) -> pd.arrays.BooleanArray:
+    return pd.arrays.BooleanArray(values.astype(bool), ~known.astype(bool))
+
+
+def _sorted_performance(perf: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    codes, _ = pd.factorize(perf["loan_id"], sort=False)
+    mi = month_index(perf["month"])
+    ordered = bool(np.all(codes[1:] >= codes[:-1])) if len(codes) > 1 else True
+    if ordered and len(codes) > 1:
+        same = codes[1:] == codes[:-1]
+        ordered = bool(np.all(mi[1:][same] > mi[:-1][same]))
+    if not ordered:
+        order = np.lexsort((mi, codes))
+        perf = perf.iloc[order]
+        codes, mi = codes[order], mi[order]
+    return perf, codes.astype(np.int64), mi
+
+
+def build_episodes(
+    book: Book,
+    horizon_months: int = 6,
+    probation_months: int = 3,
+    overdue_dpd: int = 1,
+    relief_window_months: int = 1,
+    *,
+    default_dpd: int = 90,
+    redefault_months: int = 12,
+    discount_rate: float = 0.0,
+) -> pd.DataFrame:
+    """One row per overdue episode, with outcomes and covariates at its start.
+
+    The rules are in the module docstring and ``data/README.md`` section 2; the
+    parameters are those of :class:`analysis.definitions.Definitions` (months, days,
+    annual rate as a fraction). Columns are listed in ``docs/ARCHITECTURE.md``.
+    """
+    d = Definitions(
+        overdue_dpd=overdue_dpd,
+        probation_months=probation_months,
+        horizon_months=horizon_months,
+        relief_window_months=relief_window_months,
+        default_dpd=default_dpd,
+        redefault_months=redefault_months,
+        discount_rate=discount_rate,
+    )
+    return episodes_from_definitions(book, d)
+
+
+def episodes_from_definitions(book: Book, d: Definitions) -> pd.DataFrame:
+    """:func:`build_episodes` taking a :class:`Definitions` object."""
+    cols = ["loan_id", "month", "balance", "days_past_due"]
+    perf = book.performance
+    perf = perf[cols + [c for c in ("write_off", "recovery") if c in perf.columns]]
+    if len(perf) == 0:
+        return _empty_frame(book)
+    perf, codes, mi = _sorted_performance(perf)
+    n = len(perf)
+
+    dpd = perf["days_past_due"].to_numpy(dtype=np.int64)
+    bal = perf["balance"].to_numpy(dtype=np.float64)
+    wo = _amount(perf, "write_off")
+    rec = _amount(perf, "recovery")
+    rows = np.arange(n)
+
+    new_loan = np.empty(n, dtype=bool)
+    new_loan[0] = True
+    new_loan[1:] = codes[1:] != codes[:-1]
+    loan_first = np.flatnonzero(new_loan)
+    loan_last = np.r_[loan_first[1:] - 1, n - 1]
+    loan_of_row = np.cumsum(new_loan) - 1
+    first_row = loan_first[loan_of_row]
+
+    written = _within_loan_cumsum(wo > 0, first_row) > 0
+    overdue = (dpd >= d.overdue_dpd) | written
+
+    run_start = new_loan.copy()
+    run_start[1:] |= overdue[1:] != overdue[:-1]
+    run_id = np.cumsum(run_start) - 1
+    run_len = np.bincount(run_id)
+    prev_run_len = np.zeros(n, dtype=np.int64)
+    inner = run_start & ~new_loan
+    prev_run_len[inner] = run_len[run_id[inner] - 1]
+    overdue_before = _within_loan_cumsum(overdue, first_row) - overdue
+    start = overdue & (
+        new_loan | (run_start & ((prev_run_len >= d.probation_months) | (overdue_before == 0)))
+    )
+
+    starts_so_far = _within_loan_cumsum(start, first_row)
+    in_episode = starts_so_far > 0
+    ep_of_row = np.cumsum(start) - 1
+    s_idx = np.flatnonzero(start)
+    n_ep = len(s_idx)
+    if n_ep == 0:
+        return _empty_frame(book)
+    ep_loan = loan_of_row[s_idx]
+    ep_last_row = np.r_[s_idx[1:] - 1, n - 1]
+    ep_last_row = np.minimum(ep_last_row, loan_last[ep_loan])
+    start_m = mi[s_idx]
+
+    closed = bal[loan_last] == 0
+    repaid = closed & ~written[loan_last]
+    run_reaches_end = (run_id == run_id[loan_last[loan_of_row]])
+    clean_start = run_start & ~overdue & in_episode
+    cure_row_flag = clean_start & (
+        (run_len[run_id] >= d.probation_months) | (run_reaches_end & repaid[loan_of_row])
+    )
+    cure_idx = np.full(n_ep, -1, dtype=np.int64)
+    cure_idx[ep_of_row[cure_row_flag]] = rows[cure_row_flag]
+    has_cure = cure_idx >= 0
+
+    cure_limit = np.where(has_cure, cure_idx, n)
+    default_flag = in_episode & ((dpd >= d.default_dpd) | (wo > 0))
+    default_flag &= rows < cure_limit[np.where(in_episode, ep_of_row, 0)]
+    default_idx = np.full(n_ep, -1, dtype=np.int64)
+    ep_def, first_def = np.unique(ep_of_row[default_flag], return_index=True)
+    default_idx[ep_def] = rows[default_flag][first_def]
+    has_default = default_idx >= 0
+
+    months_to_cure_obs = mi[np.maximum(cure_idx, 0)] - start_m
+    months_to_default = np.where(has_default, mi[np.maximum(default_idx, 0)] - start_m, -1)
+    last_m = mi[loan_last[ep_loan]]
+    ep_end_m = mi[ep_last_row]
+
+    cured_h = has_cure & (months_to_cure_obs <= d.horizon_months)
+    defaulted_h = has_default & (months_to_default <= d.horizon_months)
+    covered = (last_m - start_m) >= d.horizon_months + d.probation_months - 1
+    known = covered | closed[ep_loan] | cured_h
+    default_known = known | has_cure | defaulted_h
+
+    # Re-default: next episode of the same loan within redefault_months of the return month.
+    next_same_loan = np.r_[ep_loan[1:] == ep_loan[:-1], False]
+    next_start_m = np.r_[start_m[1:], 0]
+    cure_m = mi[np.maximum(cure_idx, 0)]
+    redef = next_same_loan & ((next_start_m - cure_m) <= d.redefault_months)
+    redef_known = cured_h & (redef | ((last_m - cure_m) >= d.redefault_months) | closed[ep_loan])
+
+    # Loss over the episode's rows, discounted to the default (else start) month.
+    ref_m = np.where(has_default, mi[np.maximum(default_idx, 0)], start_m)
+    ep_rows = in_episode
+    e_rows = ep_of_row[ep_rows]
+    net = (wo - rec)[ep_rows]
+    if d.discount_rate > 0:
+        years = (mi[ep_rows] - ref_m[e_rows]) / 12.0
+        net = net * (1.0 + d.discount_rate) ** (-years)
+    loss = np.bincount(e_rows, weights=net, minlength=n_ep)
+    ead = bal[s_idx]
+
+    exit_default = has_default & (~has_cure | (default_idx < cure_idx))
+    exit_type = np.where(exit_default, "default", np.where(has_cure, "cure", "open"))
+    months_to_exit = np.where(
+        exit_default, months_to_default, np.where(has_cure, months_to_cure_obs, ep_end_m - start_m)
+    )
+    not_first = ~new_loan[s_idx]
+    prev_idx = np.maximum(s_idx - 1, 0)
+
+    loan_ids = perf["loan_id"].to_numpy()[s_idx]
+    ep = pd.DataFrame(
+        {
+            "loan_id": loan_ids,
+            "episode_no": (starts_so_far[s_idx]).astype(np.int64),
+            "start_month": month_end(start_m),
+            "end_month": month_end(ep_end_m),
+            "ead": ead,
+            "dpd_at_start": dpd[s_idx],
+            "prev_dpd": np.where(not_first, dpd[prev_idx], np.nan),
+            "prev_balance": np.where(not_first, bal[prev_idx], np.nan),
+            "is_cured": _nullable(cured_h, known),
+            "is_defaulted": _nullable(defaulted_h, default_known),
+            "is_censored": ~known,
+            "cure_month": pd.Series(month_end(cure_m)).where(has_cure).to_numpy(),
+            "months_to_cure": np.where(has_cure, months_to_cure_obs, ep_end_m - start_m),
+            "is_cure_observed": has_cure,
+            "default_month": pd.Series(month_end(ref_m)).where(has_default).to_numpy(),
+            "months_to_default": pd.arrays.IntegerArray(
+                np.where(has_default, months_to_default, 0), ~has_default
+            ),
+            "exit_type": exit_type,
+            "months_to_exit": months_to_exit,
+            "loss": loss,
+            "loss_rate": np.divide(loss, ead, out=np.full(n_ep, np.nan), where=ead > 0),
+            "is_redefaulted": _nullable(redef, redef_known),
+        }
+    )
+    ep = _add_loan_attributes(ep, book, start_m)
+    ep = _add_relief(ep, book, start_m, d.relief_window_months)
+    ep = _add_signals(ep, book)
+    ep = _add_reasons(ep, book, start_m)
+    return ep.reset_index(drop=True)
+
+
+def _amount(perf: pd.DataFrame, col: str) -> np.ndarray:
+    if col not in perf.columns:
+        return np.zeros(len(perf))
+    return perf[col].fillna(0).to_numpy(dtype=np.float64)
+
+
+def _add_loan_attributes(ep: pd.DataFrame, book: Book, start_m: np.ndarray) -> pd.DataFrame:
+    loans = book.loans
+    attrs = loans.drop(columns=[c for c in ep.columns if c in loans.columns and c != "loan_id"])
+    ep = ep.merge(attrs, on="loan_id", how="left", validate="many_to_one", sort=False)
+    ep.insert(1, "borrower_id", ep.pop("borrower_id"))
+    orig = month_index(ep["origination_date"])
+    ep.insert(ep.columns.get_loc("prev_balance") + 1, "months_on_book", start_m - orig)
+    return ep
+
+
+def _add_relief(ep: pd.DataFrame, book: Book, start_m: np.ndarray, window: int) -> pd.DataFrame:
+    params = [c for c in RELIEF_PARAMETERS if c in book.relief.columns]
+    relief = book.relief[["loan_id", "granted_date", "measure", *params]]
+    cand = ep[["loan_id"]].assign(_ep=np.arange(len(ep)), _s=start_m).merge(relief, on="loan_id")
+    g = month_index(cand["granted_date"])
+    cand = cand[(g >= cand["_s"]) & (g <= cand["_s"] + window)]
+    first = cand.sort_values(["_ep", "granted_date"], kind="stable").drop_duplicates("_ep")
+    out = pd.DataFrame(index=np.arange(len(ep)))
+    out["measure"] = NO_RELIEF
+    out.loc[first["_ep"], "measure"] = first["measure"].to_numpy()
+    out["granted_month"] = pd.NaT
+    out.loc[first["_ep"], "granted_month"] = month_end(month_index(first["granted_date"]))
+    out["granted_month"] = pd.to_datetime(out["granted_month"])
+    for c in RELIEF_PARAMETERS:
+        out[c] = np.nan
+        if c in first.columns:
+            out.loc[first["_ep"], c] = first[c].to_numpy(dtype=float)
+    return pd.concat([ep, out.set_index(ep.index)], axis=1)
+
+
+def _add_signals(ep: pd.DataFrame, book: Book) -> pd.DataFrame:
+    if book.signals is None or not book.signal_columns:
+        return ep
+    keys = ep[["loan_id", "start_month"]].rename(columns={"start_month": "month"})
+    sig = keys.merge(book.signals, on=["loan_id", "month"], how="left", sort=False)
+    for c in book.signal_columns:
+        ep[c] = sig[c].to_numpy()
+    return ep
+
+
+def _add_reasons(ep: pd.DataFrame, book: Book, start_m: np.ndarray) -> pd.DataFrame:
+    ep["reason_code"] = pd.Series(pd.NA, index=ep.index, dtype="object")
+    ep["reported_family"] = pd.Series(pd.NA, index=ep.index, dtype="object")
+    if book.reasons is None or book.reasons.empty:
+        return ep
+    reasons = book.reasons[["loan_id", "reported_date", "reason_code"]]
+    cand = ep[["loan_id"]].assign(_ep=np.arange(len(ep)), _s=start_m).merge(reasons, on="loan_id")
+    r = month_index(cand["reported_date"])
+    cand = cand[(r >= cand["_s"] - 1) & (r <= cand["_s"] + 2)]
+    first = cand.sort_values(["_ep", "reported_date"], kind="stable").drop_duplicates("_ep")
+    ep.loc[first["_ep"].to_numpy(), "reason_code"] = first["reason_code"].to_numpy()
+    if book.cause_map is not None:
+        cmap = book.cause_map[book.cause_map["source"] == "reason"]
+        fam = dict(zip(cmap["name"].astype(str), cmap["family"], strict=False))
+        ep["reported_family"] = ep["reason_code"].map(fam).astype("object")
+    return ep
+
+
+def _empty_frame(book: Book) -> pd.DataFrame:
+    empty = Book(
+        loans=book.loans.iloc[:0],
+        performance=pd.DataFrame(
+            {
+                "loan_id": ["_"],
+                "month": [pd.Timestamp("2000-01-31")],
+                "balance": [1.0],
+                "days_past_due": [30],
+            }
+        ),
+        relief=book.relief.iloc[:0],
+        measures=book.measures,
+        signals=book.signals.iloc[:0] if book.signals is not None else None,
+        reasons=None,
+        cause_map=book.cause_map,
+    )
+    return episodes_from_definitions(empty, Definitions()).iloc[:0]
