@@ -189,7 +189,7 @@ def test_matches_reference_implementation(paths, p, h):
         loans[f"L{k}"] = {"first": "2022-03", "dpd": dpd, "balance": bal}
     book = tiny_book(loans)
     ep = build_episodes(book, probation_months=p, horizon_months=h)
-    for k, (lid, spec) in enumerate(loans.items()):
+    for lid, spec in loans.items():
         ref = _reference(spec["dpd"], spec["balance"][-1] == 0, p, h)
         got = ep[ep.loan_id == lid].sort_values("episode_no")
         assert len(got) == len(ref)
