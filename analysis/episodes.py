@@ -64,6 +64,10 @@ _KEY_COLUMNS = ("loan_id", "borrower_id")
 def month_index(values: pd.Series | np.ndarray) -> np.ndarray:
     """Months since 1970-01 as int64 (a month-end date and its month map to one integer)."""
     arr = np.asarray(values, dtype="datetime64[ns]")
+    if arr.size > 10_000:  # few distinct months: convert each once
+        codes, uniques = pd.factorize(arr.view(np.int64))
+        months = uniques.view("datetime64[ns]").astype("datetime64[M]").astype(np.int64)
+        return months[codes]
     return arr.astype("datetime64[M]").astype(np.int64)
 
 
@@ -84,18 +88,30 @@ def _nullable(values: np.ndarray, known: np.ndarray) -> pd.arrays.BooleanArray:
     return pd.arrays.BooleanArray(values.astype(bool), ~known.astype(bool))
 
 
-def _sorted_performance(perf: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    codes, _ = pd.factorize(perf["loan_id"], sort=False)
+def _loan_order(perf: pd.DataFrame) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """Row order by (loan, month), a new-loan flag and month indices in that order.
+
+    Data already grouped by loan with increasing months (the usual layout) are used as
+    they are, which avoids hashing millions of ID strings.
+    """
+    ids = perf["loan_id"].to_numpy()
     mi = month_index(perf["month"])
-    ordered = bool(np.all(codes[1:] >= codes[:-1])) if len(codes) > 1 else True
-    if ordered and len(codes) > 1:
-        same = codes[1:] == codes[:-1]
-        ordered = bool(np.all(mi[1:][same] > mi[:-1][same]))
-    if not ordered:
-        order = np.lexsort((mi, codes))
-        perf = perf.iloc[order]
-        codes, mi = codes[order], mi[order]
-    return perf, codes.astype(np.int64), mi
+    n = len(ids)
+    new_loan = np.ones(n, dtype=bool)
+    new_loan[1:] = ids[1:] != ids[:-1]
+    same = ~new_loan[1:]
+    grouped = bool(np.all(mi[1:][same] > mi[:-1][same]))
+    if grouped:
+        firsts = ids[new_loan]
+        grouped = len(pd.unique(firsts)) == len(firsts)
+    if grouped:
+        return None, new_loan, mi
+    codes, _ = pd.factorize(ids)
+    order = np.lexsort((mi, codes))
+    codes, mi = codes[order], mi[order]
+    new_loan = np.ones(n, dtype=bool)
+    new_loan[1:] = codes[1:] != codes[:-1]
+    return order, new_loan, mi
 
 
 def build_episodes(
@@ -129,23 +145,23 @@ def build_episodes(
 
 def episodes_from_definitions(book: Book, d: Definitions) -> pd.DataFrame:
     """:func:`build_episodes` taking a :class:`Definitions` object."""
-    cols = ["loan_id", "month", "balance", "days_past_due"]
     perf = book.performance
-    perf = perf[cols + [c for c in ("write_off", "recovery") if c in perf.columns]]
     if len(perf) == 0:
         return _empty_frame(book)
-    perf, codes, mi = _sorted_performance(perf)
+    order, new_loan, mi = _loan_order(perf)
     n = len(perf)
 
-    dpd = perf["days_past_due"].to_numpy(dtype=np.int64)
-    bal = perf["balance"].to_numpy(dtype=np.float64)
-    wo = _amount(perf, "write_off")
-    rec = _amount(perf, "recovery")
-    rows = np.arange(n)
+    def column(name: str, dtype: type) -> np.ndarray:
+        if name not in perf.columns:
+            return np.zeros(n, dtype=dtype)
+        values = perf[name].to_numpy(dtype=dtype, na_value=0)
+        return values if order is None else values[order]
 
-    new_loan = np.empty(n, dtype=bool)
-    new_loan[0] = True
-    new_loan[1:] = codes[1:] != codes[:-1]
+    dpd = column("days_past_due", np.int64)
+    bal = column("balance", np.float64)
+    wo = column("write_off", np.float64)
+    rec = column("recovery", np.float64)
+    rows = np.arange(n)
     loan_first = np.flatnonzero(new_loan)
     loan_last = np.r_[loan_first[1:] - 1, n - 1]
     loan_of_row = np.cumsum(new_loan) - 1
@@ -234,7 +250,8 @@ def episodes_from_definitions(book: Book, d: Definitions) -> pd.DataFrame:
     not_first = ~new_loan[s_idx]
     prev_idx = np.maximum(s_idx - 1, 0)
 
-    loan_ids = perf["loan_id"].to_numpy()[s_idx]
+    start_rows = s_idx if order is None else order[s_idx]
+    loan_ids = perf["loan_id"].to_numpy()[start_rows]
     ep = pd.DataFrame(
         {
             "loan_id": loan_ids,
@@ -267,12 +284,6 @@ def episodes_from_definitions(book: Book, d: Definitions) -> pd.DataFrame:
     ep = _add_signals(ep, book)
     ep = _add_reasons(ep, book, start_m)
     return ep.reset_index(drop=True)
-
-
-def _amount(perf: pd.DataFrame, col: str) -> np.ndarray:
-    if col not in perf.columns:
-        return np.zeros(len(perf))
-    return perf[col].fillna(0).to_numpy(dtype=np.float64)
 
 
 def _add_loan_attributes(ep: pd.DataFrame, book: Book, start_m: np.ndarray) -> pd.DataFrame:
