@@ -77,11 +77,9 @@ def month_end(index: np.ndarray) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(first.astype("datetime64[ns]")) + pd.offsets.MonthEnd(0)
 
 
-def _within_loan_cumsum(flag: np.ndarray, loan_first_row: np.ndarray) -> np.ndarray:
-    """Inclusive running count of ``flag`` within each loan (rows sorted by loan)."""
-    total = np.cumsum(flag, dtype=np.int64)
-    before_loan = total[loan_first_row] - flag[loan_first_row]
-    return total - before_loan
+def _owner(starts: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Index of the block (loan or run, given by sorted start rows) holding each row."""
+    return np.searchsorted(starts, rows, side="right") - 1
 
 
 def _nullable(values: np.ndarray, known: np.ndarray) -> pd.arrays.BooleanArray:
@@ -161,56 +159,70 @@ def episodes_from_definitions(book: Book, d: Definitions) -> pd.DataFrame:
     bal = column("balance", np.float64)
     wo = column("write_off", np.float64)
     rec = column("recovery", np.float64)
-    rows = np.arange(n)
     loan_first = np.flatnonzero(new_loan)
     loan_last = np.r_[loan_first[1:] - 1, n - 1]
-    loan_of_row = np.cumsum(new_loan) - 1
-    first_row = loan_first[loan_of_row]
+    n_loans = len(loan_first)
 
-    written = _within_loan_cumsum(wo > 0, first_row) > 0
-    overdue = (dpd >= d.overdue_dpd) | written
+    # Every row from a loan's first write-off on counts as overdue (a difference array).
+    overdue = dpd >= d.overdue_dpd
+    written_at_end = np.zeros(n_loans, dtype=bool)
+    wo_rows = np.flatnonzero(wo > 0)
+    if len(wo_rows):
+        wo_loans, first = np.unique(_owner(loan_first, wo_rows), return_index=True)
+        marks = np.zeros(n + 1, dtype=np.int32)
+        marks[wo_rows[first]] += 1
+        marks[loan_last[wo_loans] + 1] -= 1
+        overdue |= np.cumsum(marks[:n]) > 0
+        written_at_end[wo_loans] = True
 
+    # The rules act on runs of consecutive overdue or clean months, far fewer than rows.
     run_start = new_loan.copy()
     run_start[1:] |= overdue[1:] != overdue[:-1]
-    run_id = np.cumsum(run_start) - 1
-    run_len = np.bincount(run_id)
-    prev_run_len = np.zeros(n, dtype=np.int64)
-    inner = run_start & ~new_loan
-    prev_run_len[inner] = run_len[run_id[inner] - 1]
-    overdue_before = _within_loan_cumsum(overdue, first_row) - overdue
-    start = overdue & (
-        new_loan | (run_start & ((prev_run_len >= d.probation_months) | (overdue_before == 0)))
-    )
+    rs = np.flatnonzero(run_start)
+    run_len = np.diff(np.r_[rs, n])
+    run_over = overdue[rs]
+    run_first = new_loan[rs]
+    run_loan = np.cumsum(run_first) - 1
+    prev_len = np.r_[0, run_len[:-1]]
+    prev_first = np.r_[False, run_first[:-1]]
+    run_ep_start = run_over & (run_first | prev_first | (prev_len >= d.probation_months))
+    starts_cum = np.cumsum(run_ep_start)
+    base = (starts_cum - run_ep_start)[np.flatnonzero(run_first)][run_loan]
+    episode_no_run = starts_cum - base
+    in_ep_run = episode_no_run > 0
+    ep_of_run = starts_cum - 1
 
-    starts_so_far = _within_loan_cumsum(start, first_row)
-    in_episode = starts_so_far > 0
-    ep_of_row = np.cumsum(start) - 1
-    s_idx = np.flatnonzero(start)
-    n_ep = len(s_idx)
+    s_run = np.flatnonzero(run_ep_start)
+    n_ep = len(s_run)
     if n_ep == 0:
         return _empty_frame(book)
-    ep_loan = loan_of_row[s_idx]
-    ep_last_row = np.r_[s_idx[1:] - 1, n - 1]
-    ep_last_row = np.minimum(ep_last_row, loan_last[ep_loan])
+    s_idx = rs[s_run]
+    ep_loan = run_loan[s_run]
+    ep_last_row = np.minimum(np.r_[s_idx[1:] - 1, n - 1], loan_last[ep_loan])
     start_m = mi[s_idx]
 
     closed = bal[loan_last] == 0
-    repaid = closed & ~written[loan_last]
-    run_reaches_end = (run_id == run_id[loan_last[loan_of_row]])
-    clean_start = run_start & ~overdue & in_episode
-    cure_row_flag = clean_start & (
-        (run_len[run_id] >= d.probation_months) | (run_reaches_end & repaid[loan_of_row])
+    repaid = closed & ~written_at_end
+    run_is_last = np.r_[run_first[1:], True]
+    cure_run = (
+        ~run_over
+        & in_ep_run
+        & ((run_len >= d.probation_months) | (run_is_last & repaid[run_loan]))
     )
     cure_idx = np.full(n_ep, -1, dtype=np.int64)
-    cure_idx[ep_of_row[cure_row_flag]] = rows[cure_row_flag]
+    cure_idx[ep_of_run[cure_run]] = rs[cure_run]
     has_cure = cure_idx >= 0
 
-    cure_limit = np.where(has_cure, cure_idx, n)
-    default_flag = in_episode & ((dpd >= d.default_dpd) | (wo > 0))
-    default_flag &= rows < cure_limit[np.where(in_episode, ep_of_row, 0)]
+    # Default: first row of the episode, before the return month, at default_dpd or written off.
+    cand = np.flatnonzero((dpd >= d.default_dpd) | (wo > 0))
+    cand_run = _owner(rs, cand)
+    keep = in_ep_run[cand_run]
+    cand, cand_ep = cand[keep], ep_of_run[cand_run[keep]]
+    before_cure = ~has_cure[cand_ep] | (cand < cure_idx[cand_ep])
+    cand, cand_ep = cand[before_cure], cand_ep[before_cure]
     default_idx = np.full(n_ep, -1, dtype=np.int64)
-    ep_def, first_def = np.unique(ep_of_row[default_flag], return_index=True)
-    default_idx[ep_def] = rows[default_flag][first_def]
+    ep_def, first_def = np.unique(cand_ep, return_index=True)
+    default_idx[ep_def] = cand[first_def]
     has_default = default_idx >= 0
 
     months_to_cure_obs = mi[np.maximum(cure_idx, 0)] - start_m
@@ -233,13 +245,15 @@ def episodes_from_definitions(book: Book, d: Definitions) -> pd.DataFrame:
 
     # Loss over the episode's rows, discounted to the default (else start) month.
     ref_m = np.where(has_default, mi[np.maximum(default_idx, 0)], start_m)
-    ep_rows = in_episode
-    e_rows = ep_of_row[ep_rows]
-    net = (wo - rec)[ep_rows]
+    flows = np.flatnonzero((wo != 0) | (rec != 0))
+    flow_run = _owner(rs, flows)
+    keep = in_ep_run[flow_run]
+    flows, flow_ep = flows[keep], ep_of_run[flow_run[keep]]
+    net = wo[flows] - rec[flows]
     if d.discount_rate > 0:
-        years = (mi[ep_rows] - ref_m[e_rows]) / 12.0
+        years = (mi[flows] - ref_m[flow_ep]) / 12.0
         net = net * (1.0 + d.discount_rate) ** (-years)
-    loss = np.bincount(e_rows, weights=net, minlength=n_ep)
+    loss = np.bincount(flow_ep, weights=net, minlength=n_ep)
     ead = bal[s_idx]
 
     exit_default = has_default & (~has_cure | (default_idx < cure_idx))
@@ -255,7 +269,7 @@ def episodes_from_definitions(book: Book, d: Definitions) -> pd.DataFrame:
     ep = pd.DataFrame(
         {
             "loan_id": loan_ids,
-            "episode_no": (starts_so_far[s_idx]).astype(np.int64),
+            "episode_no": episode_no_run[s_run].astype(np.int64),
             "start_month": month_end(start_m),
             "end_month": month_end(ep_end_m),
             "ead": ead,
@@ -288,8 +302,10 @@ def episodes_from_definitions(book: Book, d: Definitions) -> pd.DataFrame:
 
 def _add_loan_attributes(ep: pd.DataFrame, book: Book, start_m: np.ndarray) -> pd.DataFrame:
     loans = book.loans
-    attrs = loans.drop(columns=[c for c in ep.columns if c in loans.columns and c != "loan_id"])
-    ep = ep.merge(attrs, on="loan_id", how="left", validate="many_to_one", sort=False)
+    pos = pd.Index(loans["loan_id"]).get_indexer(ep["loan_id"])
+    keep = [c for c in loans.columns if c not in ep.columns]
+    attrs = loans[keep].take(pos).reset_index(drop=True)
+    ep = pd.concat([ep[["loan_id"]], attrs, ep.drop(columns="loan_id")], axis=1)
     ep.insert(1, "borrower_id", ep.pop("borrower_id"))
     orig = month_index(ep["origination_date"])
     ep.insert(ep.columns.get_loc("prev_balance") + 1, "months_on_book", start_m - orig)
@@ -345,8 +361,11 @@ def _add_reasons(ep: pd.DataFrame, book: Book, start_m: np.ndarray) -> pd.DataFr
 
 
 def _empty_frame(book: Book) -> pd.DataFrame:
+    loans = book.loans.iloc[:1].reindex([0])
+    loans["loan_id"] = "_"
+    loans["origination_date"] = pd.Timestamp("2000-01-01")
     empty = Book(
-        loans=book.loans.iloc[:0],
+        loans=loans,
         performance=pd.DataFrame(
             {
                 "loan_id": ["_"],
