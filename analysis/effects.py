@@ -1,0 +1,827 @@
+"""Effects of relief measures on cure, re-default and loss: four estimators, one table.
+
+Method
+------
+The treatment is the episode's ``measure``, a multi-valued treatment with ``none`` as
+the reference arm; every other code present (``deferral``, ``instalment``,
+``rate_reduction``, ``counselling`` and any extra code) is compared with ``none``.
+Outcomes (:data:`OUTCOMES`):
+
+* ``cure`` -- ``is_cured`` within the horizon (binary). Censored episodes (``is_cured``
+  is ``<NA>``) are excluded, never counted as failures.
+* ``redefault`` -- ``is_redefaulted`` among the cured (binary). Caution: this conditions
+  on cure, which happens after treatment; the estimate compares re-default of cured
+  episodes adjusted for start-of-episode covariates, and is causal only if which
+  episodes cure is itself unconfounded given those covariates (a principal-strata
+  caveat the report repeats).
+* ``loss_rate`` -- loss / EAD (continuous). Modelled by a fractional logit (binomial
+  quasi-likelihood, logit link) when every value lies in [0, 1], otherwise by a
+  Gaussian identity GLM; the result's warnings say which.
+
+Estimands: for each measure ``a``, ATE = E[Y(a) - Y(none)] over the analysed episodes
+and ATT = E[Y(a) - Y(none) | A = a]. Estimates are differences, as fractions.
+
+* ``naive``: difference of arm means, Welch standard error (shown only to make the
+  confounding visible).
+* ``regression`` (g-computation): one GLM per arm (statsmodels; binomial-logit for
+  binary outcomes). ATE = mean over all episodes of mu_a(X) - mu_none(X); ATT = mean
+  over arm a of Y - mu_none(X). Standard errors from the influence function, including
+  the term for the estimated GLM coefficients (M-estimation sandwich).
+* ``ipw``: multinomial-logit propensity (statsmodels ``MNLogit``), stabilised
+  (Hajek, normalised) weights 1/e_a for the ATE and odds weights e_a/e_none for the
+  controls in the ATT. Propensities are clipped below at ``clip`` (default 0.01, i.e.
+  weights at most 100); the share of episodes affected is in ``.overlap``. Standard
+  errors from the influence function including the propensity-estimation term
+  (clipped episodes contribute no derivative: an approximation).
+* ``aipw`` (doubly robust): score phi_a = mu_a + 1{A=a}/e_a (Y - mu_a); ATE = mean of
+  phi_a - phi_none. ATT uses only the control outcome model and odds weights:
+  [1{A=a}(Y - mu_none) - 1{A=none} e_a/e_none (Y - mu_none)] / P(A=a). Standard
+  errors are the sample standard deviation of the influence function over sqrt(n).
+  With ``crossfit_folds=K >= 2`` the nuisances in the score are fitted out of fold.
+
+Heterogeneity (``by``): nuisance models are fitted once on all episodes with the
+segment variable added to the covariates; each estimator is then averaged within the
+segment (the segment is a start-of-episode variable, so this targets the conditional
+effect). ``cause_family`` uses ``primary_family`` (from the cause attribution) when the
+column exists, else ``reported_family``.
+
+Covariates: default every start-of-episode loan attribute and signal (every column not
+a key, treatment detail, outcome, placebo quantity, date or reason code); categoricals
+one-hot with the most frequent level as reference, numerics median-imputed with a
+missing indicator when needed, all standardised; zero-variance and collinear columns
+are dropped (pivoted QR), with a warning.
+
+Assumptions: no unmeasured confounding given the covariates, overlap (every episode
+could have received every measure), no interference between episodes, consistency (a
+measure code means one treatment). Known drawbacks: GLMs without interactions are a
+modest outcome model (AIPW stays consistent if the propensity is right); clipping
+trades bias for variance; the multinomial logit may be misspecified; the ATE of a
+rarely given measure extrapolates far and its interval says so.
+"""
+
+from __future__ import annotations
+
+import warnings as _warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+from scipy import linalg, stats
+
+from analysis.errors import InputError, ParameterError
+
+REFERENCE = "none"
+OUTCOMES: tuple[str, ...] = ("cure", "redefault", "loss_rate")
+METHODS: tuple[str, ...] = ("naive", "regression", "ipw", "aipw")
+ESTIMANDS: tuple[str, ...] = ("ATE", "ATT")
+TABLE_COLUMNS: tuple[str, ...] = (
+    "outcome", "measure", "estimand", "segment_type", "segment", "method",
+    "estimate", "std_error", "ci_low", "ci_high", "n_treated", "n_control",
+)
+# Columns never used as covariates by default: keys, treatment and its terms, outcomes,
+# placebo quantities (measured before the start, kept out so the placebo check can fail),
+# dates, free-text-like codes, attribution outputs.
+NON_COVARIATES: frozenset[str] = frozenset({
+    "loan_id", "borrower_id", "episode_no", "start_month", "end_month",
+    "measure", "granted_month", "deferral_months", "instalments", "rate_cut_bp",
+    "counselling_sessions", "is_cured", "is_defaulted", "is_censored", "cure_month",
+    "months_to_cure", "is_cure_observed", "default_month", "months_to_default",
+    "exit_type", "months_to_exit", "loss", "loss_rate", "is_redefaulted",
+    "prev_dpd", "prev_balance", "reason_code", "primary_family", "primary_cause",
+    "cause_family", "origination_date", "maturity_date",
+})
+MAX_LEVELS = 50
+
+
+def _require(cond: bool, msg: str, exc: type[Exception] = InputError) -> None:
+    if not cond:
+        raise exc(msg)
+
+
+# --------------------------------------------------------------------------- outcome
+
+
+def outcome_frame(episodes: pd.DataFrame, outcome: str) -> tuple[pd.DataFrame, np.ndarray, str]:
+    """Rows of ``episodes`` with an observed ``outcome`` and the outcome as floats.
+
+    Returns (rows, y, kind) where kind is ``binary``, ``fraction`` or ``continuous``.
+    Any numeric column name is accepted too (used for placebo outcomes).
+    """
+    if outcome == "cure":
+        _require("is_cured" in episodes, "episodes: outcome 'cure' needs column 'is_cured'")
+        keep = episodes["is_cured"].notna()
+        if "is_censored" in episodes:
+            keep &= ~episodes["is_censored"].fillna(True).astype(bool)
+        rows = episodes.loc[keep]
+        return rows, rows["is_cured"].astype(float).to_numpy(), "binary"
+    if outcome == "redefault":
+        for c in ("is_cured", "is_redefaulted"):
+            _require(c in episodes, f"episodes: outcome 'redefault' needs column {c!r}")
+        keep = episodes["is_cured"].eq(True).fillna(False) & episodes["is_redefaulted"].notna()
+        rows = episodes.loc[keep.astype(bool)]
+        return rows, rows["is_redefaulted"].astype(float).to_numpy(), "binary"
+    _require(outcome in episodes, f"episodes: outcome column {outcome!r} is missing",
+             InputError if outcome == "loss_rate" else ParameterError)
+    col = episodes[outcome]
+    _require(pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col),
+             f"episodes: outcome column {outcome!r} is not numeric (dtype {col.dtype})")
+    keep = col.notna()
+    if outcome == "loss_rate" and "is_censored" in episodes:
+        keep &= ~episodes["is_censored"].fillna(True).astype(bool)
+    rows = episodes.loc[keep]
+    y = rows[outcome].astype(float).to_numpy()
+    bad = ~np.isfinite(y)
+    if bad.any():
+        raise InputError(f"episodes: outcome {outcome!r} has {int(bad.sum())} infinite values, "
+                         f"e.g. rows {list(rows.index[bad][:3])}")
+    if np.isin(y, (0.0, 1.0)).all():
+        kind = "binary"
+    elif outcome == "loss_rate" and (y >= 0).all() and (y <= 1).all():
+        kind = "fraction"
+    else:
+        kind = "continuous"
+    return rows, y, kind
+
+
+# --------------------------------------------------------------------------- design
+
+
+def default_covariates(episodes: pd.DataFrame) -> list[str]:
+    """Every start-of-episode attribute and signal: columns not in :data:`NON_COVARIATES`,
+    not dates, and numeric, boolean or categorical."""
+    out = []
+    for c in episodes.columns:
+        if c in NON_COVARIATES or c.startswith(("truth_", "p_", "cause_")):
+            continue
+        s = episodes[c]
+        if pd.api.types.is_datetime64_any_dtype(s) or pd.api.types.is_timedelta64_dtype(s):
+            continue
+        out.append(c)
+    return out
+
+
+@dataclass(frozen=True)
+class Design:
+    """How covariates become a standardised design matrix (intercept first).
+
+    ``transform(df)`` applies the same encoding to new episodes (e.g. open ones).
+    """
+
+    numeric: tuple[str, ...]
+    categorical: dict[str, tuple[str, ...]]  # column -> non-reference levels kept
+    reference: dict[str, str]
+    medians: dict[str, float]
+    missing_flags: tuple[str, ...]
+    columns: tuple[str, ...]  # names of the columns after the intercept
+    center: np.ndarray
+    scale: np.ndarray
+    dropped: tuple[tuple[str, str], ...] = ()  # (column, reason)
+
+    def raw(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Unstandardised encoded covariates (numeric imputed, dummies), all candidates."""
+        parts: dict[str, np.ndarray] = {}
+        for c in self.numeric:
+            v = pd.to_numeric(df[c], errors="coerce").astype(float).to_numpy()
+            if c in self.missing_flags:
+                parts[f"{c}__missing"] = np.isnan(v).astype(float)
+            parts[c] = np.where(np.isnan(v), self.medians[c], v)
+        for c, levels in self.categorical.items():
+            s = df[c].astype("string").fillna("<NA>").to_numpy()
+            for lev in levels:
+                parts[f"{c}={lev}"] = (s == lev).astype(float)
+        return pd.DataFrame(parts, index=df.index)
+
+    def transform(self, df: pd.DataFrame) -> np.ndarray:
+        missing = [c for c in (*self.numeric, *self.categorical) if c not in df]
+        _require(not missing, f"episodes: covariate column(s) missing: {missing}")
+        raw = self.raw(df)
+        x = raw[list(self.columns)].to_numpy(dtype=float)
+        z = (x - self.center) / self.scale
+        return np.column_stack([np.ones(len(df)), z])
+
+
+def build_design(df: pd.DataFrame, covariates: Sequence[str]) -> Design:
+    """Fit the encoding on ``df``: levels, medians, scales, dropped columns."""
+    numeric, categorical, reference, medians, flags = [], {}, {}, {}, []
+    dropped: list[tuple[str, str]] = []
+    for c in covariates:
+        s = df[c]
+        if pd.api.types.is_bool_dtype(s) or (pd.api.types.is_numeric_dtype(s)):
+            v = pd.to_numeric(s, errors="coerce").astype(float)
+            if v.notna().sum() == 0:
+                dropped.append((c, "all missing"))
+                continue
+            numeric.append(c)
+            medians[c] = float(v.median())
+            if v.isna().any():
+                flags.append(c)
+        else:
+            counts = s.astype("string").fillna("<NA>").value_counts()
+            if len(counts) > MAX_LEVELS:
+                dropped.append((c, f"{len(counts)} levels > {MAX_LEVELS}"))
+                continue
+            reference[c] = str(counts.index[0])
+            categorical[c] = tuple(str(x) for x in counts.index[1:])
+    proto = Design(tuple(numeric), categorical, reference, medians, tuple(flags), (),
+                   np.zeros(0), np.ones(0))
+    raw = proto.raw(df)
+    sd = raw.std(ddof=0).to_numpy()
+    const = sd <= 1e-12
+    dropped += [(c, "zero variance") for c in raw.columns[const]]
+    raw = raw.loc[:, ~const]
+    center, scale = raw.mean().to_numpy(), raw.std(ddof=0).to_numpy()
+    z = (raw.to_numpy(dtype=float) - center) / scale
+    # collinearity: pivoted QR on (a subsample of) [1, Z]
+    rng = np.random.default_rng(0)
+    sub = z if len(z) <= 100_000 else z[rng.choice(len(z), 100_000, replace=False)]
+    keep = np.ones(z.shape[1], bool)
+    if z.shape[1]:
+        zz = np.column_stack([np.ones(len(sub)), sub])
+        _, r, piv = linalg.qr(zz, mode="economic", pivoting=True)
+        d = np.abs(np.diag(r))
+        rank = int((d > 1e-8 * d[0]).sum())
+        kept = set(piv[:rank].tolist())
+        keep = np.array([(j + 1) in kept for j in range(z.shape[1])])
+        dropped += [(c, "collinear") for c in raw.columns[~keep]]
+    cols = tuple(raw.columns[keep])
+    return Design(tuple(numeric), categorical, reference, medians, tuple(flags), cols,
+                  center[keep], scale[keep], tuple(dropped))
+
+
+# --------------------------------------------------------------------------- models
+
+
+@dataclass(frozen=True)
+class ArmModel:
+    """A fitted per-arm GLM on design columns ``cols`` (indices into [1, Z])."""
+
+    arm: str
+    cols: np.ndarray
+    params: np.ndarray
+    link: str  # "logit" or "identity"
+    note: str = ""
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        eta = x[:, self.cols] @ self.params
+        return 1.0 / (1.0 + np.exp(-eta)) if self.link == "logit" else eta
+
+    def derivative(self, mu: np.ndarray) -> np.ndarray:
+        """d mu / d eta (also the IRLS weight for the canonical link)."""
+        return mu * (1.0 - mu) if self.link == "logit" else np.ones_like(mu)
+
+
+def _usable_cols(x: np.ndarray) -> np.ndarray:
+    sd = x[:, 1:].std(axis=0)
+    cols = np.concatenate([[0], 1 + np.flatnonzero(sd > 1e-12)])
+    if len(x) > len(cols):
+        _, r, piv = linalg.qr(x[:, cols], mode="economic", pivoting=True)
+        d = np.abs(np.diag(r))
+        good = np.sort(piv[: int((d > 1e-8 * d[0]).sum())])
+        if 0 not in good:
+            good = np.concatenate([[0], good])
+        cols = cols[np.sort(good)]
+    else:
+        cols = cols[:1]
+    return cols
+
+
+def fit_arm_model(arm: str, x: np.ndarray, y: np.ndarray, kind: str,
+                  ridge: float = 1e-3) -> ArmModel:
+    """Fit a GLM of ``y`` on ``x`` (statsmodels): binomial-logit for binary and
+    fractional outcomes, Gaussian identity otherwise. On separation or
+    non-convergence refit with a light L2 penalty (``ridge``) and say so in ``note``."""
+    import statsmodels.api as sm
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
+
+    cols = _usable_cols(x)
+    xs = x[:, cols]
+    family = sm.families.Binomial() if kind in ("binary", "fraction") else sm.families.Gaussian()
+    link = "logit" if kind in ("binary", "fraction") else "identity"
+    note = ""
+    with _warnings.catch_warnings(record=True) as caught:
+        _warnings.simplefilter("always")
+        try:
+            res = sm.GLM(y, xs, family=family).fit(maxiter=50)
+            params = np.asarray(res.params)
+            ok = np.isfinite(params).all() and bool(res.converged)
+        except Exception as exc:  # noqa: BLE001 - statsmodels raises several kinds
+            ok, params, note = False, None, f"GLM failed ({type(exc).__name__})"
+    trouble = [w for w in caught if issubclass(w.category, (ConvergenceWarning, PerfectSeparationWarning))]
+    if link == "logit" and ok and (trouble or np.abs(params).max() > 15):
+        ok = False
+    if not ok:
+        pen = np.full(xs.shape[1], ridge)
+        pen[0] = 0.0
+        res = sm.GLM(y, xs, family=family).fit_regularized(alpha=pen, L1_wt=0.0)
+        params = np.asarray(res.params)
+        note = (note + "; " if note else "") + f"arm {arm!r}: outcome GLM separated or did not converge, refitted with L2 penalty {ridge}"
+    return ArmModel(arm, cols, params, link, note)
+
+
+def _mn_probs(x: np.ndarray, gamma: np.ndarray) -> np.ndarray:
+    eta = np.column_stack([np.zeros(len(x)), x @ gamma])
+    eta -= eta.max(axis=1, keepdims=True)
+    p = np.exp(eta)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def mn_information(x: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """Average Fisher information of a multinomial logit (reference class 0)."""
+    n, p = x.shape
+    k1 = e.shape[1] - 1
+    info = np.empty((k1 * p, k1 * p))
+    for k in range(k1):
+        for m in range(k, k1):
+            w = e[:, k + 1] * ((k == m) - e[:, m + 1])
+            blk = (x * w[:, None]).T @ x / n
+            info[k * p:(k + 1) * p, m * p:(m + 1) * p] = blk
+            info[m * p:(m + 1) * p, k * p:(k + 1) * p] = blk.T
+    return info
+
+
+def fit_propensity(x: np.ndarray, a: np.ndarray, n_arms: int,
+                   ridge: float = 1e-3) -> tuple[np.ndarray, str]:
+    """Multinomial logit of arm codes ``a`` (0 = reference) on ``x``.
+
+    statsmodels ``MNLogit`` (Newton, started from a fit on a subsample when n is
+    large); if it fails or does not converge, a Newton fit with a light L2 penalty
+    ``ridge`` x n on the slopes (noted). Returns (gamma p x (K-1), note).
+    """
+    from statsmodels.discrete.discrete_model import MNLogit
+
+    n, p = x.shape
+    note = ""
+    start = None
+    with _warnings.catch_warnings(record=True) as caught:
+        _warnings.simplefilter("always")
+        try:
+            if n > 200_000:
+                rng = np.random.default_rng(1)
+                sub = rng.choice(n, 100_000, replace=False)
+                if len(np.unique(a[sub])) == n_arms:
+                    r0 = MNLogit(a[sub], x[sub]).fit(method="newton", maxiter=30, disp=False)
+                    start = np.asarray(r0.params).ravel(order="F")
+            res = MNLogit(a, x).fit(method="newton", maxiter=50, disp=False, start_params=start)
+            gamma = np.asarray(res.params).reshape(p, n_arms - 1)
+            conv = bool(res.mle_retvals.get("converged", True))
+            ok = conv and np.isfinite(gamma).all() and np.abs(gamma).max() < 20
+        except Exception as exc:  # noqa: BLE001
+            ok, gamma, note = False, None, f"MNLogit failed ({type(exc).__name__})"
+    if ok and any("separation" in str(w.message).lower() for w in caught):
+        ok = False
+    if ok:
+        return gamma, note
+    gamma = np.zeros((p, n_arms - 1))
+    d = np.eye(n_arms)[a][:, 1:]
+    pen = np.full(p, ridge)
+    pen[0] = 0.0
+    for _ in range(100):
+        e = _mn_probs(x, gamma)
+        grad = ((d - e[:, 1:]).T @ x / n).T - pen[:, None] * gamma
+        info = mn_information(x, e) + np.kron(np.eye(n_arms - 1), np.diag(pen))
+        step = linalg.solve(info, grad.ravel(order="F"), assume_a="pos")
+        gamma = gamma + step.reshape(p, n_arms - 1, order="F")
+        if np.abs(step).max() < 1e-8:
+            break
+    note = (note + "; " if note else "") + f"propensity MNLogit did not converge cleanly; refitted with L2 penalty {ridge}"
+    return gamma, note
+
+
+# --------------------------------------------------------------------------- nuisance
+
+
+@dataclass(frozen=True, eq=False)
+class Nuisance:
+    """Fitted per-arm outcome models and propensities, for reuse (targeting).
+
+    ``index`` are the analysed episodes' index labels; ``a`` their arm codes (0 =
+    ``none``); ``y`` the outcome; ``x`` the design matrix; ``mu``/``e`` full-sample
+    predictions (n x K); ``mu_cf``/``e_cf`` out-of-fold ones (equal to the full-sample
+    ones without cross-fitting). ``e`` and ``e_cf`` are clipped below at ``clip``.
+    """
+
+    outcome: str
+    kind: str
+    arms: tuple[str, ...]
+    design: Design
+    models: tuple[ArmModel, ...]
+    gamma: np.ndarray
+    index: pd.Index
+    a: np.ndarray
+    y: np.ndarray
+    x: np.ndarray
+    mu: np.ndarray
+    e_raw: np.ndarray
+    mu_cf: np.ndarray
+    e_cf_raw: np.ndarray
+    clip: float
+    crossfit_folds: int
+    notes: tuple[str, ...] = ()
+    info_inv: np.ndarray = field(default=None, repr=False)
+
+    @property
+    def e(self) -> np.ndarray:
+        return np.maximum(self.e_raw, self.clip)
+
+    @property
+    def e_cf(self) -> np.ndarray:
+        return np.maximum(self.e_cf_raw, self.clip)
+
+    @cached_property
+    def d(self) -> np.ndarray:
+        """One-hot arm indicators (n x K)."""
+        return np.eye(len(self.arms))[self.a]
+
+    @cached_property
+    def _phi(self) -> np.ndarray:
+        resid = (self.y[:, None] - self.mu_cf) * self.d / self.e_cf
+        return self.mu_cf + resid
+
+    def _x(self, episodes: pd.DataFrame | np.ndarray) -> np.ndarray:
+        return episodes if isinstance(episodes, np.ndarray) else self.design.transform(episodes)
+
+    def predict_outcomes(self, episodes: pd.DataFrame | np.ndarray) -> pd.DataFrame:
+        """Expected outcome under every arm (columns = arms), full-sample models."""
+        x = self._x(episodes)
+        idx = episodes.index if isinstance(episodes, pd.DataFrame) else None
+        return pd.DataFrame(np.column_stack([m.predict(x) for m in self.models]),
+                            columns=list(self.arms), index=idx)
+
+    def propensities(self, episodes: pd.DataFrame | np.ndarray, clipped: bool = False) -> pd.DataFrame:
+        """P(arm | covariates) from the multinomial logit (columns = arms)."""
+        x = self._x(episodes)
+        e = _mn_probs(x, self.gamma)
+        if clipped:
+            e = np.maximum(e, self.clip)
+        idx = episodes.index if isinstance(episodes, pd.DataFrame) else None
+        return pd.DataFrame(e, columns=list(self.arms), index=idx)
+
+    def aipw_scores(self) -> pd.DataFrame:
+        """AIPW score phi_a = mu_a + 1{A=a}/e_a (Y - mu_a) per analysed episode and arm
+        (out of fold when cross-fitted); the mean of a column estimates E[Y(a)]."""
+        return pd.DataFrame(self._phi, columns=list(self.arms), index=self.index)
+
+    def att_scores(self, arm: str) -> pd.Series:
+        """Per-episode ATT numerator 1{A=a}(Y-mu_none) - 1{A=none} e_a/e_none (Y-mu_none);
+        its sum over the segment divided by the segment's treated count is the ATT."""
+        k = self.arms.index(arm)
+        r0 = self.y - self.mu_cf[:, 0]
+        odds = self.e_cf_raw[:, k] / self.e_cf[:, 0]
+        v = self.d[:, k] * r0 - self.d[:, 0] * odds * r0
+        return pd.Series(v, index=self.index, name=arm)
+
+
+def _folds(a: np.ndarray, k: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(a))
+    order = order[np.argsort(a[order], kind="stable")]
+    f = np.empty(len(a), int)
+    f[order] = np.arange(len(a)) % k
+    return f
+
+
+def fit_nuisance(episodes: pd.DataFrame, outcome: str = "cure",
+                 covariates: Sequence[str] | None = None, crossfit_folds: int = 0,
+                 clip: float = 0.01, min_cell: int = 10, seed: int = 0,
+                 loss_model: str = "auto", extra_covariates: Sequence[str] = ()) -> Nuisance:
+    """Fit propensities and per-arm outcome models for ``outcome`` on ``episodes``.
+
+    Arms with fewer than ``min_cell`` analysed episodes are left out (a note says so).
+    ``loss_model``: ``auto`` (fractional logit when the outcome lies in [0, 1]),
+    ``fractional_logit`` or ``gaussian``.
+    """
+    _check_frame(episodes)
+    rows, y, kind = outcome_frame(episodes, outcome)
+    if loss_model == "gaussian" and kind == "fraction":
+        kind = "continuous"
+    elif loss_model == "fractional_logit" and kind == "continuous":
+        raise ParameterError(f"loss_model='fractional_logit' needs {outcome!r} in [0, 1]")
+    notes: list[str] = []
+    if kind == "fraction":
+        notes.append(f"{outcome}: outcome model is a fractional logit (binomial quasi-likelihood)")
+    elif kind == "continuous":
+        notes.append(f"{outcome}: outcome model is a Gaussian identity GLM")
+    arm_s = rows["measure"].astype("string")
+    counts = arm_s.value_counts()
+    _require(REFERENCE in counts.index,
+             f"episodes: no episode with measure {REFERENCE!r} and an observed {outcome!r}; "
+             "the reference arm is needed")
+    small = [m for m, c in counts.items() if c < min_cell and m != REFERENCE]
+    if small:
+        notes.append(f"{outcome}: arm(s) {sorted(small)} have fewer than min_cell={min_cell} "
+                     "episodes and are left out of the models (no estimate)")
+    arms = (REFERENCE, *sorted(m for m in counts.index if m not in small and m != REFERENCE))
+    _require(len(arms) >= 2,
+             f"episodes: only the {REFERENCE!r} arm has >= {min_cell} episodes with an observed "
+             f"{outcome!r}; nothing to compare (arm counts: {counts.to_dict()})")
+    keep = arm_s.isin(arms).to_numpy()
+    rows, y = rows.loc[keep], y[keep]
+    a = pd.Categorical(rows["measure"].astype("string"), categories=list(arms)).codes.astype(int)
+    covs = list(covariates) if covariates is not None else default_covariates(rows)
+    covs += [c for c in extra_covariates if c not in covs]
+    missing = [c for c in covs if c not in rows]
+    _require(not missing, f"episodes: covariate column(s) not found: {missing}")
+    design = build_design(rows, covs)
+    notes += [f"covariate {c!r} dropped ({why})" for c, why in design.dropped]
+    x = design.transform(rows)
+    k_arms = len(arms)
+
+    def fit_all(idx: np.ndarray) -> tuple[list[ArmModel], np.ndarray, str]:
+        gamma, note = fit_propensity(x[idx], a[idx], k_arms)
+        models = [fit_arm_model(arms[k], x[idx][a[idx] == k], y[idx][a[idx] == k], kind)
+                  for k in range(k_arms)]
+        return models, gamma, note
+
+    models, gamma, pnote = fit_all(np.arange(len(y)))
+    notes += [n for n in [pnote, *(m.note for m in models)] if n]
+    mu = np.column_stack([m.predict(x) for m in models])
+    e_raw = _mn_probs(x, gamma)
+    if crossfit_folds >= 2:
+        folds = _folds(a, crossfit_folds, seed)
+        mu_cf, e_cf = np.empty_like(mu), np.empty_like(e_raw)
+        for f in range(crossfit_folds):
+            tr, te = np.flatnonzero(folds != f), np.flatnonzero(folds == f)
+            if len(np.unique(a[tr])) < k_arms:
+                raise InputError(f"cross-fitting: a training fold lacks an arm; use fewer folds than {crossfit_folds}")
+            ms, g, note = fit_all(tr)
+            mu_cf[te] = np.column_stack([m.predict(x[te]) for m in ms])
+            e_cf[te] = _mn_probs(x[te], g)
+            if note or any(m.note for m in ms):
+                notes.append(f"cross-fitting fold {f}: " + "; ".join(n for n in [note, *(m.note for m in ms)] if n))
+    else:
+        mu_cf, e_cf = mu, e_raw
+    info_inv = linalg.pinvh(mn_information(x, e_raw))
+    return Nuisance(outcome, kind, arms, design, tuple(models), gamma, rows.index, a, y, x,
+                    mu, e_raw, mu_cf, e_cf, clip, crossfit_folds, tuple(dict.fromkeys(notes)),
+                    info_inv)
+
+
+# --------------------------------------------------------------------------- estimators
+
+
+def _ra_correction(nu: Nuisance, k: int, weights_rows: np.ndarray) -> np.ndarray:
+    """Influence-function term for the coefficients of arm k's GLM when estimating
+    the mean of mu_k(X) weighted by ``weights_rows`` (weights sum to 1 over n rows).
+    Returns n-vector c with (1/n) sum c_i the linearised coefficient effect."""
+    m = nu.models[k]
+    xs = nu.x[:, m.cols]
+    mu_k = nu.mu[:, k]
+    deriv = m.derivative(mu_k)
+    g = xs.T @ (weights_rows * deriv)  # gradient of the weighted mean
+    ink = nu.a == k
+    h = (xs[ink] * deriv[ink][:, None]).T @ xs[ink] / len(nu.y)
+    v = linalg.lstsq(h, g)[0]
+    c = np.zeros(len(nu.y))
+    c[ink] = (xs[ink] @ v) * (nu.y[ink] - mu_k[ink])
+    return c
+
+
+def _gamma_correction(nu: Nuisance, grad: np.ndarray) -> np.ndarray:
+    """Influence term grad' I^{-1} s_i of the multinomial-logit coefficients.
+    ``grad`` is p x (K-1) (derivative of the estimating equation, averaged over n)."""
+    p, k1 = grad.shape
+    v = (nu.info_inv @ grad.ravel(order="F")).reshape(p, k1, order="F")
+    return ((nu.x @ v) * (nu.d[:, 1:] - nu.e_raw[:, 1:])).sum(axis=1)
+
+
+def _se(infl: np.ndarray) -> float:
+    n = len(infl)
+    return float(np.sqrt(np.sum(infl ** 2)) / n)
+
+
+def _estimate_cell(nu: Nuisance, k: int, seg: np.ndarray, method: str, estimand: str) -> tuple[float, float]:
+    """(estimate, standard error) of arm k vs reference on segment mask ``seg``."""
+    y, d, n = nu.y, nu.d, len(nu.y)
+    da, d0 = d[:, k] * seg, d[:, 0] * seg
+    na, n0, ns = da.sum(), d0.sum(), seg.sum()
+    if method == "naive":
+        m1, m0 = y[da > 0].mean(), y[d0 > 0].mean()
+        v1 = y[da > 0].var(ddof=1) if na > 1 else np.nan
+        v0 = y[d0 > 0].var(ddof=1) if n0 > 1 else np.nan
+        return m1 - m0, float(np.sqrt(v1 / na + v0 / n0))
+    if method == "regression":
+        if estimand == "ATE":
+            v = nu.mu[:, k] - nu.mu[:, 0]
+            tau = v[seg].mean()
+            w = seg / ns
+            infl = (n / ns) * seg * (v - tau) + _ra_correction(nu, k, w) - _ra_correction(nu, 0, w)
+        else:
+            r = y - nu.mu[:, 0]
+            tau = (da * r).sum() / na
+            infl = (n / na) * da * (r - tau) - _ra_correction(nu, 0, da / na)
+        return float(tau), _se(infl)
+    if method == "ipw":
+        e, e_raw = nu.e, nu.e_raw
+        unclipped = (e_raw >= nu.clip)
+        if estimand == "ATE":
+            tau, infl = 0.0, np.zeros(n)
+            for j, sign in ((k, 1.0), (0, -1.0)):
+                w = d[:, j] * seg / e[:, j]
+                wbar = w.sum() / n
+                m = (w * y).sum() / w.sum()
+                res = y - m
+                # d/d gamma_l of 1{A=j} (Y-m)/e_j: -1{A=j}(Y-m)(1{j=l}-e_l) x / e_j
+                coef = -(w * res * unclipped[:, j])[:, None] * ((np.arange(1, d.shape[1]) == j) - e_raw[:, 1:])
+                grad = nu.x.T @ coef / n / wbar
+                infl += sign * (w * res / wbar + _gamma_correction(nu, grad))
+                tau += sign * m
+            return float(tau), _se(infl)
+        m1 = y[da > 0].mean()
+        odds = e_raw[:, k] / e[:, 0]
+        w = d0 * odds
+        wbar = w.sum() / n
+        m0 = (w * y).sum() / w.sum()
+        grad = np.zeros((nu.x.shape[1], d.shape[1] - 1))
+        grad[:, k - 1] = nu.x.T @ (w * (y - m0)) / n / wbar
+        infl = (n / na) * da * (y - m1) - (w * (y - m0) / wbar + _gamma_correction(nu, grad))
+        return float(m1 - m0), _se(infl)
+    if method == "aipw":
+        if estimand == "ATE":
+            phi = nu._phi
+            v = phi[:, k] - phi[:, 0]
+            tau = v[seg].mean()
+            infl = (n / ns) * seg * (v - tau)
+        else:
+            s = nu.att_scores(nu.arms[k]).to_numpy() * seg
+            tau = s.sum() / na
+            infl = (n / na) * (s - da * tau)
+        return float(tau), _se(infl)
+    raise ParameterError(f"unknown method {method!r}; choose from {METHODS}")
+
+
+# --------------------------------------------------------------------------- result
+
+
+def _ci(est: pd.Series, se: pd.Series, level: float) -> tuple[pd.Series, pd.Series]:
+    z = stats.norm.ppf(0.5 + level / 2)
+    return est - z * se, est + z * se
+
+
+@dataclass(frozen=True, eq=False)
+class EffectsResult:
+    """Effects of every measure vs ``none`` on one outcome.
+
+    ``table``: one row per (measure, estimand, segment, method), columns
+    :data:`TABLE_COLUMNS`; ``balance``: standardised mean differences before/after
+    weighting; ``overlap``: propensity overlap and effective sample sizes per arm;
+    ``evalues``: E-value of each effect; ``warnings``: everything the reader must know;
+    ``nuisance``: the fitted models (reuse them for targeting).
+    """
+
+    outcome: str
+    table: pd.DataFrame
+    balance: pd.DataFrame
+    overlap: pd.DataFrame
+    evalues: pd.DataFrame
+    warnings: tuple[str, ...]
+    nuisance: Nuisance = field(repr=False)
+    level: float = 0.95
+
+    def conf_int(self, level: float = 0.95) -> pd.DataFrame:
+        """The table's keys with normal intervals at ``level``."""
+        _require(0 < level < 1, f"level must be in (0, 1), got {level}", ParameterError)
+        out = self.table.drop(columns=["ci_low", "ci_high"]).copy()
+        out["ci_low"], out["ci_high"] = _ci(out["estimate"], out["std_error"], level)
+        return out[list(TABLE_COLUMNS)]
+
+    def summary(self) -> pd.DataFrame:
+        """AIPW (else the best available method) effects over all episodes, naive beside."""
+        t = self.table[self.table["segment_type"] == "all"]
+        best = "aipw" if (t["method"] == "aipw").any() else t["method"].iloc[-1]
+        piv = t.pivot_table(index=["measure", "estimand"], columns="method",
+                            values="estimate", aggfunc="first")
+        main = t[t["method"] == best].set_index(["measure", "estimand"])
+        out = main[["estimate", "std_error", "ci_low", "ci_high", "n_treated", "n_control"]].copy()
+        out.insert(0, "method", best)
+        if "naive" in piv and best != "naive":
+            out["naive_estimate"] = piv["naive"]
+        return out.reset_index()
+
+    def _repr_html_(self) -> str:
+        head = f"<h4>Effects on {self.outcome} (vs {REFERENCE}, level {self.level:.0%})</h4>"
+        warn = "".join(f"<li>{w}</li>" for w in self.warnings)
+        return head + self.summary().to_html(index=False, float_format="{:.4f}".format) + (
+            f"<ul>{warn}</ul>" if warn else "")
+
+
+def _check_frame(episodes: object) -> None:
+    _require(isinstance(episodes, pd.DataFrame),
+             f"episodes must be a pandas DataFrame, got {type(episodes).__name__}")
+    _require("measure" in episodes, "episodes: column 'measure' (the treatment) is missing")
+    na = episodes["measure"].isna()
+    if na.any():
+        raise InputError(f"episodes: column 'measure' has {int(na.sum())} missing values "
+                         f"(use 'none' for no relief), e.g. rows {list(episodes.index[na][:3])}")
+
+
+def segment_column(episodes: pd.DataFrame, by: str) -> str:
+    """The column behind a segment type: ``cause_family`` -> ``primary_family`` if
+    present else ``reported_family``; anything else is a column name."""
+    if by == "cause_family":
+        for c in ("primary_family", "reported_family"):
+            if c in episodes:
+                return c
+        raise InputError("episodes: segment 'cause_family' needs 'primary_family' or 'reported_family'")
+    _require(by in episodes, f"episodes: segment column {by!r} not found")
+    return by
+
+
+def estimate_effects(
+    episodes: pd.DataFrame,
+    outcome: str = "cure",
+    covariates: Sequence[str] | None = None,
+    by: Iterable[str] | str | None = None,
+    methods: Sequence[str] = METHODS,
+    estimands: Sequence[str] = ESTIMANDS,
+    crossfit_folds: int = 0,
+    clip: float = 0.01,
+    level: float = 0.95,
+    min_cell: int = 10,
+    loss_model: str = "auto",
+    seed: int = 0,
+) -> EffectsResult:
+    """Estimate every measure's effect vs ``none`` on ``outcome``.
+
+    Parameters: ``outcome`` in :data:`OUTCOMES`; ``covariates`` (default: every
+    start-of-episode attribute and signal, see :func:`default_covariates`); ``by``
+    segment types (``cause_family``, ``borrower_type`` or a column); ``methods`` from
+    :data:`METHODS`; ``crossfit_folds`` 0 (none) or K >= 2 for AIPW; ``clip`` lower
+    bound on propensities (fraction, 0 < clip < 0.5); ``min_cell`` minimum treated and
+    control episodes per cell, below which the row carries no estimate and a warning.
+    """
+    from analysis.diagnostics import balance_table, e_values, overlap_table
+
+    _check_frame(episodes)
+    _require(outcome in OUTCOMES, f"outcome must be one of {OUTCOMES}, got {outcome!r}", ParameterError)
+    bad = [m for m in methods if m not in METHODS]
+    _require(not bad and len(methods) > 0, f"methods must be from {METHODS}, got {list(methods)}", ParameterError)
+    bad = [m for m in estimands if m not in ESTIMANDS]
+    _require(not bad and len(estimands) > 0, f"estimands must be from {ESTIMANDS}, got {list(estimands)}", ParameterError)
+    _require(0 < clip < 0.5, f"clip must be in (0, 0.5), got {clip}", ParameterError)
+    _require(0 < level < 1, f"level must be in (0, 1), got {level}", ParameterError)
+    _require(crossfit_folds == 0 or crossfit_folds >= 2,
+             f"crossfit_folds must be 0 or >= 2, got {crossfit_folds}", ParameterError)
+    _require(int(min_cell) >= 1, f"min_cell must be >= 1, got {min_cell}", ParameterError)
+    _require(loss_model in ("auto", "fractional_logit", "gaussian"),
+             f"loss_model must be auto, fractional_logit or gaussian, got {loss_model!r}", ParameterError)
+    arms_present = episodes["measure"].astype("string").unique()
+    _require(len(arms_present) >= 2,
+             f"episodes: only one arm present ({list(arms_present)}); effects need '{REFERENCE}' and at least one measure")
+    by_list = [by] if isinstance(by, str) else list(by or [])
+    seg_cols = {b: segment_column(episodes, b) for b in by_list}
+    nu = fit_nuisance(episodes, outcome, covariates, crossfit_folds, clip, min_cell, seed,
+                      loss_model, extra_covariates=list(seg_cols.values()))
+    warns = list(nu.notes)
+    rows = episodes.loc[nu.index]
+    obs = outcome_frame(episodes, outcome)[0]
+    segments: list[tuple[str, str, np.ndarray]] = [("all", "all", np.ones(len(nu.y), bool))]
+    for b, col in seg_cols.items():
+        vals = rows[col].astype("string").fillna("<NA>").to_numpy()
+        for v in sorted(set(vals)):
+            segments.append((b, v, vals == v))
+    all_measures = sorted(m for m in episodes["measure"].astype("string").unique() if m != REFERENCE)
+    out, base = [], []
+    for m in all_measures:
+        k = nu.arms.index(m) if m in nu.arms else None
+        for st, sv, seg in segments:
+            if k is None:  # arm left out of the models: count it among observed outcomes
+                in_seg = np.ones(len(obs), bool) if st == "all" else (
+                    obs[seg_cols[st]].astype("string").fillna("<NA>").to_numpy() == sv)
+                n_t = int(((obs["measure"].astype("string") == m).to_numpy() & in_seg).sum())
+            else:
+                n_t = int((nu.a == k)[seg].sum())
+            n_c = int((nu.a == 0)[seg].sum())
+            small = k is None or n_t < min_cell or n_c < min_cell
+            if small:
+                warns.append(f"{outcome}: {m} in {st}={sv}: {n_t} treated / {n_c} control episodes "
+                             f"(< min_cell={min_cell}); no estimate")
+            for est in estimands:
+                if small:
+                    b0 = np.nan
+                elif est == "ATE":
+                    b0 = float(nu.mu[seg, 0].mean())
+                else:
+                    b0 = float(nu.mu[seg & (nu.a == k), 0].mean())
+                for meth in methods:
+                    if small:
+                        val, se = np.nan, np.nan
+                    else:
+                        val, se = _estimate_cell(nu, k, seg, meth, est)
+                    out.append((outcome, m, est, st, sv, meth, val, se, n_t, n_c))
+                    base.append(b0)
+    table = pd.DataFrame(out, columns=[c for c in TABLE_COLUMNS if c not in ("ci_low", "ci_high")])
+    table["ci_low"], table["ci_high"] = _ci(table["estimate"], table["std_error"], level)
+    table = table[list(TABLE_COLUMNS)]
+    balance = balance_table(nu)
+    overlap, owarn = overlap_table(nu)
+    warns += owarn
+    nflag = balance["flag"].sum()
+    if nflag:
+        worst = balance.loc[balance["smd_after"].abs().idxmax()]
+        warns.append(f"balance: {int(nflag)} covariate x arm x estimand cells have |SMD| > 0.1 after "
+                     f"weighting (worst {worst['covariate']} in {worst['arm']} {worst['estimand']}: "
+                     f"{worst['smd_after']:.2f})")
+    ev = e_values(table, pd.Series(base, index=table.index), nu.kind, float(np.std(nu.y)))
+    return EffectsResult(outcome, table, balance, overlap, ev, tuple(dict.fromkeys(warns)), nu, level)
