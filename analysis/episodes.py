@@ -86,13 +86,20 @@ def _nullable(values: np.ndarray, known: np.ndarray) -> pd.arrays.BooleanArray:
     return pd.arrays.BooleanArray(values.astype(bool), ~known.astype(bool))
 
 
+def _id_values(ids: pd.Series) -> np.ndarray:
+    """Loan IDs as an array cheap to compare: category codes when the column is categorical."""
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        return ids.cat.codes.to_numpy()
+    return ids.to_numpy()
+
+
 def _loan_order(perf: pd.DataFrame) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """Row order by (loan, month), a new-loan flag and month indices in that order.
 
     Data already grouped by loan with increasing months (the usual layout) are used as
     they are, which avoids hashing millions of ID strings.
     """
-    ids = perf["loan_id"].to_numpy()
+    ids = _id_values(perf["loan_id"])
     mi = month_index(perf["month"])
     n = len(ids)
     new_loan = np.ones(n, dtype=bool)

@@ -219,3 +219,13 @@ def test_row_order_and_loan_slicing_do_not_matter(paths, rnd):
     sliced = build_episodes(part).sort_values(["loan_id", "episode_no"]).reset_index(drop=True)
     expect = full[full.loan_id.isin(keep)].reset_index(drop=True)
     pd.testing.assert_frame_equal(sliced, expect, check_dtype=False)
+
+
+def test_categorical_loan_ids_give_the_same_episodes():
+    dpd = {"X": [0, 30, 0, 0, 0, 0], "Y": [45, 90, 0, 0, 0, 60], "Z": [0, 0, 0]}
+    book = tiny_book({k: {"first": "2023-01", "dpd": v} for k, v in dpd.items()})
+    perf = book.performance.assign(loan_id=book.performance.loan_id.astype("category"))
+    cat = build_episodes(type(book)(**{**book.__dict__, "performance": perf}))
+    pd.testing.assert_frame_equal(
+        build_episodes(book), cat.assign(loan_id=cat.loan_id.astype(object)), check_dtype=False
+    )
