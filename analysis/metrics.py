@@ -173,7 +173,10 @@ def overdue_rates(book: Book, by: str | None = None, overdue_dpd: int | None = N
     overdue_dpd = Definitions().overdue_dpd if overdue_dpd is None else int(overdue_dpd)
     if overdue_dpd < 1:
         raise ParameterError(f"overdue_dpd={overdue_dpd!r} must be >= 1 day")
-    lm = _loan_months(book, by)
+    return _overdue_table(_loan_months(book, by), overdue_dpd)
+
+
+def _overdue_table(lm: pd.DataFrame, overdue_dpd: int) -> pd.DataFrame:
     act = lm[(lm["balance"] > 0) & ~lm["written_off"]]
     dpd = act["days_past_due"].to_numpy()
     bal = act["balance"].to_numpy(dtype=float)
@@ -627,9 +630,12 @@ def loan_classification(book: Book, by: str | None = None, **rules) -> pd.DataFr
     (fractions of the month's and segment's loans and balance). All five categories
     appear for every month and segment.
     """
-    cat = loan_month_categories(book, **rules)
-    cat = cat[cat["balance"] > 0]
-    cat[_KEYS] = _segment_of(book.loans, cat["loan_id"], by)[_KEYS]
+    return _classification_table(loan_month_categories(book, **rules), book.loans, by)
+
+
+def _classification_table(cat: pd.DataFrame, loans: pd.DataFrame, by: str | None) -> pd.DataFrame:
+    cat = cat[cat["balance"] > 0].copy()
+    cat[_KEYS] = _segment_of(loans, cat["loan_id"], by)[_KEYS]
     cat["n_loans"] = 1
     agg = (
         cat.groupby(["month", *_KEYS, "category"], observed=False, sort=True)[
@@ -697,10 +703,15 @@ def headline_kpis(
     """
     month = resolve_as_of(book, as_of)
     m = int(_month_index(np.array([month.to_datetime64()]))[0])
+    od_dpd = Definitions().overdue_dpd
+    lm = _loan_months(book, None)
+    lm = lm[lm["mi"] == m].reset_index(drop=True)
+    cat = loan_month_categories(book)
+    cat = cat[cat["mi"] == m]
     rows = []
     for by in segments:
-        od = overdue_rates(book, by=by)
-        od = od[od["month"] == month]
+        lm[_KEYS] = _segment_of(book.loans, lm["loan_id"], by)[_KEYS]
+        od = _overdue_table(lm, od_dpd)
         named = {
             "n_loans_active": "n_loans", "balance_active": "balance",
             "overdue_rate_count": "overdue_rate_count",
@@ -713,8 +724,7 @@ def headline_kpis(
         for metric, col in named.items():
             rows.append(od[_KEYS].assign(metric=metric, value=od[col].astype(float),
                                          n=od["n_loans"]))
-        cl = loan_classification(book, by=by)
-        cl = cl[cl["month"] == month]
+        cl = _classification_table(cat, book.loans, by)
         npl = cl.assign(npl=cl["share_balance"].where(cl["category"].isin(NPL_CATEGORIES), 0))
         npl = npl.groupby(_KEYS, as_index=False).agg(value=("npl", "sum"), n=("n_loans", "sum"))
         rows.append(npl.assign(metric="npl_ratio_balance"))
