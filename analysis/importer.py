@@ -1,0 +1,543 @@
+"""Declarative import: a loan tape plus a YAML spec -> a validated, pseudonymised book.
+
+``python -m analysis import --spec SPEC.yml --out DIR`` (see :mod:`analysis.cli_import`).
+
+Method
+------
+1. **Read** every source of the spec (CSV as text with the declared encoding and
+   delimiter, or Parquet), remembering each record's file and line (CSV: the physical line
+   where the record starts, header = line 1; Parquet: the row number, 1-based).
+2. **Build** the contract tables in the order loans, performance, relief, measures,
+   signals, reasons, cause_map: mapped tables column by column (steps in
+   :mod:`analysis.importer_transforms`), derived tables by a registered derivation
+   (:mod:`analysis.importer_derive`) fed with the records that survived the mapped tables,
+   constant tables from ``rows``.
+3. **Quarantine** per source record: a record with any problem (unparseable, unmapped,
+   missing, out of range, a duplicate key, a ``loan_id`` unknown to ``loans``) leaves every
+   table it feeds, so a book never holds half a loan. Each problem is one line of the
+   quarantine file ``<DIR>.quarantine.csv`` beside the output (``source, file, line, table,
+   reason, raw``; ``raw`` holds the values of the source columns involved, as JSON, never
+   those of identifier columns). Counts per reason are reported. When the share of
+   quarantined records among all records read passes ``quarantine.max_share``, the import
+   fails (exit 2) and writes ``<DIR>.quarantine.rejected.csv`` instead.
+4. **Pseudonymise** the ID columns (``identifiers.pseudonymise``, by default ``loan_id`` and
+   ``borrower_id``) in every table: HMAC-SHA256 keyed with the secret of
+   ``OVERDUE_RELIEF_KEY`` or ``--key-file``, message ``"<column>:<value>"``, hex digest cut
+   to 32 characters (128 bits). The same key gives the same IDs on the next import, so
+   monthly refreshes join up; the key is never written anywhere. Identifier columns of
+   ``identifiers.drop`` never reach the output (the spec is refused if a column built from
+   one is not pseudonymised).
+5. **Publish atomically**: the tables are written as Parquet into a temporary folder beside
+   ``DIR``, validated with the contract (``analysis.io.load_book``), then swapped in by
+   renaming; an earlier import in ``DIR`` is untouched if anything fails before the swap.
+   ``_import.json`` in the output records the spec, source checksums, counts and a key
+   fingerprint (an HMAC of a fixed text: it tells whether two imports used the same key and
+   reveals nothing of the key).
+
+Known drawbacks: pseudonymisation loops over the distinct IDs in Python (hashlib has no
+vectorised HMAC; about a second per million IDs). The swap is two renames (old aside, new
+in); a crash between them leaves the earlier import in ``.<DIR>.old-*`` beside ``DIR``.
+Pseudonyms protect against casual re-identification only: covariates (state, dates,
+amounts) can still single out a borrower; coarsen and round them in the spec.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.errors import InputError
+from analysis.importer_derive import derivations
+from analysis.importer_spec import TABLE_ORDER, ImportSpec, PartSpec, SourceSpec, load_spec
+from analysis.importer_transforms import build_column
+
+KEY_ENV = "OVERDUE_RELIEF_KEY"
+MIN_KEY_BYTES = 16
+_KEYS = {"loans": ("loan_id",), "performance": ("loan_id", "month"),
+         "signals": ("loan_id", "month")}
+_QUARANTINE_COLUMNS = ["source", "file", "line", "table", "reason", "raw"]
+
+
+class ImportInputError(InputError):
+    """The import cannot go ahead (source unreadable, no key, output invalid)."""
+
+
+class QuarantineThresholdError(InputError):
+    """Too many records quarantined: nothing was published."""
+
+    def __init__(self, message: str, result: ImportResult) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What an import did. ``quarantine_counts``: reason, n_problems, n_records."""
+
+    out_dir: Path
+    published: bool
+    n_records: int
+    n_quarantined: int
+    max_share: float
+    table_rows: dict[str, int]
+    quarantine_counts: pd.DataFrame
+    quarantine_path: Path | None
+    pseudonymised: bool
+    manifest: dict = field(default_factory=dict)
+
+    @property
+    def quarantine_share(self) -> float:
+        return self.n_quarantined / self.n_records if self.n_records else 0.0
+
+    def summary(self) -> str:
+        lines = [f"{'published to' if self.published else 'NOT published:'} {self.out_dir}",
+                 "rows: " + ", ".join(f"{t}={n}" for t, n in self.table_rows.items()),
+                 f"quarantined records: {self.n_quarantined} of {self.n_records} "
+                 f"({self.quarantine_share:.2%}; threshold {self.max_share:.2%})"]
+        if len(self.quarantine_counts):
+            lines.append("quarantine counts per reason:")
+            for r in self.quarantine_counts.itertuples(index=False):
+                lines.append(f"  {r.n_records:6d} records  {r.reason}")
+        if self.quarantine_path is not None:
+            lines.append(f"quarantine file: {self.quarantine_path}")
+        lines.append("IDs pseudonymised (HMAC-SHA256)" if self.pseudonymised
+                     else "IDs NOT pseudonymised (--no-pseudonymise)")
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- keys and pseudonyms
+def resolve_key(key_file: str | Path | None = None, *, out_dir: str | Path | None = None,
+                environ: dict | None = None) -> bytes:
+    """The pseudonymisation secret: ``key_file`` if given, else ``$OVERDUE_RELIEF_KEY``.
+
+    Refuses a missing or short key (< 16 bytes), and a key file inside the output
+    folder or inside a git working tree (the key must live outside the repository).
+    """
+    env = os.environ if environ is None else environ
+    if key_file is not None:
+        path = Path(key_file).expanduser().resolve()
+        if not path.is_file():
+            raise ImportInputError(f"--key-file {path} does not exist")
+        if out_dir is not None and Path(out_dir).resolve() in (path, *path.parents):
+            raise ImportInputError(f"--key-file {path} lies inside the output folder; keep it apart")
+        for parent in path.parents:
+            if (parent / ".git").exists():
+                raise ImportInputError(f"--key-file {path} lies inside the repository {parent}; "
+                                   "keep the key outside any repository")
+        key = path.read_bytes().strip()
+        origin = f"--key-file {path}"
+    elif env.get(KEY_ENV):
+        key = env[KEY_ENV].encode("utf-8")
+        origin = f"${KEY_ENV}"
+    else:
+        raise ImportInputError(
+            f"no pseudonymisation key: set {KEY_ENV} or give --key-file (outside the "
+            "repository); give --no-pseudonymise only for data already anonymised"
+        )
+    if len(key) < MIN_KEY_BYTES:
+        raise ImportInputError(f"the key from {origin} is shorter than {MIN_KEY_BYTES} bytes; "
+                           "use e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`")
+    return key
+
+
+def pseudonymise(values: pd.Series, key: bytes, column: str) -> pd.Series:
+    """HMAC-SHA256 of ``"<column>:<value>"`` under ``key``, first 32 hex characters.
+
+    Missing values stay missing. Computed once per distinct value.
+    """
+    text = values.astype("string")
+    uniq = text.dropna().unique()
+    digests = [hmac.new(key, f"{column}:{v}".encode(), hashlib.sha256).hexdigest()[:32]
+               for v in uniq]
+    lookup = pd.Series(digests, index=uniq, dtype=object)
+    return text.map(lookup).astype(object)
+
+
+def key_fingerprint(key: bytes) -> str:
+    """A short HMAC of a fixed text: equal for equal keys, reveals nothing of the key."""
+    return hmac.new(key, b"overdue-relief key check", hashlib.sha256).hexdigest()[:12]
+
+
+# ---------------------------------------------------------------- reading
+@dataclass
+class _Source:
+    spec: SourceSpec
+    frame: pd.DataFrame  # index = record number 0..n-1
+    lines: np.ndarray  # line (CSV) or row (Parquet) of each record, 1-based
+    sha256: str
+
+
+def _record_lines(data: bytes, enc: str, delimiter: str, n: int) -> np.ndarray:
+    """Physical line where each CSV record starts (header = line 1)."""
+    if data.count(b"\n") - (1 if data.endswith(b"\n") else 0) + 1 == n + 1:
+        return np.arange(2, n + 2)
+    # quoted fields span lines: ask the csv module where each record starts
+    reader = csv.reader(io.StringIO(data.decode(enc, errors="replace"), newline=""),
+                        delimiter=delimiter)
+    starts, prev = [], 0
+    for _ in reader:
+        starts.append(prev + 1)
+        prev = reader.line_num
+    return np.asarray(starts[1:n + 1], dtype=np.int64)
+
+
+def read_source(s: SourceSpec) -> _Source:
+    """Read one source; every failure is an :class:`InputError` naming the file."""
+    if not s.path.exists():
+        raise ImportInputError(f"source {s.name!r}: file {s.path} does not exist "
+                           "(override with --source NAME=PATH)")
+    if s.format == "parquet":
+        try:
+            frame = pd.read_parquet(s.path)
+        except Exception as exc:  # pyarrow raises many types
+            raise ImportInputError(f"source {s.name!r}: cannot read Parquet {s.path}: {exc}") from None
+        digest = hashlib.sha256(s.path.read_bytes()).hexdigest() if s.path.is_file() else ""
+        frame = frame.reset_index(drop=True)
+        return _Source(s, frame, np.arange(1, len(frame) + 1), digest)
+    data = s.path.read_bytes()
+    if not data.strip():
+        raise ImportInputError(f"source {s.name!r}: file {s.path} is empty")
+    try:
+        text = data.decode(s.encoding)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ImportInputError(f"source {s.name!r}: file {s.path} is not valid {s.encoding} "
+                           f"(line {line}, byte {exc.start}); declare its encoding in the spec"
+                           ) from None
+    except LookupError:
+        raise ImportInputError(f"source {s.name!r}: unknown encoding {s.encoding!r}") from None
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep=s.delimiter, dtype=str,
+                            keep_default_na=False, na_values=list(s.na_values))
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise ImportInputError(f"source {s.name!r}: cannot parse CSV {s.path} with delimiter "
+                           f"{s.delimiter!r}: {exc}") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    lines = _record_lines(data, s.encoding, s.delimiter, len(frame))
+    return _Source(s, frame, lines, hashlib.sha256(data).hexdigest())
+
+
+def _check_columns(src: _Source, needed: set[str], optional: set[str], where: str) -> None:
+    missing = sorted(needed - optional - set(src.frame.columns))
+    if missing:
+        cols = list(src.frame.columns)
+        hint = (f"; the file has a single column {cols[0][:60]!r}: wrong delimiter?"
+                if len(cols) == 1 else f"; it has {cols[:12]}{' ...' if len(cols) > 12 else ''}")
+        raise ImportInputError(f"{where}: source {src.spec.name!r} ({src.spec.path}) lacks "
+                           f"column(s) {missing}{hint}")
+
+
+# ---------------------------------------------------------------- building
+def _apply_where(frame: pd.DataFrame, where: dict) -> pd.DataFrame:
+    keep = pd.Series(True, index=frame.index)
+    for c in where.get("notnull", []):
+        keep &= frame[c].notna()
+    for c, v in (where.get("equals") or {}).items():
+        keep &= frame[c].astype("string").str.strip() == str(v)
+    for c, vs in (where.get("in") or {}).items():
+        keep &= frame[c].astype("string").str.strip().isin([str(v) for v in vs])
+    return frame[keep.fillna(False).to_numpy(bool)]
+
+
+def _apply_stack(frame: pd.DataFrame, stack: tuple[dict, ...]) -> pd.DataFrame:
+    """Wide to long: one copy of each record per stack entry, columns renamed."""
+    if not stack:
+        return frame
+    pieces = []
+    for entry in stack:
+        piece = frame.copy()
+        for new, old in entry.items():
+            if isinstance(old, dict) and "const" in old:
+                piece[new] = old["const"]
+            else:
+                piece[new] = frame[old]
+        pieces.append(piece)
+    return pd.concat(pieces)  # index (record number) repeats: one record, several rows
+
+
+def _part_needs(part: PartSpec) -> tuple[set[str], set[str]]:
+    stacked = {k for e in part.stack for k in e}
+    needed = {c for col in part.columns for c in col.sources} - stacked
+    needed |= set(part.passthrough) - stacked
+    needed |= set(part.where.get("notnull", [])) | set(part.where.get("equals") or {}) \
+        | set(part.where.get("in") or {})
+    needed |= {v for e in part.stack for v in e.values() if isinstance(v, str)}
+    optional = {c for col in part.columns for c in col.optional}
+    return needed, optional
+
+
+def _build_part(part: PartSpec, src: _Source, table: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    frame = _apply_stack(_apply_where(src.frame, part.where), part.stack)
+    out = {"__row": frame.index.to_numpy()}
+    problems = []
+    for col in part.columns:
+        values, reason = build_column(frame, col, table)
+        out[col.name] = values.array
+        bad = reason.to_numpy() != ""
+        if bad.any():
+            problems.append(pd.DataFrame({"__row": frame.index.to_numpy()[bad],
+                                          "reason": reason.to_numpy()[bad],
+                                          "columns": [col.sources] * int(bad.sum())}))
+    for c in part.passthrough:
+        out[c] = frame[c].to_numpy()
+    df = pd.DataFrame(out)
+    probs = pd.concat(problems, ignore_index=True) if problems else _no_problems()
+    return df, probs
+
+
+def _no_problems() -> pd.DataFrame:
+    return pd.DataFrame({"__row": pd.Series([], dtype="int64"), "reason": [], "columns": []})
+
+
+@dataclass
+class _Built:
+    tables: dict[str, pd.DataFrame]
+    sources_of: dict[str, str | None]
+    problems: list[pd.DataFrame]  # with __src
+
+
+def _build_tables(spec: ImportSpec, sources: dict[str, _Source]) -> _Built:
+    built = _Built({}, {}, [])
+
+    def add_problems(p: pd.DataFrame, src: str, table: str) -> None:
+        if len(p):
+            built.problems.append(p.assign(__src=src, table=table))
+
+    def bad_rows(src: str) -> set:
+        return {r for p in built.problems if p["__src"].iloc[0] == src for r in p["__row"]}
+
+    registry = derivations()
+    for tname in TABLE_ORDER:
+        t = spec.tables.get(tname)
+        if t is None:
+            continue
+        if t.rows is not None:
+            built.tables[tname] = pd.DataFrame(list(t.rows))
+            built.sources_of[tname] = None
+        elif t.empty:
+            built.tables[tname] = pd.DataFrame()
+            built.sources_of[tname] = None
+        elif t.derive:
+            src = sources[t.derive_source]
+            known = bad_rows(t.derive_source)
+            frame = src.frame[~src.frame.index.isin(list(known))]
+            try:
+                derived = registry[t.derive](frame, t.params)
+            except KeyError as exc:
+                raise ImportInputError(f"tables.{tname}: derivation {t.derive!r} needs column or "
+                                   f"parameter {exc} that source {t.derive_source!r} / the "
+                                   "spec lacks") from None
+            built.tables[tname] = derived.table.assign(__src=t.derive_source)
+            built.sources_of[tname] = t.derive_source
+            add_problems(derived.problems, t.derive_source, tname)
+        else:
+            frames = []
+            for i, part in enumerate(t.parts):
+                src = sources[part.source]
+                needed, optional = _part_needs(part)
+                _check_columns(src, needed, optional, f"tables.{tname}"
+                               + (f".parts[{i}]" if len(t.parts) > 1 else ""))
+                df, probs = _build_part(part, src, tname)
+                frames.append(df.assign(__src=part.source))
+                add_problems(probs, part.source, tname)
+            built.tables[tname] = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+            built.sources_of[tname] = t.parts[0].source if t.parts else None
+    return built
+
+
+def _drop_records(built: _Built) -> None:
+    """Remove every row whose source record has a problem, from every table."""
+    if not built.problems:
+        return
+    allp = pd.concat(built.problems, ignore_index=True)
+    bad = pd.MultiIndex.from_arrays([allp["__src"].astype(str), allp["__row"].astype(np.int64)])
+    for name, df in built.tables.items():
+        if "__src" in df.columns and len(df):
+            keys = pd.MultiIndex.from_arrays([df["__src"].astype(str), df["__row"].astype(np.int64)])
+            built.tables[name] = df[~keys.isin(bad)]
+
+
+def _key_problems(built: _Built) -> None:
+    """Duplicated keys and loan_ids unknown to loans become problems of their records."""
+    for name, keys in _KEYS.items():
+        df = built.tables.get(name)
+        if df is None or not len(df) or "__src" not in df.columns:
+            continue
+        if not set(keys) <= set(df.columns):
+            continue
+        # rows of one record repeated by a stack are not duplicates of each other
+        dup = df.duplicated(list(keys), keep=False)
+        first_rec = df.groupby(list(keys), sort=False)["__row"].transform("first")
+        dup &= df["__row"] != first_rec
+        if dup.any():
+            built.problems.append(pd.DataFrame({
+                "__row": df.loc[dup, "__row"].to_numpy(), "__src": df.loc[dup, "__src"].to_numpy(),
+                "reason": f"{name}: duplicate {'/'.join(keys)} (first record kept)",
+                "columns": [()] * int(dup.sum()), "table": name}))
+    _drop_records(built)
+    loans = built.tables.get("loans")
+    if loans is None or "loan_id" not in loans.columns:
+        return
+    known = set(loans["loan_id"].astype("string"))
+    for name, df in built.tables.items():
+        if name == "loans" or "__src" not in df.columns or "loan_id" not in df.columns:
+            continue
+        orphan = ~df["loan_id"].astype("string").isin(known).to_numpy(bool)
+        if orphan.any():
+            built.problems.append(pd.DataFrame({
+                "__row": df.loc[orphan, "__row"].to_numpy(),
+                "__src": df.loc[orphan, "__src"].to_numpy(),
+                "reason": f"{name}: loan_id not in loans (the loan was not imported)",
+                "columns": [()] * int(orphan.sum()), "table": name}))
+    _drop_records(built)
+
+
+def _quarantine_frame(built: _Built, sources: dict[str, _Source],
+                      drop_ids: set[str]) -> pd.DataFrame:
+    if not built.problems:
+        return pd.DataFrame(columns=_QUARANTINE_COLUMNS)
+    allp = pd.concat(built.problems, ignore_index=True)
+    parts = []
+    for sname, grp in allp.groupby("__src", sort=False):
+        src = sources[sname]
+        rows = grp["__row"].to_numpy(np.int64)
+        raw = []
+        for cols_, r in zip(grp["columns"], rows, strict=True):
+            cols_ = [c for c in cols_ if c in src.frame.columns and c not in drop_ids]
+            vals = src.frame.loc[r, cols_] if cols_ else pd.Series(dtype=object)
+            raw.append(json.dumps({c: (None if pd.isna(v) else str(v)) for c, v in vals.items()},
+                                  ensure_ascii=False))
+        parts.append(pd.DataFrame({"source": sname, "file": str(src.spec.path),
+                                   "line": src.lines[rows], "table": grp["table"].to_numpy(),
+                                   "reason": grp["reason"].to_numpy(), "raw": raw}))
+    q = pd.concat(parts, ignore_index=True)
+    return q.sort_values(["source", "line", "table"], kind="stable").reset_index(drop=True)
+
+
+def _counts(q: pd.DataFrame) -> pd.DataFrame:
+    if not len(q):
+        return pd.DataFrame({"reason": [], "n_problems": [], "n_records": []})
+    g = q.groupby("reason")
+    out = pd.DataFrame({"n_problems": g.size(),
+                        "n_records": g.apply(lambda d: d[["source", "line"]].drop_duplicates()
+                                             .shape[0], include_groups=False)})
+    return out.reset_index().sort_values(["n_records", "reason"], ascending=[False, True],
+                                         ignore_index=True)
+
+
+# ---------------------------------------------------------------- finishing
+def _finish(df: pd.DataFrame, name: str, pseudo: tuple[str, ...], key: bytes | None) -> pd.DataFrame:
+    df = df.drop(columns=[c for c in ("__row", "__src") if c in df.columns]).reset_index(drop=True)
+    for c in pseudo:
+        if c in df.columns and key is not None:
+            df[c] = pseudonymise(df[c], key, c)
+        elif c in df.columns:
+            df[c] = df[c].astype("string").astype(object)
+    for c in df.columns:
+        if str(df[c].dtype) == "Int64" and not df[c].isna().any():
+            df[c] = df[c].astype("int64")
+    if name == "relief" and df.empty:
+        df = pd.DataFrame({"loan_id": pd.Series([], dtype=object),
+                           "granted_date": pd.Series([], dtype="datetime64[ns]"),
+                           "measure": pd.Series([], dtype=object)})
+    return df
+
+
+def _validate(tmp: Path) -> None:
+    from analysis.io import load_book
+
+    load_book(tmp)  # raises BookValidationError (an InputError) with the report
+
+
+def _publish(tmp: Path, out: Path) -> None:
+    old = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        old.rmdir()
+        os.replace(out, old)
+    os.replace(tmp, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def run_import(spec: str | Path | ImportSpec, out_dir: str | Path, *,
+               sources: dict[str, str] | None = None, key: bytes | None = None,
+               no_pseudonymise: bool = False, validate: bool = True) -> ImportResult:
+    """Import the sources of ``spec`` into the contract folder ``out_dir``.
+
+    ``sources`` overrides source paths by name; ``key`` is the pseudonymisation secret
+    (see :func:`resolve_key`), required unless ``no_pseudonymise``. Raises
+    :class:`QuarantineThresholdError` when too many records are quarantined, and an
+    :class:`InputError` for unreadable sources or an output that fails validation; in
+    all these cases ``out_dir`` is left as it was.
+    """
+    spec = spec if isinstance(spec, ImportSpec) else load_spec(spec)
+    if sources:
+        spec = spec.with_sources(sources)
+    if key is None and not no_pseudonymise:
+        raise ImportInputError(f"no pseudonymisation key: set {KEY_ENV} or give --key-file; "
+                           "give --no-pseudonymise only for data already anonymised")
+    use_key = None if no_pseudonymise else key
+    out = Path(out_dir).expanduser().resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    read = {name: read_source(s) for name, s in spec.sources.items()}
+    built = _build_tables(spec, read)
+    _drop_records(built)
+    _key_problems(built)
+    q = _quarantine_frame(built, read, set(spec.drop_identifiers))
+    counts = _counts(q)
+    n_records = sum(len(s.frame) for s in read.values())
+    n_quar = int(q[["source", "line"]].drop_duplicates().shape[0]) if len(q) else 0
+    tables = {n: _finish(df, n, spec.pseudonymise, use_key) for n, df in built.tables.items()}
+    rows = {n: len(df) for n, df in tables.items()}
+    share = n_quar / n_records if n_records else 0.0
+    manifest = {
+        "spec": str(spec.path), "spec_name": spec.name,
+        "spec_sha256": hashlib.sha256(spec.path.read_bytes()).hexdigest(),
+        "sources": {n: {"path": str(s.spec.path), "sha256": s.sha256, "records": len(s.frame)}
+                    for n, s in read.items()},
+        "rows": rows, "quarantined_records": n_quar,
+        "pseudonymised": use_key is not None,
+        "key_fingerprint": key_fingerprint(use_key) if use_key is not None else None,
+        "imported_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
+    }
+
+    def result(published: bool, qpath: Path | None) -> ImportResult:
+        return ImportResult(out, published, n_records, n_quar, spec.max_quarantine_share, rows,
+                            counts, qpath, use_key is not None, manifest)
+
+    if share > spec.max_quarantine_share:
+        qpath = out.parent / f"{out.name}.quarantine.rejected.csv"
+        q.to_csv(qpath, index=False)
+        res = result(False, qpath)
+        raise QuarantineThresholdError(
+            f"{n_quar} of {n_records} records ({share:.2%}) quarantined, more than the spec's "
+            f"quarantine.max_share {spec.max_quarantine_share:.2%}; nothing published, "
+            f"{out} untouched.\n" + res.summary(), res)
+
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        for name, df in tables.items():
+            df.to_parquet(tmp / f"{name}.parquet", index=False)
+        (tmp / "_import.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        if validate:
+            _validate(tmp)
+        qpath = out.parent / f"{out.name}.quarantine.csv"
+        _publish(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    q.to_csv(qpath, index=False)
+    return result(True, qpath)
