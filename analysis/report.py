@@ -1,0 +1,550 @@
+"""The report runner: validated input -> executed notebooks -> HTML, tables, history.
+
+``python -m analysis report --data DIR --as-of YYYY-MM --out reports`` runs, under an
+exclusive lock on ``reports/``:
+
+1. parameter checks (``-p`` names and types against each notebook's ``parameters``
+   cell, ``--only`` names, language, month format): exit 2 on any problem;
+2. input validation (:func:`analysis.io.load_book`): exit 2 with the validation report,
+   before any notebook runs;
+3. the notebooks with papermill in dependency order (``01``, ``02``, ... then ``00``,
+   the summary reading the tables the others wrote), one fixed kernel
+   (``overdue-relief``, falling back to ``python3`` of this environment), a per-cell
+   timeout and a whole-run timeout, progress on stderr. The episode table is cached
+   once per run (``OVERDUE_RELIEF_CACHE_DIR``);
+4. HTML pages without code (:mod:`analysis.report_html`), ``tables/index.html``,
+   ``run.json``, a privacy scan of everything written (no ``loan_id`` / ``borrower_id``
+   column or value of the input book);
+5. atomic publish to ``reports/<as_of>/`` (:mod:`analysis.report_publish`), history in
+   ``reports/history.sqlite`` (:mod:`analysis.report_history`) and the month list
+   ``reports/index.html``.
+
+Any failure leaves the published month untouched, keeps the executed notebooks and the
+log in ``reports/_failed/<run id>/``, records the failed run in the history, prints the
+notebook and cell that failed, and returns exit status 1 (notebook error or timeout) or
+2 (bad input or parameter). A busy lock returns 3 after ``lock_timeout_s``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import re
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from analysis.errors import InputError, ParameterError
+from analysis.nbcontext import (
+    CACHE_ENV,
+    SUPPORTED_LANGUAGES,
+    data_fingerprint,
+    latest_month,
+    parse_month,
+)
+from analysis.report_history import record_run
+from analysis.report_params import (
+    NotebookSpec,
+    check_runner_parameters,
+    default_notebooks_dir,
+    discover,
+    parse_assignments,
+    resolve_parameters,
+)
+from analysis.report_publish import (
+    clean_stale_staging,
+    keep_failure,
+    new_run_id,
+    publish,
+    report_lock,
+    staging_dir,
+    utc_now,
+    write_json,
+)
+
+DEFAULT_KERNEL = "overdue-relief"
+SUMMARY_PREFIX = "00_"
+
+
+class NotebookFailed(Exception):
+    """A notebook raised, timed out or lost its kernel."""
+
+    def __init__(self, notebook: str, message: str, cell: int | None = None):
+        self.notebook, self.cell, self.message = notebook, cell, message
+        where = f"{notebook}, cell {cell}" if cell is not None else notebook
+        super().__init__(f"notebook {where} failed: {message}")
+
+
+class RunTimeout(Exception):
+    """The whole-run timeout expired."""
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """What one report run does (see :func:`run_report`).
+
+    Timeouts are in seconds: ``cell_timeout_s`` per notebook cell, ``run_timeout_s`` for
+    all notebooks together, ``lock_timeout_s`` to wait for another run's lock.
+    """
+
+    data_dir: Path
+    as_of: str
+    out_dir: Path
+    params: Sequence[str] = ()
+    only: Sequence[str] = ()
+    language: str = "en"
+    notebooks_dir: Path = field(default_factory=default_notebooks_dir)
+    kernel_name: str = DEFAULT_KERNEL
+    cell_timeout_s: float = 600.0
+    run_timeout_s: float = 3600.0
+    lock_timeout_s: float = 600.0
+    analyst: bool = False
+    quiet: bool = False
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Outcome of a run: ``exit_code`` 0 ok, 1 notebook failure, 2 bad input, 3 busy."""
+
+    run_id: str
+    status: str
+    as_of: str
+    exit_code: int
+    path: Path | None
+    message: str = ""
+    durations: dict[str, float] = field(default_factory=dict)
+
+
+def package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("overdue-relief")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "0+unknown"
+
+
+def resolve_kernel(name: str) -> str:
+    """``name`` if such a kernelspec exists, else ``python3`` (this environment's)."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    ksm = KernelSpecManager()
+    try:
+        ksm.get_kernel_spec(name)
+        return name
+    except NoSuchKernel:
+        if name != DEFAULT_KERNEL:
+            raise ParameterError(
+                f"kernel {name!r} is not installed; installed: {sorted(ksm.find_kernel_specs())}"
+            ) from None
+        return "python3"
+
+
+def publish_name(as_of: str, segment: str) -> str:
+    """Folder of a published month: ``2024-06`` or ``2024-06_borrower_type-micro``."""
+    if not segment:
+        return as_of
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", segment.replace("=", "-").replace(",", "_"))
+    return f"{as_of}_{slug}"
+
+
+def page_name(stem: str, language: str) -> str:
+    """HTML file of a notebook: ``index`` for the summary, else the stem (+ ``.<lang>``)."""
+    base = "index" if stem.startswith(SUMMARY_PREFIX) else stem
+    return f"{base}.html" if language == "en" else f"{base}.{language}.html"
+
+
+# ------------------------------------------------------------------------ progress, log
+class _Log:
+    def __init__(self, quiet: bool) -> None:
+        self.lines: list[str] = []
+        self.quiet = quiet
+
+    def __call__(self, msg: str) -> None:
+        stamp = time.strftime("%H:%M:%S")
+        self.lines.append(f"{stamp} {msg}")
+        if not self.quiet:
+            print(msg, file=sys.stderr, flush=True)
+
+    def text(self) -> str:
+        return "\n".join(self.lines) + "\n"
+
+
+@contextlib.contextmanager
+def _env(values: dict[str, str]) -> Iterator[None]:
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@contextlib.contextmanager
+def _run_deadline(seconds: float) -> Iterator[None]:
+    """Raise :class:`RunTimeout` in the main thread after ``seconds`` (SIGALRM)."""
+    if threading.current_thread() is not threading.main_thread() or seconds <= 0:
+        yield
+        return
+
+    def _alarm(signum, frame):  # noqa: ARG001
+        raise RunTimeout(f"the whole run exceeded its timeout of {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+# ------------------------------------------------------------------------ steps
+def _load_and_validate(data_dir: Path):
+    """Validate the input (exit 2 with the report) and return the loaded book."""
+    from analysis import io as book_io
+
+    validate = getattr(book_io, "validate_book", None)
+    if validate is not None:
+        report = validate(data_dir)
+        if not getattr(report, "ok", True):
+            text = report.format() if hasattr(report, "format") else str(report)
+            raise InputError(f"input validation failed for {data_dir}:\n{text}")
+    return book_io.load_book(data_dir)
+
+
+def _execute(spec: NotebookSpec, out_nb: Path, parameters: dict[str, Any], kernel: str,
+             cell_timeout_s: float, cwd: Path) -> None:
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    try:
+        pm.execute_notebook(
+            str(spec.path), str(out_nb), parameters=parameters, kernel_name=kernel,
+            progress_bar=False, log_output=False, request_save_on_cell_execute=False,
+            execution_timeout=cell_timeout_s, start_timeout=120, cwd=str(cwd),
+        )
+    except PapermillExecutionError as exc:
+        cell = _cell_number(out_nb, exc.cell_index)
+        raise NotebookFailed(spec.stem, f"{exc.ename}: {exc.evalue}", cell) from None
+    except RunTimeout:
+        raise
+    except Exception as exc:  # noqa: BLE001 - timeouts, dead kernels: report and go on
+        name = type(exc).__name__
+        detail = str(exc).strip().splitlines()
+        msg = f"{name}: {detail[0] if detail else ''}"
+        if "Timeout" in name:
+            msg = f"a cell ran longer than the per-cell timeout of {cell_timeout_s:g} s ({name})"
+        raise NotebookFailed(spec.stem, msg, _running_cell(out_nb)) from None
+
+
+def _cell_number(out_nb: Path, cell_index: int | None) -> int | None:
+    """1-based position of a cell among the code cells (what a reader can count)."""
+    return None if cell_index is None else int(cell_index) + 1
+
+
+def _running_cell(out_nb: Path) -> int | None:
+    """The cell papermill marked as running/failed in a saved output notebook."""
+    import nbformat
+
+    if not out_nb.exists():
+        return None
+    try:
+        nb = nbformat.read(out_nb, as_version=4)
+    except Exception:  # noqa: BLE001
+        return None
+    for i, cell in enumerate(nb.cells):
+        status = cell.get("metadata", {}).get("papermill", {}).get("status")
+        if status in ("running", "failed"):
+            return i + 1
+    return None
+
+
+def _id_values(book) -> set[str]:
+    """Identifier values of the input book worth scanning for (not pure small numbers)."""
+    ids: set[str] = set()
+    for col in ("loan_id", "borrower_id"):
+        if col in book.loans.columns:
+            vals = book.loans[col].astype(str).unique()
+            ids.update(v for v in vals if not v.isdigit() or len(v) >= 8)
+    return ids
+
+
+def privacy_scan(folder: Path, ids: set[str]) -> list[str]:
+    """Problems found in ``folder``: ID column headers or ID values in any output file."""
+    problems = []
+    token = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]*")
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file() or path.suffix not in (".html", ".csv", ".ipynb", ".json"):
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        rel = path.relative_to(folder)
+        if path.suffix == ".csv":
+            header = text.split("\n", 1)[0]
+            if re.search(r"(^|,)\"?[a-z_]*(loan_id|borrower_id)\"?(,|$)", header):
+                problems.append(f"{rel}: has an identifier column")
+        if ids:
+            hits = ids.intersection(token.findall(text))
+            if hits:
+                problems.append(f"{rel}: contains {len(hits)} loan/borrower id(s), e.g. {sorted(hits)[:3]}")
+    return problems
+
+
+def _table_summaries(tables: Path) -> list[tuple[str, int, list[str]]]:
+    out = []
+    for p in sorted(tables.glob("*.csv")):
+        df = pd.read_csv(p)
+        out.append((p.name, len(df), [str(c) for c in df.columns]))
+    return out
+
+
+def _render_pages(staging: Path, specs: Sequence[NotebookSpec], language: str, as_of: str,
+                  run_id: str, params: dict, analyst: bool) -> dict[str, int]:
+    import nbformat
+
+    from analysis import report_html as rh
+
+    executed = {s.stem: nbformat.read(staging / "executed" / f"{s.stem}.ipynb", as_version=4)
+                for s in specs}
+    titles = {s.stem: rh.notebook_title(executed[s.stem], s.title_slug.replace("_", " ").title())
+              for s in specs}
+    ordered = sorted(specs, key=lambda s: (not s.stem.startswith(SUMMARY_PREFIX), s.stem))
+    has_summary = any(s.stem.startswith(SUMMARY_PREFIX) for s in specs)
+    links = [] if has_summary else [("Contents", page_name(SUMMARY_PREFIX, language))]
+    links += [(titles[s.stem], page_name(s.stem, language)) for s in ordered]
+    links += [("Tables", "tables/index.html"), ("All months", "../index.html")]
+    meta = f"{as_of}" + (f" · {params.get('segment')}" if params.get("segment") else "")
+    footer = rh.footer_html(run_id, as_of, params, package_version())
+    sizes: dict[str, int] = {}
+    for s in specs:
+        name = page_name(s.stem, language)
+        sizes[name] = rh.render_notebook(
+            executed[s.stem], staging / name, title=titles[s.stem],
+            nav=rh.nav_html(links, name, meta), footer=footer, language=language,
+        )
+        if analyst:
+            rh.render_notebook(
+                executed[s.stem], staging / "analyst" / name, title=titles[s.stem] + " (code)",
+                footer=footer, language=language, with_code=True,
+            )
+    if not has_summary:
+        name = page_name(SUMMARY_PREFIX, language)
+        page = rh.month_link_page(
+            as_of, [(titles[s.stem], page_name(s.stem, language)) for s in ordered],
+            [p.name for p in sorted((staging / "tables").glob("*.csv"))], language,
+            nav=rh.nav_html(links, name, meta),
+        )
+        (staging / name).write_text(page, encoding="utf-8")
+        sizes[name] = len(page.encode())
+    tables = _table_summaries(staging / "tables")
+    (staging / "tables" / "index.html").write_text(
+        rh.tables_page(as_of, tables, nav=rh.nav_html(
+            [(t, "../" + h) for t, h in links if not h.startswith("..") and h != "tables/index.html"]
+            + [("Tables", "index.html"), ("All months", "../../index.html")], "index.html", meta),
+            language=language),
+        encoding="utf-8",
+    )
+    for name in sizes:
+        rh.check_page_size(staging / name)
+    return sizes
+
+
+def _carry_other_languages(target: Path, staging: Path, language: str) -> None:
+    """Keep pages of other languages already published for this month."""
+    if not target.exists():
+        return
+    import shutil
+
+    for p in target.glob("*.html"):
+        parts = p.name.split(".")
+        lang = parts[-2] if len(parts) == 3 else "en"
+        if lang != language and not (staging / p.name).exists():
+            shutil.copy2(p, staging / p.name)
+
+
+# ------------------------------------------------------------------------ the run
+def run_report(opts: ReportOptions) -> RunResult:
+    """Run the report under the lock of ``opts.out_dir`` (see module docstring)."""
+    out = Path(opts.out_dir)
+    with report_lock(out, opts.lock_timeout_s, what=f"report {opts.as_of}"):
+        return run_report_locked(opts)
+
+
+def run_report_locked(opts: ReportOptions, log: Callable[[str], None] | None = None) -> RunResult:
+    """:func:`run_report` for a caller that already holds the lock (``refresh``)."""
+    out = Path(opts.out_dir).resolve()
+    data_dir = Path(opts.data_dir).resolve()
+    run_id = new_run_id()
+    logger = _Log(opts.quiet)
+    started, t0 = utc_now(), time.monotonic()
+    durations: dict[str, float] = {}
+    effective: dict[str, Any] = {"data_dir": str(data_dir), "as_of": opts.as_of,
+                                 "language": opts.language}
+    fingerprint: str | None = None
+    staging: Path | None = None
+    status, code, message, failed_nb = "failed", 1, "", None
+    published: Path | None = None
+    metrics: pd.DataFrame | None = None
+    logger(f"report run {run_id}: data {data_dir}, month {opts.as_of}, out {out}")
+    try:
+        clean_stale_staging(out)
+        parse_month(opts.as_of, "--as-of")
+        if opts.language not in SUPPORTED_LANGUAGES:
+            raise ParameterError(
+                f"--language {opts.language!r} is not one of {list(SUPPORTED_LANGUAGES)}"
+            )
+        specs = discover(Path(opts.notebooks_dir), opts.only or None)
+        check_runner_parameters(specs)
+        per_nb = resolve_parameters(specs, parse_assignments(opts.params))
+        for values in per_nb.values():
+            effective.update(values)
+        if "segment" in effective and not isinstance(effective["segment"], str):
+            raise ParameterError("-p segment must be a string")
+        logger(f"notebooks: {', '.join(s.stem for s in specs)}")
+        if not data_dir.is_dir():
+            raise ParameterError(f"--data {str(data_dir)!r}: no such directory")
+        logger("validating input ...")
+        book = _load_and_validate(data_dir)
+        first = pd.Timestamp(book.performance["month"].min()) + pd.offsets.MonthEnd(0)
+        last = latest_month(book)
+        month = parse_month(opts.as_of, "--as-of")
+        if not first <= month <= last:
+            raise ParameterError(
+                f"--as-of {opts.as_of}: outside the data ({first:%Y-%m} to {last:%Y-%m})"
+            )
+        ids = _id_values(book)
+        del book
+        fingerprint = data_fingerprint(data_dir)
+        kernel = resolve_kernel(opts.kernel_name)
+        staging = staging_dir(out, run_id)
+        (staging / "executed").mkdir()
+        (staging / "tables").mkdir()
+        cache = staging / ".cache"
+        env = {CACHE_ENV: str(cache), CACHE_ENV + "_FINGERPRINT": fingerprint,
+               "PYTHONWARNINGS": os.environ.get("PYTHONWARNINGS", "")}
+        with _env(env), _run_deadline(opts.run_timeout_s):
+            for i, spec in enumerate(specs, 1):
+                failed_nb = spec.stem
+                params = {"data_dir": str(data_dir), "as_of": opts.as_of,
+                          "tables_dir": str(staging / "tables"), "language": opts.language,
+                          **per_nb[spec.stem]}
+                logger(f"[{i}/{len(specs)}] {spec.stem} ...")
+                t = time.monotonic()
+                remaining = opts.run_timeout_s - (time.monotonic() - t0)
+                _execute(spec, staging / "executed" / f"{spec.stem}.ipynb", params, kernel,
+                         max(1.0, min(opts.cell_timeout_s, remaining)), staging)
+                durations[spec.stem] = round(time.monotonic() - t, 2)
+                logger(f"[{i}/{len(specs)}] {spec.stem} done in {durations[spec.stem]:.1f} s")
+        failed_nb = None
+        import shutil
+
+        shutil.rmtree(cache, ignore_errors=True)
+        logger("rendering HTML ...")
+        sizes = _render_pages(staging, specs, opts.language, opts.as_of, run_id, effective,
+                              opts.analyst)
+        problems = privacy_scan(staging, ids)
+        if problems:
+            raise InputError("privacy check failed, nothing published:\n  " + "\n  ".join(problems))
+        kpis_path = staging / "tables" / "kpis.csv"
+        metrics = pd.read_csv(kpis_path) if kpis_path.exists() else None
+        status, code = "ok", 0
+        target = out / publish_name(opts.as_of, str(effective.get("segment", "")))
+        info = _run_info(run_id, status, opts, effective, fingerprint, started, t0, durations,
+                         sizes, "")
+        write_json(staging / "run.json", info)
+        _carry_other_languages(target, staging, opts.language)
+        publish(staging, target)
+        staging, published = None, target
+        message = f"published {target}"
+    except NotebookFailed as exc:
+        message = str(exc)
+        code = 1
+    except RunTimeout as exc:
+        message = f"notebook {failed_nb} stopped: {exc}"
+        code = 1
+    except InputError as exc:
+        message = str(exc)
+        code = exc.exit_code
+    except Exception as exc:  # noqa: BLE001 - a bug still must not corrupt reports/
+        message = f"{type(exc).__name__}: {exc}"
+        code = 1
+        import traceback
+
+        logger(traceback.format_exc())
+    ended = utc_now()
+    info = _run_info(run_id, status, opts, effective, fingerprint, started, t0, durations, {},
+                     message)
+    if status != "ok":
+        logger(f"FAILED: {message}")
+        published = keep_failure(out, run_id, staging, logger.text(), info)
+        logger(f"failed run kept in {published}")
+        metrics = None
+    record_run(
+        out, run_id=run_id, as_of=opts.as_of, status=status, started_at=started,
+        ended_at=ended, duration_s=time.monotonic() - t0, fingerprint=fingerprint,
+        parameters=_public_params(effective), version=package_version(), message=message,
+        metrics=metrics,
+    )
+    _write_months_index(out, logger)
+    if status == "ok":
+        logger(f"done in {time.monotonic() - t0:.1f} s: {message}")
+    return RunResult(run_id, status, opts.as_of, code, published, message, durations)
+
+
+def _public_params(effective: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in effective.items() if k not in ("tables_dir",)}
+
+
+def _run_info(run_id: str, status: str, opts: ReportOptions, effective: dict, fingerprint,
+              started: str, t0: float, durations: dict, sizes: dict, message: str) -> dict:
+    return {
+        "run_id": run_id,
+        "status": status,
+        "as_of": opts.as_of,
+        "parameters": _public_params(effective),
+        "only": list(opts.only),
+        "input_fingerprint": fingerprint,
+        "package_version": package_version(),
+        "python": platform.python_version(),
+        "kernel": opts.kernel_name,
+        "started_at": started,
+        "ended_at": utc_now(),
+        "duration_s": round(time.monotonic() - t0, 2),
+        "notebook_durations_s": durations,
+        "page_bytes": sizes,
+        "timeouts_s": {"cell": opts.cell_timeout_s, "run": opts.run_timeout_s},
+        "message": message,
+    }
+
+
+def _write_months_index(out: Path, logger: Callable[[str], None]) -> None:
+    from analysis.report_index import write_months_index
+
+    try:
+        write_months_index(out)
+    except Exception as exc:  # noqa: BLE001 - the index must never fail a run
+        logger(f"warning: reports/index.html not updated ({type(exc).__name__}: {exc})")
+
+
+def read_run_info(folder: Path) -> dict | None:
+    """``run.json`` of a published month, or None."""
+    p = folder / "run.json"
+    if not p.exists():
+        return None
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except ValueError:
+        return None
