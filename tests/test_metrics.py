@@ -8,6 +8,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from analysis import metrics as M
 from analysis.book import Book
@@ -415,8 +417,8 @@ def test_segments_stack(func, sum_cols, keys):
     assert set(stacked["segment_type"]) == {"all", "borrower_type", "industry", "region"}
     assert stacked.loc[stacked["segment_type"] == "all", "segment"].eq("all").all()
     total = stacked[stacked["segment_type"] == "all"].groupby(keys, observed=True)[sum_cols].sum()
-    for st in ("borrower_type", "industry", "region"):
-        parts = stacked[stacked["segment_type"] == st]
+    for seg_type in ("borrower_type", "industry", "region"):
+        parts = stacked[stacked["segment_type"] == seg_type]
         assert parts["segment"].nunique() > 1
         summed = parts.groupby(keys, observed=True)[sum_cols].sum()
         pd.testing.assert_frame_equal(summed, total, check_dtype=False)
@@ -482,3 +484,57 @@ def test_kpis_cli_end_to_end(tmp_path, capsys):
     assert {"metric", "segment_type", "segment", "value", "n", "as_of"} <= set(table.columns)
     assert main(["kpis", "--data", str(tmp_path), "--as-of", "2023-01"]) == 2
     assert "as_of" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- properties
+
+_dpd_path = st.lists(st.integers(0, 420), min_size=1, max_size=8)
+
+
+@st.composite
+def random_books(draw):
+    n = draw(st.integers(1, 6))
+    spec = {}
+    for i in range(n):
+        dpd = draw(_dpd_path)
+        bal = draw(st.lists(st.sampled_from([0.0, 50.0, 300.0]), min_size=len(dpd),
+                            max_size=len(dpd)))
+        wo_at = draw(st.one_of(st.none(), st.integers(0, len(dpd) - 1)))
+        spec[f"L{i}"] = {
+            "first": f"2024-0{draw(st.integers(1, 4))}",
+            "dpd": dpd,
+            "balance": bal,
+            "write_off": {} if wo_at is None else {wo_at: 10.0},
+            "borrower_type": draw(st.sampled_from(["micro_enterprise", "individual"])),
+        }
+    return make_book(spec)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(book=random_books())
+def test_kpi_invariants(book):
+    od = M.overdue_rates(book)
+    for col in ("overdue_rate_count", "overdue_rate_balance", "rate_90plus_count"):
+        assert od[col].between(0, 1).all()
+    assert (od["rate_90plus_count"] <= od["rate_30plus_count"]).all()
+    assert (od["rate_30plus_count"] <= od["overdue_rate_count"]).all()
+    for weight in ("count", "balance"):
+        rr = M.roll_rates(book, weight=weight, by="borrower_type")
+        sums = rr.groupby(["segment", "from_bucket"], observed=True)["share"].sum(min_count=1)
+        np.testing.assert_allclose(sums.dropna(), 1.0)
+        wo = rr[(rr["from_bucket"] == "written_off") & (rr["to_bucket"] != "written_off")]
+        assert wo["n"].eq(0).all()  # absorbing
+    cat = M.loan_month_categories(book)
+    assert (cat.loc[cat["written_off"], "category"] == "loss").all()
+    assert (cat.loc[cat["days_past_due"] > 360, "category"] == "loss").all()
+    assert (cat.loc[(cat["days_past_due"] == 0) & ~cat["written_off"], "category"]
+            == "normal").all()  # no relief in these books
+    cl = M.loan_classification(book)
+    if len(cl):
+        np.testing.assert_allclose(cl.groupby("month")["share_balance"].sum(), 1.0)
+    vc = M.vintage_curves(book)
+    assert (vc["n_ever"] <= vc["n_observed"]).all() and (vc["n_observed"] <= vc["n_loans"]).all()
+    # the count of loans bad by k only grows while every loan is still observed
+    full = vc[vc["n_observed"] == vc["n_loans"]]
+    for _, g in full.groupby("cohort"):
+        assert g["n_ever"].is_monotonic_increasing
