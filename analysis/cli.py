@@ -16,6 +16,7 @@ import sys
 _COMMAND_MODULES: tuple[str, ...] = (
     "analysis.cli_data",
     "analysis.cli_kpis",
+    "analysis.cli_causes",
     "analysis.cli_report",
     "analysis.cli_import",
 )

@@ -1,0 +1,416 @@
+"""Cause attribution (analysis.causes*): Shapley split by hand, properties, ground truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from analysis.book import Book
+from analysis.causes import (
+    PER_EPISODE_COLUMNS,
+    TABLE_COLUMNS,
+    Attribution,
+    AttributionUnavailable,
+    CauseMapError,
+    attribute,
+)
+from analysis.causes_labels import fit_label_model, reported_families
+from analysis.causes_model import (
+    at_risk_months,
+    contributions_to_probabilities,
+    fit_onset,
+    group_contributions,
+    shapley_by_coalitions,
+    shapley_three,
+    subsample,
+)
+from analysis.definitions import FAMILIES, MEASURES
+from analysis.episodes import build_episodes
+from analysis.errors import InputError
+from tests._books import tiny_book
+
+FAM = np.array(FAMILIES)
+SIGNALS = {"demand_change": "economic", "revenue_volatility": "management",
+           "medical_claim": "personal"}
+
+
+# ----------------------------------------------------------------------------- simulation
+def simulate(n_loans: int = 1200, n_months: int = 24, seed: int = 1,
+             report_rate: float = 0.3, with_signals: bool = True) -> tuple[Book, pd.DataFrame]:
+    """A small book whose overdue onsets come from three competing causes.
+
+    Each month a loan not in an episode starts one with hazard ``sum_g lambda_g``; the
+    true family is drawn with probability ``lambda_g / sum`` (competing risks). Economic
+    hazard rises with a regional demand drop, management with the firm's revenue
+    volatility (persistent quality), personal with a rare medical-claim event. An episode
+    lasts 1-2 overdue months, then 3 clean months of probation. A share ``report_rate`` of
+    episodes reports the true family's reason code (missing completely at random).
+    """
+    rng = np.random.default_rng(seed)
+    regions = np.array(["north", "south", "east", "west"])
+    industries = np.array(["retail", "food", "transport"])
+    btypes = np.array(["micro_enterprise", "sole_proprietor", "individual"])
+    reg = rng.integers(0, 4, n_loans)
+    quality = rng.normal(size=n_loans)
+    shock = rng.normal(size=(4, n_months))
+    months = pd.period_range("2023-01", periods=n_months, freq="M")
+    month_end = months.to_timestamp(how="end").normalize()
+    demand = -shock[reg] + 0.5 * rng.normal(size=(n_loans, n_months))
+    volatility = quality[:, None] + 0.5 * rng.normal(size=(n_loans, n_months))
+    event = rng.random((n_loans, n_months)) < 0.01
+    lam = np.stack(
+        [
+            0.01 * np.exp(0.9 * np.clip(-demand, -3, 3)),
+            0.01 * np.exp(0.9 * np.clip(volatility, -3, 3)),
+            np.where(event, 0.5, 0.0005),
+        ],
+        axis=-1,
+    )
+    dpd = np.zeros((n_loans, n_months), dtype=int)
+    state = np.zeros(n_loans, dtype=int)  # >0 overdue months left; <0 probation left
+    starts = []
+    for t in range(n_months):  # loop over months, vectorised over loans
+        total = lam[:, t].sum(axis=1)
+        onset = (state == 0) & (rng.random(n_loans) < 1 - np.exp(-total))
+        cum = np.cumsum(lam[:, t], axis=1) / total[:, None]
+        fam = (rng.random(n_loans)[:, None] > cum).sum(axis=1)
+        idx = np.flatnonzero(onset)
+        starts.append(np.column_stack([idx, np.full(len(idx), t), fam[idx]]))
+        state = np.where(onset, rng.integers(1, 3, n_loans), state)
+        od = state > 0
+        dpd[od, t] = 30
+        state = np.where(od, state - 1, state)
+        state = np.where(od & (state == 0), -3, state)
+        state = np.where(~od & (state < 0), state + 1, state)
+    ids = np.array([f"L{i:05d}" for i in range(n_loans)])
+    loans = pd.DataFrame(
+        {
+            "loan_id": ids,
+            "borrower_id": ["B" + i for i in ids],
+            "borrower_type": btypes[rng.integers(0, 3, n_loans)],
+            "industry": industries[rng.integers(0, 3, n_loans)],
+            "region": regions[reg],
+            "origination_date": month_end[0] - pd.offsets.MonthBegin(1),
+            "term_months": 36,
+            "principal": rng.uniform(1e4, 1e5, n_loans).round(),
+            "annual_rate": 0.12,
+        }
+    )
+    perf = pd.DataFrame(
+        {
+            "loan_id": np.repeat(ids, n_months),
+            "month": np.tile(month_end, n_loans),
+            "balance": np.repeat(loans["principal"].to_numpy(), n_months),
+            "days_past_due": dpd.ravel(),
+        }
+    )
+    signals = pd.DataFrame(
+        {
+            "loan_id": np.repeat(ids, n_months),
+            "month": np.tile(month_end, n_loans),
+            "demand_change": demand.ravel(),
+            "revenue_volatility": volatility.ravel(),
+            "medical_claim": event.ravel().astype(float),
+        }
+    )
+    st_ = np.vstack(starts)
+    truth = pd.DataFrame(
+        {"loan_id": ids[st_[:, 0]], "start_month": month_end[st_[:, 1]], "family": FAM[st_[:, 2]]}
+    )
+    code = {"economic": "sales_drop", "management": "cash_mismanaged", "personal": "illness"}
+    rep = truth[rng.random(len(truth)) < report_rate]
+    reasons = pd.DataFrame(
+        {"loan_id": rep["loan_id"], "reported_date": rep["start_month"],
+         "reason_code": rep["family"].map(code)}
+    )
+    cmap = pd.DataFrame(
+        {
+            "source": ["signal"] * 3 + ["reason"] * 3,
+            "name": [*SIGNALS, *code.values()],
+            "family": list(FAMILIES) * 2,
+        }
+    )
+    if not with_signals:
+        cmap = cmap[cmap["source"] == "reason"].reset_index(drop=True)
+    book = Book(
+        loans=loans,
+        performance=perf,
+        relief=pd.DataFrame({"loan_id": pd.Series(dtype=str),
+                             "granted_date": pd.to_datetime([]),
+                             "measure": pd.Series(dtype=str)}),
+        measures=pd.DataFrame({"code": list(MEASURES), "description": list(MEASURES),
+                               "is_concession": True}),
+        signals=signals if with_signals else None,
+        reasons=reasons if report_rate > 0 else None,
+        cause_map=cmap,
+    )
+    return book, truth
+
+
+@pytest.fixture(scope="module")
+def sim() -> tuple[Book, pd.DataFrame, pd.DataFrame]:
+    book, truth = simulate()
+    return book, truth, build_episodes(book)
+
+
+@pytest.fixture(scope="module")
+def sim_att(sim) -> Attribution:
+    book, _, ep = sim
+    return attribute(book, ep, n_boot=60, seed=3)
+
+
+# ----------------------------------------------------------------------------- Shapley by hand
+def test_group_contributions_hand_computed() -> None:
+    # economic = columns 0, 1; management = 2; personal = 3
+    groups = {"economic": np.array([0, 1]), "management": np.array([2]),
+              "personal": np.array([3])}
+    beta = np.array([2.0, -1.0, 0.5, 3.0])
+    z = np.array([[1.0, 2.0, 4.0, 0.0], [-1.0, 0.0, 0.0, 1.0], [1.0, 0.0, 2.0, 1.0]])
+    c = group_contributions(z, beta, groups)
+    # row 0: 2*1 - 1*2 = 0, 0.5*4 = 2, 0; row 1: -2, 0, 3; row 2: 2, 1, 3
+    np.testing.assert_allclose(c, [[0, 2, 0], [-2, 0, 3], [2, 1, 3]])
+    p, fell = contributions_to_probabilities(c)
+    np.testing.assert_allclose(p, [[0, 1, 0], [0, 0, 1], [2 / 6, 1 / 6, 3 / 6]])
+    assert not fell.any()
+    np.testing.assert_allclose(shapley_by_coalitions(z, beta, groups), c)
+
+
+def test_shapley_three_non_additive_game_by_hand() -> None:
+    v = {(): 0, (0,): 1, (1,): 2, (2,): 0, (0, 1): 5, (0, 2): 1, (1, 2): 2, (0, 1, 2): 6}
+    value = {frozenset(k): np.array([float(x)]) for k, x in v.items()}
+    phi = shapley_three(value)[0]
+    # phi_0 = 1/3*1 + 1/6*(5-2) + 1/6*(1-0) + 1/3*(6-2) = 7/3
+    # phi_1 = 1/3*2 + 1/6*(5-1) + 1/6*(2-0) + 1/3*(6-1) = 10/3
+    # phi_2 = 1/3*0 + 1/6*(1-1) + 1/6*(2-2) + 1/3*(6-5) = 1/3
+    np.testing.assert_allclose(phi, [7 / 3, 10 / 3, 1 / 3])
+    assert phi.sum() == pytest.approx(6.0)  # efficiency
+
+
+def test_closed_form_equals_coalition_formula_random() -> None:
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(50, 6))
+    beta = rng.normal(size=6)
+    groups = {"economic": np.array([0, 3]), "management": np.array([1, 4, 5]),
+              "personal": np.array([2])}
+    a = group_contributions(z, beta, groups)
+    np.testing.assert_allclose(a, shapley_by_coalitions(z, beta, groups), atol=1e-12)
+    np.testing.assert_allclose(a.sum(axis=1), z @ beta, atol=1e-12)
+
+
+def test_no_positive_contribution_falls_back_to_base() -> None:
+    c = np.array([[1.0, 3.0, 0.0], [-1.0, -2.0, -0.5]])
+    p, fell = contributions_to_probabilities(c)
+    np.testing.assert_allclose(p[0], [0.25, 0.75, 0.0])
+    np.testing.assert_allclose(p[1], p[0])  # base = mean of rows with a positive part
+    assert fell.tolist() == [False, True]
+    p2, _ = contributions_to_probabilities(c, base=np.array([0.2, 0.3, 0.5]))
+    np.testing.assert_allclose(p2[1], [0.2, 0.3, 0.5])
+
+
+@settings(max_examples=60, deadline=None)
+@given(arrays(np.float64, st.tuples(st.integers(1, 30), st.just(3)),
+              elements=st.floats(-50, 50, allow_nan=False)))
+def test_probabilities_properties(c: np.ndarray) -> None:
+    p, fell = contributions_to_probabilities(c)
+    assert np.all(p >= 0)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-9)
+    pos = c > 0
+    has = np.clip(c, 0, None).sum(axis=1) > 1e-12
+    assert np.all(p[has[:, None] & ~pos] == 0)  # a non-positive family gets nothing
+    assert np.array_equal(fell, ~has)
+
+
+@settings(max_examples=30, deadline=None)
+@given(arrays(np.float64, st.tuples(st.integers(1, 10), st.just(5)),
+              elements=st.floats(-10, 10, allow_nan=False)),
+       arrays(np.float64, st.just(5), elements=st.floats(-3, 3, allow_nan=False)))
+def test_shapley_efficiency_property(z: np.ndarray, beta: np.ndarray) -> None:
+    groups = {"economic": np.array([0, 1]), "management": np.array([2]),
+              "personal": np.array([3, 4])}
+    c = group_contributions(z, beta, groups)
+    np.testing.assert_allclose(c.sum(axis=1), z @ beta, atol=1e-9)
+    np.testing.assert_allclose(c, shapley_by_coalitions(z, beta, groups), atol=1e-9)
+
+
+# ----------------------------------------------------------------------------- at-risk set
+def test_at_risk_months_hand_computed() -> None:
+    book = tiny_book(
+        {
+            # episode at m2, cured; probation m3..m5; at risk again from m6; new episode m7
+            "A": {"first": "2023-01", "dpd": [0, 0, 30, 0, 0, 0, 0, 30]},
+            # episode at m0, relapse at m2 continues it; at risk again at m6
+            "B": {"first": "2023-01", "dpd": [30, 0, 30, 0, 0, 0, 0]},
+        }
+    )
+    ep = build_episodes(book)
+    risk = at_risk_months(book, ep)
+    m = risk.assign(k=(risk["month"].dt.year - 2023) * 12 + risk["month"].dt.month - 1)
+    got = {lid: sorted(zip(g["k"], g["is_onset"], strict=True)) for lid, g in m.groupby("loan_id")}
+    assert got["A"] == [(0, False), (1, False), (2, True), (6, False), (7, True)]
+    assert got["B"] == [(0, True), (6, False)]
+    starts = set(zip(ep["loan_id"], ep["start_month"], strict=True))
+    onsets = set(zip(risk.loc[risk.is_onset, "loan_id"], risk.loc[risk.is_onset, "month"],
+                     strict=True))
+    assert starts == onsets
+
+
+def test_subsample_keeps_events_and_corrects_intercept(sim) -> None:
+    book, _, ep = sim
+    risk = at_risk_months(book, ep)
+    full, _ = fit_onset(risk, book, SIGNALS)
+    sample, q = subsample(risk, len(risk) // 3, np.random.default_rng(1))
+    assert sample["is_onset"].sum() == risk["is_onset"].sum()
+    assert 0.2 < q < 0.35
+    part, _ = fit_onset(sample, book, SIGNALS, sample_fraction=q, n_at_risk=len(risk))
+    se = np.sqrt(np.diag(part.cov))
+    # slopes and the corrected intercept agree with the full fit within sampling error
+    assert np.all(np.abs(part.params[:4] - full.params[:4]) < 3 * se[:4])
+
+
+# ----------------------------------------------------------------------------- label model
+def test_label_model_matches_statsmodels_without_penalty() -> None:
+    rng = np.random.default_rng(5)
+    z = rng.normal(size=(600, 2))
+    eta = np.column_stack([np.zeros(600), 0.5 + z @ [1.0, -0.5], -0.3 + z @ [-1.0, 0.8]])
+    p = np.exp(eta) / np.exp(eta).sum(axis=1, keepdims=True)
+    y = (rng.random(600)[:, None] > p.cumsum(axis=1)).sum(axis=1)
+    ours = fit_label_model(z, y, ridge=0.0)
+    ref = sm.MNLogit(y, sm.add_constant(z)).fit(disp=0)
+    np.testing.assert_allclose(ours.params, np.asarray(ref.params), atol=1e-6)
+    np.testing.assert_allclose(ours.cov, np.asarray(ref.cov_params()), atol=1e-6)
+    np.testing.assert_allclose(ours.predict(z), ref.predict(sm.add_constant(z)), atol=1e-6)
+
+
+def test_label_model_survives_separation() -> None:
+    z = np.array([[0.0], [0.0], [1.0], [1.0], [0.0], [0.0]] * 10)
+    y = np.array([0, 1, 2, 2, 1, 0] * 10)  # family 2 only where the flag is 1
+    m = fit_label_model(z, y)
+    assert m.params.size and np.all(np.isfinite(m.params))
+    p = m.predict(np.array([[1.0], [0.0]]))
+    assert p[0, 2] > 0.8 and p[1, 2] < 0.2
+
+
+# ----------------------------------------------------------------------------- attribute
+def test_attribute_outputs(sim, sim_att) -> None:
+    book, truth, ep = sim
+    a = sim_att
+    pe = a.per_episode
+    assert list(pe.columns) == list(PER_EPISODE_COLUMNS)
+    assert len(pe) == len(ep)
+    p = pe[["p_economic", "p_management", "p_personal"]].to_numpy()
+    assert np.all(p >= 0)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+    assert (pe["primary_family"] == FAM[p.argmax(axis=1)]).all()
+    assert set(pe["source"]) <= {"reported", "model", "combined"}
+    labelled = pd.Series(reported_families(book, ep)).notna().to_numpy()
+    assert (pe.loc[labelled, "source"] == "reported").all()
+    assert not (pe.loc[~labelled, "source"] == "reported").any()
+    assert list(a.table.columns) == list(TABLE_COLUMNS)
+    assert set(a.table["segment_type"]) == {"all", "month", "borrower_type", "industry", "region"}
+    assert set(a.table["method"]) == {"model", "reported", "combined", "combined_balance"}
+    for m in ("model", "reported", "combined"):
+        s = a.shares(method=m)
+        assert s["share"].sum() == pytest.approx(1.0)
+        assert (s["ci_low"] <= s["share"]).all() and (s["share"] <= s["ci_high"]).all()
+    assert a.shares(weight="balance")["share"].sum() == pytest.approx(1.0)
+    assert set(a.drivers["signal"]) == set(SIGNALS)
+    assert (a.drivers["coef_per_sd"] > 0).sum() >= 2  # volatility and the claim flag raise risk
+    assert set(a.agreement["model"]) == {"shapley", "label_model"}
+    assert a.agreement["selected"].sum() == 1
+    assert isinstance(a._repr_html_(), str) and "economic" in a._repr_html_()
+    summ = a.summary()
+    assert list(summ["family"]) == list(FAMILIES)
+    assert summ["share_episodes"].sum() == pytest.approx(1.0)
+
+
+def test_attribute_recovers_simulated_truth(sim, sim_att) -> None:
+    _, truth, _ = sim
+    m = sim_att.per_episode.merge(truth, on=["loan_id", "start_month"], validate="one_to_one")
+    assert len(m) == len(truth)
+    assert (m["primary_family"] == m["family"]).mean() >= 0.75
+    true_share = truth["family"].value_counts(normalize=True).reindex(FAMILIES)
+    est = sim_att.shares().set_index("family")
+    assert np.all(np.abs(est["share"] - true_share) < 0.04)
+
+
+def test_suppression_of_small_segments(sim) -> None:
+    book, _, ep = sim
+    a = attribute(book, ep, n_boot=0, min_cell=45)
+    t = a.table[(a.table["segment_type"] == "month") & (a.table["method"] == "combined")]
+    counts = pd.to_datetime(ep["start_month"]).dt.strftime("%Y-%m").value_counts()
+    small = t["segment"].map(counts) < 45
+    assert small.any() and (~small).any()
+    assert t.loc[small, ["share", "ci_low", "ci_high", "n_episodes"]].isna().all().all()
+    assert t.loc[~small, "share"].notna().all()
+
+
+def test_deterministic_for_a_seed(sim) -> None:
+    book, _, ep = sim
+    a = attribute(book, ep, n_boot=5, seed=9)
+    b = attribute(book, ep, n_boot=5, seed=9)
+    pd.testing.assert_frame_equal(a.table, b.table)
+    pd.testing.assert_frame_equal(a.per_episode, b.per_episode)
+
+
+def test_signals_only_and_reasons_only() -> None:
+    book, truth = simulate(n_loans=600, report_rate=0.0, seed=2)
+    ep = build_episodes(book)
+    a = attribute(book, ep, n_boot=10)
+    assert a.method == "model" and set(a.per_episode["source"]) == {"model"}
+    assert a.agreement.empty and set(a.table["method"]) == {"model", "model_balance"}
+
+    book, truth = simulate(n_loans=600, report_rate=0.5, seed=2, with_signals=False)
+    ep = build_episodes(book)
+    a = attribute(book, ep, n_boot=10)
+    assert a.method == "combined"
+    assert set(a.per_episode["source"]) == {"reported", "combined"}
+    assert a.drivers.empty
+    assert a.shares()["share"].sum() == pytest.approx(1.0)
+
+
+# ----------------------------------------------------------------------------- bad input
+def test_no_signals_and_no_reasons_is_unavailable() -> None:
+    book, _ = simulate(n_loans=50, n_months=6, report_rate=0.0, with_signals=False)
+    with pytest.raises(AttributionUnavailable, match="needs signals .* or reported reasons"):
+        attribute(book, build_episodes(book))
+    assert issubclass(AttributionUnavailable, InputError)
+
+
+def test_unmapped_signal_column_is_named() -> None:
+    book, _ = simulate(n_loans=50, n_months=6)
+    cmap = book.cause_map[book.cause_map["name"] != "revenue_volatility"]
+    bad = Book(**{**book.__dict__, "cause_map": cmap})
+    with pytest.raises(CauseMapError, match="revenue_volatility"):
+        attribute(bad, build_episodes(bad))
+
+
+def test_family_without_signal_is_named() -> None:
+    book, _ = simulate(n_loans=50, n_months=6)
+    cmap = book.cause_map.copy()
+    cmap.loc[cmap["name"] == "medical_claim", "family"] = "management"
+    bad = Book(**{**book.__dict__, "cause_map": cmap})
+    with pytest.raises(CauseMapError, match=r"\['personal'\] have no signal"):
+        attribute(bad, build_episodes(bad))
+
+
+def test_unmapped_reason_code_is_named() -> None:
+    book, _ = simulate(n_loans=200, n_months=12, report_rate=0.5)
+    reasons = book.reasons.copy()
+    reasons.iloc[0, reasons.columns.get_loc("reason_code")] = "divorce"
+    bad = Book(**{**book.__dict__, "reasons": reasons})
+    with pytest.raises(CauseMapError, match="divorce"):
+        attribute(bad, build_episodes(bad))
+
+
+def test_bad_shares_arguments(sim_att) -> None:
+    with pytest.raises(InputError, match="by='segment'"):
+        sim_att.shares(by="segment")
+    with pytest.raises(InputError, match="weight"):
+        sim_att.shares(weight="loans")
+    with pytest.raises(InputError, match="available methods"):
+        sim_att.shares(method="magic")
