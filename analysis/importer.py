@@ -43,10 +43,7 @@ amounts) can still single out a borrower; coarsen and round them in the spec.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import hmac
-import io
 import json
 import os
 import shutil
@@ -59,18 +56,14 @@ import pandas as pd
 
 from analysis.errors import InputError
 from analysis.importer_derive import derivations
-from analysis.importer_spec import TABLE_ORDER, ImportSpec, PartSpec, SourceSpec, load_spec
+from analysis.importer_keys import KEY_ENV, key_fingerprint, pseudonymise, resolve_key
+from analysis.importer_read import Source, check_columns, read_source
+from analysis.importer_spec import TABLE_ORDER, ImportInputError, ImportSpec, PartSpec, load_spec
 from analysis.importer_transforms import build_column
 
-KEY_ENV = "OVERDUE_RELIEF_KEY"
-MIN_KEY_BYTES = 16
 _KEYS = {"loans": ("loan_id",), "performance": ("loan_id", "month"),
          "signals": ("loan_id", "month")}
 _QUARANTINE_COLUMNS = ["source", "file", "line", "table", "reason", "raw"]
-
-
-class ImportInputError(InputError):
-    """The import cannot go ahead (source unreadable, no key, output invalid)."""
 
 
 class QuarantineThresholdError(InputError):
@@ -116,128 +109,6 @@ class ImportResult:
         return "\n".join(lines)
 
 
-# ---------------------------------------------------------------- keys and pseudonyms
-def resolve_key(key_file: str | Path | None = None, *, out_dir: str | Path | None = None,
-                environ: dict | None = None) -> bytes:
-    """The pseudonymisation secret: ``key_file`` if given, else ``$OVERDUE_RELIEF_KEY``.
-
-    Refuses a missing or short key (< 16 bytes), and a key file inside the output
-    folder or inside a git working tree (the key must live outside the repository).
-    """
-    env = os.environ if environ is None else environ
-    if key_file is not None:
-        path = Path(key_file).expanduser().resolve()
-        if not path.is_file():
-            raise ImportInputError(f"--key-file {path} does not exist")
-        if out_dir is not None and Path(out_dir).resolve() in (path, *path.parents):
-            raise ImportInputError(f"--key-file {path} lies inside the output folder; keep it apart")
-        for parent in path.parents:
-            if (parent / ".git").exists():
-                raise ImportInputError(f"--key-file {path} lies inside the repository {parent}; "
-                                   "keep the key outside any repository")
-        key = path.read_bytes().strip()
-        origin = f"--key-file {path}"
-    elif env.get(KEY_ENV):
-        key = env[KEY_ENV].encode("utf-8")
-        origin = f"${KEY_ENV}"
-    else:
-        raise ImportInputError(
-            f"no pseudonymisation key: set {KEY_ENV} or give --key-file (outside the "
-            "repository); give --no-pseudonymise only for data already anonymised"
-        )
-    if len(key) < MIN_KEY_BYTES:
-        raise ImportInputError(f"the key from {origin} is shorter than {MIN_KEY_BYTES} bytes; "
-                           "use e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`")
-    return key
-
-
-def pseudonymise(values: pd.Series, key: bytes, column: str) -> pd.Series:
-    """HMAC-SHA256 of ``"<column>:<value>"`` under ``key``, first 32 hex characters.
-
-    Missing values stay missing. Computed once per distinct value.
-    """
-    text = values.astype("string")
-    uniq = text.dropna().unique()
-    digests = [hmac.new(key, f"{column}:{v}".encode(), hashlib.sha256).hexdigest()[:32]
-               for v in uniq]
-    lookup = pd.Series(digests, index=uniq, dtype=object)
-    return text.map(lookup).astype(object)
-
-
-def key_fingerprint(key: bytes) -> str:
-    """A short HMAC of a fixed text: equal for equal keys, reveals nothing of the key."""
-    return hmac.new(key, b"overdue-relief key check", hashlib.sha256).hexdigest()[:12]
-
-
-# ---------------------------------------------------------------- reading
-@dataclass
-class _Source:
-    spec: SourceSpec
-    frame: pd.DataFrame  # index = record number 0..n-1
-    lines: np.ndarray  # line (CSV) or row (Parquet) of each record, 1-based
-    sha256: str
-
-
-def _record_lines(data: bytes, enc: str, delimiter: str, n: int) -> np.ndarray:
-    """Physical line where each CSV record starts (header = line 1)."""
-    if data.count(b"\n") - (1 if data.endswith(b"\n") else 0) + 1 == n + 1:
-        return np.arange(2, n + 2)
-    # quoted fields span lines: ask the csv module where each record starts
-    reader = csv.reader(io.StringIO(data.decode(enc, errors="replace"), newline=""),
-                        delimiter=delimiter)
-    starts, prev = [], 0
-    for _ in reader:
-        starts.append(prev + 1)
-        prev = reader.line_num
-    return np.asarray(starts[1:n + 1], dtype=np.int64)
-
-
-def read_source(s: SourceSpec) -> _Source:
-    """Read one source; every failure is an :class:`InputError` naming the file."""
-    if not s.path.exists():
-        raise ImportInputError(f"source {s.name!r}: file {s.path} does not exist "
-                           "(override with --source NAME=PATH)")
-    if s.format == "parquet":
-        try:
-            frame = pd.read_parquet(s.path)
-        except Exception as exc:  # pyarrow raises many types
-            raise ImportInputError(f"source {s.name!r}: cannot read Parquet {s.path}: {exc}") from None
-        digest = hashlib.sha256(s.path.read_bytes()).hexdigest() if s.path.is_file() else ""
-        frame = frame.reset_index(drop=True)
-        return _Source(s, frame, np.arange(1, len(frame) + 1), digest)
-    data = s.path.read_bytes()
-    if not data.strip():
-        raise ImportInputError(f"source {s.name!r}: file {s.path} is empty")
-    try:
-        text = data.decode(s.encoding)
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ImportInputError(f"source {s.name!r}: file {s.path} is not valid {s.encoding} "
-                           f"(line {line}, byte {exc.start}); declare its encoding in the spec"
-                           ) from None
-    except LookupError:
-        raise ImportInputError(f"source {s.name!r}: unknown encoding {s.encoding!r}") from None
-    try:
-        frame = pd.read_csv(io.StringIO(text), sep=s.delimiter, dtype=str,
-                            keep_default_na=False, na_values=list(s.na_values))
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise ImportInputError(f"source {s.name!r}: cannot parse CSV {s.path} with delimiter "
-                           f"{s.delimiter!r}: {exc}") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    lines = _record_lines(data, s.encoding, s.delimiter, len(frame))
-    return _Source(s, frame, lines, hashlib.sha256(data).hexdigest())
-
-
-def _check_columns(src: _Source, needed: set[str], optional: set[str], where: str) -> None:
-    missing = sorted(needed - optional - set(src.frame.columns))
-    if missing:
-        cols = list(src.frame.columns)
-        hint = (f"; the file has a single column {cols[0][:60]!r}: wrong delimiter?"
-                if len(cols) == 1 else f"; it has {cols[:12]}{' ...' if len(cols) > 12 else ''}")
-        raise ImportInputError(f"{where}: source {src.spec.name!r} ({src.spec.path}) lacks "
-                           f"column(s) {missing}{hint}")
-
-
 # ---------------------------------------------------------------- building
 def _apply_where(frame: pd.DataFrame, where: dict) -> pd.DataFrame:
     keep = pd.Series(True, index=frame.index)
@@ -277,7 +148,7 @@ def _part_needs(part: PartSpec) -> tuple[set[str], set[str]]:
     return needed, optional
 
 
-def _build_part(part: PartSpec, src: _Source, table: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _build_part(part: PartSpec, src: Source, table: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     frame = _apply_stack(_apply_where(src.frame, part.where), part.stack)
     out = {"__row": frame.index.to_numpy()}
     problems = []
@@ -307,7 +178,7 @@ class _Built:
     problems: list[pd.DataFrame]  # with __src
 
 
-def _build_tables(spec: ImportSpec, sources: dict[str, _Source]) -> _Built:
+def _build_tables(spec: ImportSpec, sources: dict[str, Source]) -> _Built:
     built = _Built({}, {}, [])
 
     def add_problems(p: pd.DataFrame, src: str, table: str) -> None:
@@ -346,7 +217,7 @@ def _build_tables(spec: ImportSpec, sources: dict[str, _Source]) -> _Built:
             for i, part in enumerate(t.parts):
                 src = sources[part.source]
                 needed, optional = _part_needs(part)
-                _check_columns(src, needed, optional, f"tables.{tname}"
+                check_columns(src, needed, optional, f"tables.{tname}"
                                + (f".parts[{i}]" if len(t.parts) > 1 else ""))
                 df, probs = _build_part(part, src, tname)
                 frames.append(df.assign(__src=part.source))
@@ -385,7 +256,7 @@ def _key_problems(built: _Built) -> None:
                 "__row": df.loc[dup, "__row"].to_numpy(), "__src": df.loc[dup, "__src"].to_numpy(),
                 "reason": f"{name}: duplicate {'/'.join(keys)} (first record kept)",
                 "columns": [()] * int(dup.sum()), "table": name}))
-    _drop_records(built)
+            _drop_records(built)  # before the next table: one duplicate record, one problem
     loans = built.tables.get("loans")
     if loans is None or "loan_id" not in loans.columns:
         return
@@ -403,7 +274,7 @@ def _key_problems(built: _Built) -> None:
     _drop_records(built)
 
 
-def _quarantine_frame(built: _Built, sources: dict[str, _Source],
+def _quarantine_frame(built: _Built, sources: dict[str, Source],
                       drop_ids: set[str]) -> pd.DataFrame:
     if not built.problems:
         return pd.DataFrame(columns=_QUARANTINE_COLUMNS)
@@ -454,10 +325,23 @@ def _finish(df: pd.DataFrame, name: str, pseudo: tuple[str, ...], key: bytes | N
     return df
 
 
-def _validate(tmp: Path) -> None:
-    from analysis.io import load_book
+class ImportValidationError(ImportInputError):
+    """The imported tables break the data contract; ``.report`` is the validation report."""
 
-    load_book(tmp)  # raises BookValidationError (an InputError) with the report
+    def __init__(self, message: str, report: pd.DataFrame) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+def _validate(tmp: Path, spec: ImportSpec, out: Path) -> None:
+    from analysis.io import validate_book
+
+    rep = validate_book(tmp)
+    if not rep.ok:
+        raise ImportValidationError(
+            f"the tables built by {spec.path} break the data contract; nothing published, "
+            f"{out} untouched. Fix the spec (or quarantine the records with a `check`):\n"
+            + rep.format().replace(str(tmp), out.name), rep.table)
 
 
 def _publish(tmp: Path, out: Path) -> None:
@@ -533,7 +417,7 @@ def run_import(spec: str | Path | ImportSpec, out_dir: str | Path, *,
             df.to_parquet(tmp / f"{name}.parquet", index=False)
         (tmp / "_import.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
         if validate:
-            _validate(tmp)
+            _validate(tmp, spec, out)
         qpath = out.parent / f"{out.name}.quarantine.csv"
         _publish(tmp, out)
     except BaseException:
@@ -541,3 +425,7 @@ def run_import(spec: str | Path | ImportSpec, out_dir: str | Path, *,
         raise
     q.to_csv(qpath, index=False)
     return result(True, qpath)
+
+
+__all__ = ["ImportInputError", "ImportResult", "ImportValidationError", "QuarantineThresholdError", "key_fingerprint",
+           "pseudonymise", "resolve_key", "run_import"]

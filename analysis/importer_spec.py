@@ -65,7 +65,11 @@ _TABLE_KEYS = {"source", "where", "stack", "columns", "passthrough", "parts", "r
 _PART_KEYS = {"source", "where", "stack", "columns", "passthrough"}
 
 
-class SpecError(InputError):
+class ImportInputError(InputError):
+    """The import cannot go ahead (bad spec, unreadable source, no key, invalid output)."""
+
+
+class SpecError(ImportInputError):
     """The import spec is malformed: every problem is listed, with its place in the spec."""
 
 

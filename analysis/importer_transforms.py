@@ -59,7 +59,8 @@ def take(frame: pd.DataFrame, col: ColumnSpec) -> pd.Series:
             out = out.where(out.notna(), p.astype(object))
         return out
     nums = pd.concat([pd.to_numeric(p, errors="coerce") for p in parts], axis=1)
-    return nums.mean(axis=1) if col.combine == "mean" else nums.sum(axis=1, min_count=len(parts))
+    # a mean or sum of several columns is missing when any of them is
+    return nums.mean(axis=1, skipna=False) if col.combine == "mean" else nums.sum(axis=1, skipna=False)
 
 
 def parse(values: pd.Series, how: str, fmt: str | None = None) -> tuple[pd.Series, pd.Series]:
