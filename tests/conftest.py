@@ -1,0 +1,36 @@
+"""Shared fixtures: one small synthetic book (with its truth) for the whole session.
+
+Fixtures never mutate what they hand out: tests that change a table copy it first.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+SYNTH_LOANS = 4000
+SYNTH_SEED = 7
+
+
+@pytest.fixture(scope="session")
+def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated synthetic book (4,000 loans, seed 7) with ``truth/``."""
+    from analysis.synthetic import generate_book
+
+    return generate_book(SYNTH_LOANS, SYNTH_SEED, tmp_path_factory.mktemp("synth") / "book")
+
+
+@pytest.fixture(scope="session")
+def synth_book(synth_dir: Path):
+    from analysis.io import load_book
+
+    return load_book(synth_dir)
+
+
+@pytest.fixture(scope="session")
+def synth_episodes(synth_book) -> pd.DataFrame:
+    from analysis.episodes import build_episodes
+
+    return build_episodes(synth_book)
