@@ -15,6 +15,7 @@ import sys
 # (module that registers the command(s)); order is the order in --help.
 _COMMAND_MODULES: tuple[str, ...] = (
     "analysis.cli_data",
+    "analysis.cli_synth",
     "analysis.cli_kpis",
     "analysis.cli_causes",
     "analysis.cli_report",
