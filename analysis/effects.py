@@ -69,6 +69,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 from scipy import linalg, stats
+from scipy.linalg import lapack
 
 from analysis.errors import InputError, ParameterError
 
@@ -93,6 +94,16 @@ NON_COVARIATES: frozenset[str] = frozenset({
     "cause_family", "origination_date", "maturity_date",
 })
 MAX_LEVELS = 50
+
+
+def _blas_limit(n_rows: int):
+    """Limit BLAS to one thread for small problems: multithreaded OpenBLAS on small
+    matrices is many times slower than one thread when the cores are busy."""
+    from contextlib import nullcontext
+
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas") if n_rows < 200_000 else nullcontext()
 
 
 def _require(cond: bool, msg: str, exc: type[Exception] = InputError) -> None:
@@ -234,16 +245,10 @@ def build_design(df: pd.DataFrame, covariates: Sequence[str]) -> Design:
     center, scale = raw.mean().to_numpy(), raw.std(ddof=0).to_numpy()
     z = (raw.to_numpy(dtype=float) - center) / scale
     # collinearity: pivoted QR on (a subsample of) [1, Z]
-    rng = np.random.default_rng(0)
-    sub = z if len(z) <= 100_000 else z[rng.choice(len(z), 100_000, replace=False)]
     keep = np.ones(z.shape[1], bool)
     if z.shape[1]:
-        zz = np.column_stack([np.ones(len(sub)), sub])
-        _, r, piv = linalg.qr(zz, mode="economic", pivoting=True)
-        d = np.abs(np.diag(r))
-        rank = int((d > 1e-8 * d[0]).sum())
-        kept = set(piv[:rank].tolist())
-        keep = np.array([(j + 1) in kept for j in range(z.shape[1])])
+        good = _independent_columns(np.column_stack([np.ones(len(z)), z]))
+        keep = np.isin(np.arange(1, z.shape[1] + 1), good)
         dropped += [(c, "collinear") for c in raw.columns[~keep]]
     cols = tuple(raw.columns[keep])
     return Design(tuple(numeric), categorical, reference, medians, tuple(flags), cols,
@@ -272,19 +277,24 @@ class ArmModel:
         return mu * (1.0 - mu) if self.link == "logit" else np.ones_like(mu)
 
 
+def _independent_columns(x: np.ndarray, tol: float = 1e-9) -> np.ndarray:
+    """Sorted indices of a maximal set of linearly independent columns of ``x``, always
+    including column 0 (the intercept): pivoted Cholesky (LAPACK ``dpstrf``) of the
+    correlation-scaled Gram matrix, keeping pivots above ``tol``."""
+    g = x.T @ x
+    dg = np.sqrt(np.maximum(np.diag(g), 1e-300))
+    g = g / np.outer(dg, dg)
+    _, piv, rank, _ = lapack.dpstrf(g, lower=1, tol=tol)
+    good = np.sort(piv[:rank] - 1)
+    return good if 0 in good else np.sort(np.concatenate([[0], good[:-1]]))
+
+
 def _usable_cols(x: np.ndarray) -> np.ndarray:
     sd = x[:, 1:].std(axis=0)
     cols = np.concatenate([[0], 1 + np.flatnonzero(sd > 1e-12)])
-    if len(x) > len(cols):
-        _, r, piv = linalg.qr(x[:, cols], mode="economic", pivoting=True)
-        d = np.abs(np.diag(r))
-        good = np.sort(piv[: int((d > 1e-8 * d[0]).sum())])
-        if 0 not in good:
-            good = np.concatenate([[0], good])
-        cols = cols[np.sort(good)]
-    else:
-        cols = cols[:1]
-    return cols
+    if len(x) <= len(cols):
+        return cols[:1]
+    return cols[_independent_columns(x[:, cols])]
 
 
 def fit_arm_model(arm: str, x: np.ndarray, y: np.ndarray, kind: str,
@@ -341,6 +351,20 @@ def mn_information(x: np.ndarray, e: np.ndarray) -> np.ndarray:
     return info
 
 
+def _mnlogit_class():
+    """statsmodels ``MNLogit`` with a vectorised Hessian (same value, far faster on
+    large n than the stock per-pair loop)."""
+    from statsmodels.discrete.discrete_model import MNLogit
+
+    class FastMNLogit(MNLogit):
+        def hessian(self, params):
+            gamma = np.asarray(params).reshape(self.exog.shape[1], -1, order="F")
+            e = _mn_probs(self.exog, gamma)
+            return -len(self.exog) * mn_information(self.exog, e)
+
+    return FastMNLogit
+
+
 def fit_propensity(x: np.ndarray, a: np.ndarray, n_arms: int,
                    ridge: float = 1e-3) -> tuple[np.ndarray, str]:
     """Multinomial logit of arm codes ``a`` (0 = reference) on ``x``.
@@ -349,8 +373,7 @@ def fit_propensity(x: np.ndarray, a: np.ndarray, n_arms: int,
     large); if it fails or does not converge, a Newton fit with a light L2 penalty
     ``ridge`` x n on the slopes (noted). Returns (gamma p x (K-1), note).
     """
-    from statsmodels.discrete.discrete_model import MNLogit
-
+    MNLogit = _mnlogit_class()
     n, p = x.shape
     note = ""
     start = None
@@ -490,8 +513,17 @@ def fit_nuisance(episodes: pd.DataFrame, outcome: str = "cure",
 
     Arms with fewer than ``min_cell`` analysed episodes are left out (a note says so).
     ``loss_model``: ``auto`` (fractional logit when the outcome lies in [0, 1]),
-    ``fractional_logit`` or ``gaussian``.
+    ``fractional_logit`` or ``gaussian``. ``extra_covariates`` are added to the
+    covariates (segment variables). Reuse the result for targeting:
+    ``predict_outcomes``, ``propensities``, ``aipw_scores``, ``att_scores``.
     """
+    with _blas_limit(len(episodes) if isinstance(episodes, pd.DataFrame) else 0):
+        return _fit_nuisance(episodes, outcome, covariates, crossfit_folds, clip, min_cell,
+                             seed, loss_model, extra_covariates)
+
+
+def _fit_nuisance(episodes, outcome, covariates, crossfit_folds, clip, min_cell, seed,
+                  loss_model, extra_covariates) -> Nuisance:
     _check_frame(episodes)
     rows, y, kind = outcome_frame(episodes, outcome)
     if loss_model == "gaussian" and kind == "fraction":
@@ -742,15 +774,37 @@ def estimate_effects(
     loss_model: str = "auto",
     seed: int = 0,
 ) -> EffectsResult:
-    """Estimate every measure's effect vs ``none`` on ``outcome``.
+    """Estimate every measure's effect vs ``none`` on ``outcome`` (see module docstring).
 
-    Parameters: ``outcome`` in :data:`OUTCOMES`; ``covariates`` (default: every
-    start-of-episode attribute and signal, see :func:`default_covariates`); ``by``
-    segment types (``cause_family``, ``borrower_type`` or a column); ``methods`` from
-    :data:`METHODS`; ``crossfit_folds`` 0 (none) or K >= 2 for AIPW; ``clip`` lower
-    bound on propensities (fraction, 0 < clip < 0.5); ``min_cell`` minimum treated and
-    control episodes per cell, below which the row carries no estimate and a warning.
+    ``outcome`` in :data:`OUTCOMES`; ``covariates`` (default: every start-of-episode
+    attribute and signal, see :func:`default_covariates`); ``by`` segment types
+    (``cause_family``, ``borrower_type`` or a column); ``methods`` from :data:`METHODS`;
+    ``estimands`` from :data:`ESTIMANDS`; ``crossfit_folds`` 0 (none) or K >= 2 for AIPW;
+    ``clip`` lower bound on propensities (fraction, 0 < clip < 0.5); ``level`` of the
+    intervals; ``min_cell`` minimum treated and control episodes per cell, below which
+    the row carries no estimate and a warning; ``loss_model`` ``auto`` /
+    ``fractional_logit`` / ``gaussian``; ``seed`` of the cross-fitting folds.
     """
+    n = len(episodes) if isinstance(episodes, pd.DataFrame) else 0
+    with _blas_limit(n):
+        return _estimate_effects(episodes, outcome, covariates, by, methods, estimands,
+                                 crossfit_folds, clip, level, min_cell, loss_model, seed)
+
+
+def _estimate_effects(
+    episodes: pd.DataFrame,
+    outcome: str = "cure",
+    covariates: Sequence[str] | None = None,
+    by: Iterable[str] | str | None = None,
+    methods: Sequence[str] = METHODS,
+    estimands: Sequence[str] = ESTIMANDS,
+    crossfit_folds: int = 0,
+    clip: float = 0.01,
+    level: float = 0.95,
+    min_cell: int = 10,
+    loss_model: str = "auto",
+    seed: int = 0,
+) -> EffectsResult:
     from analysis.diagnostics import balance_table, e_values, overlap_table
 
     _check_frame(episodes)
@@ -771,8 +825,8 @@ def estimate_effects(
              f"episodes: only one arm present ({list(arms_present)}); effects need '{REFERENCE}' and at least one measure")
     by_list = [by] if isinstance(by, str) else list(by or [])
     seg_cols = {b: segment_column(episodes, b) for b in by_list}
-    nu = fit_nuisance(episodes, outcome, covariates, crossfit_folds, clip, min_cell, seed,
-                      loss_model, extra_covariates=list(seg_cols.values()))
+    nu = _fit_nuisance(episodes, outcome, covariates, crossfit_folds, clip, min_cell, seed,
+                       loss_model, list(seg_cols.values()))
     warns = list(nu.notes)
     rows = episodes.loc[nu.index]
     obs = outcome_frame(episodes, outcome)[0]

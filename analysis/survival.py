@@ -248,6 +248,13 @@ def analyse_time_to_cure(episodes: pd.DataFrame, covariates: Sequence[str] | Non
                          weighting: Sequence[str] = ("unweighted", "ipw"), clip: float = 0.01,
                          level: float = 0.95, min_cell: int = 10, cox: bool = True) -> SurvivalResult:
     """Cumulative incidence of cure and default by measure and Cox cure hazard ratios."""
+    from analysis.effects import _blas_limit
+
+    with _blas_limit(len(episodes) if isinstance(episodes, pd.DataFrame) else 0):
+        return _analyse(episodes, covariates, weighting, clip, level, min_cell, cox)
+
+
+def _analyse(episodes, covariates, weighting, clip, level, min_cell, cox) -> SurvivalResult:
     table, w1 = cumulative_incidence(episodes, weighting, covariates, clip, level, min_cell)
     if cox:
         hr, w2 = cox_cure_hazards(episodes, covariates, level, min_cell)
