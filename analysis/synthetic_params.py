@@ -152,15 +152,15 @@ class SynthParams:
     })
     report_month_offsets: dict = _f({"-1": 0.1, "0": 0.5, "1": 0.3, "2": 0.1})
     # --- relief assignment: multinomial logit on observed covariates (ref: none) -----------
-    assign_intercept: dict = _f({"deferral": -1.7, "instalment": -2.0, "rate_reduction": -2.5,
+    assign_intercept: dict = _f({"deferral": -1.7, "instalment": -2.0, "rate_reduction": -2.2,
                                  "counselling": -2.1})
-    assign_score: dict = _f({"deferral": 0.45, "instalment": 0.35, "rate_reduction": 0.5,
-                             "counselling": 0.3})  # per score sd
+    assign_score: dict = _f({"deferral": 0.8, "instalment": 0.7, "rate_reduction": 0.75,
+                             "counselling": 0.7})  # per score sd
     assign_type: dict = _f({
         "deferral": _by_type(0.3, 0.0, -0.3), "instalment": _by_type(0.0, 0.0, 0.3),
         "rate_reduction": _by_type(0.0, 0.0, 0.2), "counselling": _by_type(0.3, 0.0, -0.2)})
-    assign_ead: dict = _f({"deferral": 0.15, "instalment": 0.2, "rate_reduction": 0.25,
-                           "counselling": -0.1})  # per 100,000 CNY
+    assign_ead: dict = _f({"deferral": 0.08, "instalment": 0.1, "rate_reduction": 0.1,
+                           "counselling": -0.05})  # per 100,000 CNY
     assign_dpd: dict = _f({"deferral": -0.4, "instalment": -0.4, "rate_reduction": -0.4,
                            "counselling": -0.2})  # per 30 days
     assign_reported: dict = _f({

@@ -198,7 +198,7 @@ def _truth(episodes: list[dict], p: SynthParams, macro, seed: int, n_loans: int)
         ep = {"loan_id": np.zeros(0, dtype=object), "t": np.zeros(0, dtype=np.int64),
               "family": np.zeros(0, dtype=np.int64), "arm": np.zeros(0, dtype=np.int64),
               "btype": np.zeros(0, dtype=np.int64), "shares": np.zeros((0, 3)),
-              "branch": np.zeros(0, dtype=np.int64), "redefault": np.zeros(0, dtype=bool),
+              "branch": np.zeros(0, dtype=np.int64), "prop": np.zeros((0, len(ARMS))), "redefault": np.zeros(0, dtype=bool),
               "region": np.zeros(0, dtype=object), "industry": np.zeros(0, dtype=object),
               **{k: np.zeros((0, len(ARMS))) for k in PO_KEYS}}
     order = np.lexsort((ep["t"], ep["loan_id"].astype(str)))
@@ -215,6 +215,7 @@ def _truth(episodes: list[dict], p: SynthParams, macro, seed: int, n_loans: int)
         "borrower_type": btype,
         **{f"p_true_{f}": ep["shares"][:, i] for i, f in enumerate(FAMILIES)},
         "is_censored": censored,
+        **{f"propensity_{a}": ep["prop"][:, i] for i, a in enumerate(ARMS)},
         "drawn_outcome": np.asarray(["cure", "default", "neither"], dtype=object)[ep["branch"]],
         "drawn_redefault": ep["redefault"].astype(bool),
     })
