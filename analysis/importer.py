@@ -30,6 +30,7 @@ Method
 5. **Publish atomically**: the tables are written as Parquet into a temporary folder beside
    ``DIR``, validated with the contract (``analysis.io.load_book``), then swapped in by
    renaming; an earlier import in ``DIR`` is untouched if anything fails before the swap.
+   An existing ``DIR`` that is not an earlier import (no ``_import.json``) is never replaced.
    ``_import.json`` in the output records the spec, source checksums, counts and a key
    fingerprint (an HMAC of a fixed text: it tells whether two imports used the same key and
    reveals nothing of the key).
@@ -344,6 +345,15 @@ def _validate(tmp: Path, spec: ImportSpec, out: Path) -> None:
             + rep.format().replace(str(tmp), out.name), rep.table)
 
 
+def _check_replaceable(out: Path) -> None:
+    """Only an earlier import (or an empty folder) may be replaced by a new one."""
+    if out.exists() and (not out.is_dir() or (any(out.iterdir())
+                                              and not (out / "_import.json").is_file())):
+        raise ImportInputError(
+            f"--out {out} exists and is not an earlier import (no _import.json): refusing to "
+            "replace it; choose a new folder or remove it yourself")
+
+
 def _publish(tmp: Path, out: Path) -> None:
     old = None
     if out.exists():
@@ -367,13 +377,14 @@ def run_import(spec: str | Path | ImportSpec, out_dir: str | Path, *,
     all these cases ``out_dir`` is left as it was.
     """
     spec = spec if isinstance(spec, ImportSpec) else load_spec(spec)
+    out = Path(out_dir).expanduser().resolve()
+    _check_replaceable(out)
     if sources:
         spec = spec.with_sources(sources)
     if key is None and not no_pseudonymise:
         raise ImportInputError(f"no pseudonymisation key: set {KEY_ENV} or give --key-file; "
                            "give --no-pseudonymise only for data already anonymised")
     use_key = None if no_pseudonymise else key
-    out = Path(out_dir).expanduser().resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
 
     read = {name: read_source(s) for name, s in spec.sources.items()}
@@ -424,6 +435,7 @@ def run_import(spec: str | Path | ImportSpec, out_dir: str | Path, *,
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     q.to_csv(qpath, index=False)
+    (out.parent / f"{out.name}.quarantine.rejected.csv").unlink(missing_ok=True)
     return result(True, qpath)
 
 

@@ -326,3 +326,12 @@ def test_parquet_source(tmp_path: Path, tape: Path):
     pd.read_csv(tape, dtype=str).to_parquet(pq)
     res = run_import(_spec(tmp_path, tape), tmp_path / "book", key=KEY, sources={"tape": str(pq)})
     assert res.table_rows["loans"] == 3 and res.n_quarantined == 0
+
+
+def test_refuses_to_replace_a_folder_that_is_not_an_import(tmp_path: Path, tape: Path):
+    out = tmp_path / "precious"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    with pytest.raises(Exception, match="is not an earlier import"):
+        run_import(_spec(tmp_path, tape), out, key=KEY)
+    assert (out / "notes.txt").read_text() == "keep me"
