@@ -18,6 +18,11 @@ Outcomes (:data:`OUTCOMES`):
   quasi-likelihood, logit link) when every value lies in [0, 1], otherwise by a
   Gaussian identity GLM; the result's warnings say which.
 
+Follow-up (:class:`Followup`): an episode enters the cure and loss analyses only when
+the data cover its horizon plus probation in calendar time, whatever its outcome;
+keeping recent episodes because they happened to cure early would select on the
+outcome (a cured-early recent episode is "known", a slow one is not).
+
 Estimands: for each measure ``a``, ATE = E[Y(a) - Y(none)] over the analysed episodes
 and ATT = E[Y(a) - Y(none) | A = a]. Estimates are differences, as fractions.
 
@@ -114,12 +119,62 @@ def _require(cond: bool, msg: str, exc: type[Exception] = InputError) -> None:
 # --------------------------------------------------------------------------- outcome
 
 
-def outcome_frame(episodes: pd.DataFrame, outcome: str) -> tuple[pd.DataFrame, np.ndarray, str]:
+@dataclass(frozen=True)
+class Followup:
+    """Administrative follow-up rule for horizon outcomes.
+
+    An episode enters the cure and loss_rate analyses only when the data (up to
+    ``data_end``, default the latest ``end_month`` in the episodes) cover
+    ``horizon_months + probation_months - 1`` months after its start, and a cured
+    episode enters the re-default analysis only when they cover ``redefault_months``
+    after its cure month. The rule looks at calendar time only: keeping recent
+    episodes whose outcome happens to be known early (an early cure) would select on
+    the outcome.
+    """
+
+    horizon_months: int = 6
+    probation_months: int = 3
+    redefault_months: int = 12
+    data_end: pd.Timestamp | str | None = None
+
+
+def _month_no(s: pd.Series | pd.Timestamp) -> np.ndarray | int:
+    if isinstance(s, pd.Timestamp):
+        return s.year * 12 + s.month
+    d = pd.to_datetime(s)
+    return (d.dt.year * 12 + d.dt.month).to_numpy()
+
+
+def _covered(episodes: pd.DataFrame, followup: Followup | None, outcome: str) -> np.ndarray:
+    """Boolean mask of episodes whose follow-up window the data cover (all True if None)."""
+    if followup is None or "start_month" not in episodes:
+        return np.ones(len(episodes), bool)
+    if followup.data_end is not None:
+        end = pd.Timestamp(followup.data_end)
+    elif "end_month" in episodes:
+        end = pd.to_datetime(episodes["end_month"]).max()
+    else:
+        return np.ones(len(episodes), bool)
+    if outcome == "redefault":
+        if "cure_month" not in episodes:
+            return np.ones(len(episodes), bool)
+        cm = _month_no(episodes["cure_month"].fillna(pd.Timestamp("2262-01-31")))
+        return (_month_no(end) - cm) >= followup.redefault_months
+    need = followup.horizon_months + followup.probation_months - 1
+    return (_month_no(end) - _month_no(episodes["start_month"])) >= need
+
+
+def outcome_frame(episodes: pd.DataFrame, outcome: str,
+                  followup: Followup | None = Followup()) -> tuple[pd.DataFrame, np.ndarray, str]:
     """Rows of ``episodes`` with an observed ``outcome`` and the outcome as floats.
 
     Returns (rows, y, kind) where kind is ``binary``, ``fraction`` or ``continuous``.
     Any numeric column name is accepted too (used for placebo outcomes).
+    ``followup`` applies the calendar follow-up rule to cure, redefault and loss_rate
+    (None: keep every episode whose outcome is not missing).
     """
+    if outcome in ("cure", "redefault", "loss_rate"):
+        episodes = episodes.loc[_covered(episodes, followup, outcome)]
     if outcome == "cure":
         _require("is_cured" in episodes, "episodes: outcome 'cure' needs column 'is_cured'")
         keep = episodes["is_cured"].notna()
@@ -508,7 +563,8 @@ def _folds(a: np.ndarray, k: int, seed: int) -> np.ndarray:
 def fit_nuisance(episodes: pd.DataFrame, outcome: str = "cure",
                  covariates: Sequence[str] | None = None, crossfit_folds: int = 0,
                  clip: float = 0.01, min_cell: int = 10, seed: int = 0,
-                 loss_model: str = "auto", extra_covariates: Sequence[str] = ()) -> Nuisance:
+                 loss_model: str = "auto", extra_covariates: Sequence[str] = (),
+                 followup: Followup | None = Followup()) -> Nuisance:
     """Fit propensities and per-arm outcome models for ``outcome`` on ``episodes``.
 
     Arms with fewer than ``min_cell`` analysed episodes are left out (a note says so).
@@ -519,13 +575,13 @@ def fit_nuisance(episodes: pd.DataFrame, outcome: str = "cure",
     """
     with _blas_limit(len(episodes) if isinstance(episodes, pd.DataFrame) else 0):
         return _fit_nuisance(episodes, outcome, covariates, crossfit_folds, clip, min_cell,
-                             seed, loss_model, extra_covariates)
+                             seed, loss_model, extra_covariates, followup)
 
 
 def _fit_nuisance(episodes, outcome, covariates, crossfit_folds, clip, min_cell, seed,
-                  loss_model, extra_covariates) -> Nuisance:
+                  loss_model, extra_covariates, followup=Followup()) -> Nuisance:
     _check_frame(episodes)
-    rows, y, kind = outcome_frame(episodes, outcome)
+    rows, y, kind = outcome_frame(episodes, outcome, followup)
     if loss_model == "gaussian" and kind == "fraction":
         kind = "continuous"
     elif loss_model == "fractional_logit" and kind == "continuous":
@@ -773,6 +829,7 @@ def estimate_effects(
     min_cell: int = 10,
     loss_model: str = "auto",
     seed: int = 0,
+    followup: Followup | None = Followup(),
 ) -> EffectsResult:
     """Estimate every measure's effect vs ``none`` on ``outcome`` (see module docstring).
 
@@ -783,12 +840,14 @@ def estimate_effects(
     ``clip`` lower bound on propensities (fraction, 0 < clip < 0.5); ``level`` of the
     intervals; ``min_cell`` minimum treated and control episodes per cell, below which
     the row carries no estimate and a warning; ``loss_model`` ``auto`` /
-    ``fractional_logit`` / ``gaussian``; ``seed`` of the cross-fitting folds.
+    ``fractional_logit`` / ``gaussian``; ``seed`` of the cross-fitting folds;
+    ``followup`` the calendar follow-up rule (:class:`Followup`; pass the notebook's
+    horizon and probation; None keeps every episode with a known outcome).
     """
     n = len(episodes) if isinstance(episodes, pd.DataFrame) else 0
     with _blas_limit(n):
         return _estimate_effects(episodes, outcome, covariates, by, methods, estimands,
-                                 crossfit_folds, clip, level, min_cell, loss_model, seed)
+                                 crossfit_folds, clip, level, min_cell, loss_model, seed, followup)
 
 
 def _estimate_effects(
@@ -804,6 +863,7 @@ def _estimate_effects(
     min_cell: int = 10,
     loss_model: str = "auto",
     seed: int = 0,
+    followup: Followup | None = Followup(),
 ) -> EffectsResult:
     from analysis.diagnostics import balance_table, e_values, overlap_table
 
@@ -826,10 +886,10 @@ def _estimate_effects(
     by_list = [by] if isinstance(by, str) else list(by or [])
     seg_cols = {b: segment_column(episodes, b) for b in by_list}
     nu = _fit_nuisance(episodes, outcome, covariates, crossfit_folds, clip, min_cell, seed,
-                       loss_model, list(seg_cols.values()))
+                       loss_model, list(seg_cols.values()), followup)
     warns = list(nu.notes)
     rows = episodes.loc[nu.index]
-    obs = outcome_frame(episodes, outcome)[0]
+    obs = outcome_frame(episodes, outcome, followup)[0]
     segments: list[tuple[str, str, np.ndarray]] = [("all", "all", np.ones(len(nu.y), bool))]
     for b, col in seg_cols.items():
         vals = rows[col].astype("string").fillna("<NA>").to_numpy()

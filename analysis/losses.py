@@ -177,19 +177,22 @@ class NetBenefitResult:
 def net_benefit(episodes: pd.DataFrame, costs: CostParameters = CostParameters(),
                 by: Iterable[str] | str | None = None, nuisance=None,
                 covariates: Sequence[str] | None = None, crossfit_folds: int = 0,
-                clip: float = 0.01, level: float = 0.95, min_cell: int = 10) -> NetBenefitResult:
+                clip: float = 0.01, level: float = 0.95, min_cell: int = 10,
+                followup=None) -> NetBenefitResult:
     """Expected loss by arm and net benefit (loss avoided - cost) of each measure vs none.
 
     ``nuisance``: a fitted :class:`analysis.effects.Nuisance` for ``loss_rate`` (e.g.
-    ``estimate_effects(..., outcome="loss_rate").nuisance``); fitted here if None.
+    ``estimate_effects(..., outcome="loss_rate").nuisance``); fitted here if None, with
+    the follow-up rule ``followup`` (default :class:`analysis.effects.Followup()`).
     """
-    from analysis.effects import REFERENCE, fit_nuisance, segment_column
+    from analysis.effects import REFERENCE, Followup, fit_nuisance, segment_column
 
     by_list = [by] if isinstance(by, str) else list(by or [])
     seg_cols = {b: segment_column(episodes, b) for b in by_list}
     if nuisance is None:
         nuisance = fit_nuisance(episodes, "loss_rate", covariates, crossfit_folds, clip, min_cell,
-                                extra_covariates=list(seg_cols.values()))
+                                extra_covariates=list(seg_cols.values()),
+                                followup=Followup() if followup is None else followup)
     nu = nuisance
     if nu.outcome != "loss_rate":
         raise ParameterError(f"net_benefit needs a loss_rate nuisance, got {nu.outcome!r}")

@@ -283,3 +283,19 @@ def test_agrees_with_statsmodels_treatment_effect(sim):
         assert ours.loc[key, "estimate"] == pytest.approx(est, abs=1e-6), key
         tol = 0.02 if key[1] == "aipw" else 1e-3
         assert ours.loc[key, "std_error"] == pytest.approx(se, rel=tol), key
+
+
+def test_followup_rule_is_calendar_based():
+    eps, _ = simulate_episodes(600, seed=2)
+    eps["start_month"] = pd.Timestamp("2024-01-31")
+    eps["end_month"] = pd.Timestamp("2024-06-30")
+    recent = eps.index[:100]
+    eps.loc[recent, "start_month"] = pd.Timestamp("2024-05-31")  # only 1 month of data after
+    from analysis.effects import Followup, outcome_frame
+
+    rows, _, _ = outcome_frame(eps, "cure", Followup(horizon_months=3, probation_months=3))
+    assert len(rows) == 500 and not rows.index.isin(recent).any()
+    rows, _, _ = outcome_frame(eps, "cure", None)
+    assert len(rows) == 600
+    rows, _, _ = outcome_frame(eps, "cure", Followup(horizon_months=6, probation_months=3))
+    assert len(rows) == 0
