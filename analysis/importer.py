@@ -56,7 +56,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import InputError
-from analysis.importer_derive import derivations
+from analysis.importer_derive import columns_of, derivations
 from analysis.importer_keys import KEY_ENV, key_fingerprint, pseudonymise, resolve_key
 from analysis.importer_read import Source, check_columns, read_source
 from analysis.importer_spec import TABLE_ORDER, ImportInputError, ImportSpec, PartSpec, load_spec
@@ -172,6 +172,21 @@ def _no_problems() -> pd.DataFrame:
     return pd.DataFrame({"__row": pd.Series([], dtype="int64"), "reason": [], "columns": []})
 
 
+def _columns_needed(spec: ImportSpec, source: str) -> set[str] | None:
+    """Source columns any table reads (None: a derivation may read any column)."""
+    cols: set[str] = set()
+    for t in spec.tables.values():
+        if t.derive and t.derive_source == source:
+            more = columns_of(t.derive, t.params)
+            if more is None:
+                return None
+            cols |= more
+        for part in t.parts:
+            if part.source == source:
+                cols |= _part_needs(part)[0] | {c for col in part.columns for c in col.optional}
+    return cols
+
+
 @dataclass
 class _Built:
     tables: dict[str, pd.DataFrame]
@@ -249,23 +264,26 @@ def _key_problems(built: _Built) -> None:
         if not set(keys) <= set(df.columns):
             continue
         # rows of one record repeated by a stack are not duplicates of each other
-        dup = df.duplicated(list(keys), keep=False)
-        first_rec = df.groupby(list(keys), sort=False)["__row"].transform("first")
-        dup &= df["__row"] != first_rec
-        if dup.any():
+        later = df.duplicated(list(keys), keep="first").to_numpy(bool)
+        if later.any():
+            first = df[~later & df.duplicated(list(keys), keep=False).to_numpy(bool)]
+            first = first[[*keys, "__row"]].rename(columns={"__row": "__first"})
+            cand = df[later][[*keys, "__row", "__src"]].merge(first, on=list(keys), how="left")
+            cand = cand[cand["__row"] != cand["__first"]]
+            dup_rows, dup_src = cand["__row"].to_numpy(), cand["__src"].to_numpy()
             built.problems.append(pd.DataFrame({
-                "__row": df.loc[dup, "__row"].to_numpy(), "__src": df.loc[dup, "__src"].to_numpy(),
+                "__row": dup_rows, "__src": dup_src,
                 "reason": f"{name}: duplicate {'/'.join(keys)} (first record kept)",
-                "columns": [()] * int(dup.sum()), "table": name}))
+                "columns": [()] * len(cand), "table": name}))
             _drop_records(built)  # before the next table: one duplicate record, one problem
     loans = built.tables.get("loans")
     if loans is None or "loan_id" not in loans.columns:
         return
-    known = set(loans["loan_id"].astype("string"))
+    known = pd.Index(loans["loan_id"].astype(str))
     for name, df in built.tables.items():
         if name == "loans" or "__src" not in df.columns or "loan_id" not in df.columns:
             continue
-        orphan = ~df["loan_id"].astype("string").isin(known).to_numpy(bool)
+        orphan = ~df["loan_id"].astype(str).isin(known).to_numpy(bool)
         if orphan.any():
             built.problems.append(pd.DataFrame({
                 "__row": df.loc[orphan, "__row"].to_numpy(),
@@ -387,7 +405,7 @@ def run_import(spec: str | Path | ImportSpec, out_dir: str | Path, *,
     use_key = None if no_pseudonymise else key
     out.parent.mkdir(parents=True, exist_ok=True)
 
-    read = {name: read_source(s) for name, s in spec.sources.items()}
+    read = {name: read_source(s, _columns_needed(spec, name)) for name, s in spec.sources.items()}
     built = _build_tables(spec, read)
     _drop_records(built)
     _key_problems(built)

@@ -44,16 +44,30 @@ class Derived:
 
 Derivation = Callable[[pd.DataFrame, dict], Derived]
 _REGISTRY: dict[str, Derivation] = {}
+_COLUMNS: dict[str, Callable[[dict], set[str]] | None] = {}
 
 
-def register(name: str) -> Callable[[Derivation], Derivation]:
-    """Decorator: make ``fn(frame, params) -> Derived`` available to specs as ``name``."""
+def register(name: str, columns: Callable[[dict], set[str]] | None = None
+             ) -> Callable[[Derivation], Derivation]:
+    """Decorator: make ``fn(frame, params) -> Derived`` available to specs as ``name``.
+
+    ``columns(params)`` names the source columns the derivation reads (so the importer
+    reads only those); None = it may read any column.
+    """
 
     def deco(fn: Derivation) -> Derivation:
         _REGISTRY[name] = fn
+        _COLUMNS[name] = columns
         return fn
 
     return deco
+
+
+def columns_of(name: str, params: dict) -> set[str] | None:
+    """The source columns derivation ``name`` reads with ``params`` (None = any)."""
+    derivations()
+    fn = _COLUMNS.get(name)
+    return None if fn is None else set(fn(params))
 
 
 def derivations() -> dict[str, Derivation]:

@@ -14,6 +14,7 @@ import hmac
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from analysis.importer_spec import ImportInputError
@@ -59,14 +60,14 @@ def resolve_key(key_file: str | Path | None = None, *, out_dir: str | Path | Non
 def pseudonymise(values: pd.Series, key: bytes, column: str) -> pd.Series:
     """HMAC-SHA256 of ``"<column>:<value>"`` under ``key``, first 32 hex characters.
 
-    Missing values stay missing. Computed once per distinct value.
+    Missing values stay missing. The HMAC is computed once per distinct value (a Python
+    loop over distinct IDs: hashlib has no vectorised form), then spread by position.
     """
-    text = values.astype("string")
-    uniq = text.dropna().unique()
-    digests = [hmac.new(key, f"{column}:{v}".encode(), hashlib.sha256).hexdigest()[:32]
-               for v in uniq]
-    lookup = pd.Series(digests, index=uniq, dtype=object)
-    return text.map(lookup).astype(object)
+    codes, uniq = pd.factorize(values.astype(object), use_na_sentinel=True)
+    prefix = f"{column}:".encode()
+    digests = np.array([hmac.digest(key, prefix + str(v).encode(), "sha256").hex()[:32]
+                        for v in uniq] + [None], dtype=object)
+    return pd.Series(digests[codes], index=values.index, dtype=object)  # code -1 -> None
 
 
 def key_fingerprint(key: bytes) -> str:

@@ -84,21 +84,28 @@ DEFAULT_STATUS_MAP: dict[str, str] = {
 
 def _month(values: pd.Series, fmt: str) -> tuple[np.ndarray, np.ndarray]:
     """(months since 1970-01 as float with NaN, failed-to-parse mask)."""
-    text = values.astype("string").str.strip()
-    d = pd.to_datetime(text, format=fmt, errors="coerce")
+    present = values.notna().to_numpy(bool)
+    d = pd.to_datetime(values.astype(object).where(present, None), format=fmt, errors="coerce")
+    if d.isna().to_numpy(bool)[present].any():  # retry with blanks stripped
+        d = pd.to_datetime(values.astype(str).str.strip().where(present, None), format=fmt,
+                           errors="coerce")
     m = (d.dt.year - 1970) * 12 + (d.dt.month - 1)
-    return m.to_numpy(float, na_value=np.nan), (text.notna() & d.isna()).to_numpy(bool)
+    return m.to_numpy(float, na_value=np.nan), present & d.isna().to_numpy(bool)
 
 
 def _num(frame: pd.DataFrame, col: str) -> tuple[np.ndarray, np.ndarray]:
+    """Numbers of a text column; "13.56%" and " 36 months" give their leading number."""
     if col not in frame.columns:
         n = len(frame)
         return np.full(n, np.nan), np.zeros(n, bool)
     raw = frame[col]
-    text = raw.astype("string").str.strip().str.rstrip("%")
-    text = text.str.extract(r"^\D*?(-?\d+(?:\.\d+)?)", expand=False)
-    v = pd.to_numeric(text, errors="coerce").to_numpy(float, na_value=np.nan)
-    return v, (raw.notna().to_numpy(bool) & np.isnan(v))
+    present = raw.notna().to_numpy(bool)
+    v = pd.to_numeric(raw, errors="coerce").to_numpy(float, na_value=np.nan)
+    retry = present & np.isnan(v)
+    if retry.any():
+        got = raw[retry].astype(str).str.extract(r"^\D*?(-?\d+(?:\.\d+)?)", expand=False)
+        v[retry] = pd.to_numeric(got, errors="coerce").to_numpy(float, na_value=np.nan)
+    return v, present & np.isnan(v)
 
 
 def scheduled_balance(principal: np.ndarray, annual_rate: np.ndarray, term: np.ndarray,
@@ -117,7 +124,15 @@ def scheduled_balance(principal: np.ndarray, annual_rate: np.ndarray, term: np.n
     return np.where(i > 0, annuity, linear)
 
 
-@register("lendingclub_performance")
+SOURCE_COLUMNS: tuple[str, ...] = (
+    "issue_d", "last_pymnt_d", "hardship_start_date", "settlement_date", "term", "funded_amnt",
+    "int_rate", "total_rec_prncp", "out_prncp", "recoveries", "collection_recovery_fee",
+    "hardship_dpd", "deferral_term", "loan_status",
+)
+
+
+@register("lendingclub_performance",
+          columns=lambda params: {params.get("loan_id", "id"), *SOURCE_COLUMNS})
 def lendingclub_performance(frame: pd.DataFrame, params: dict) -> Derived:
     """Monthly performance rows of LendingClub loans (see the module docstring).
 
@@ -154,7 +169,7 @@ def lendingclub_performance(frame: pd.DataFrame, params: dict) -> Derived:
     fee, _ = _num(frame, "collection_recovery_fee")
     hdpd, _ = _num(frame, "hardship_dpd")
     dterm, _ = _num(frame, "deferral_term")
-    status = frame["loan_status"].astype("string").str.strip().map(status_map)
+    status = frame["loan_status"].astype(object).str.strip().map(status_map)
     status = status.astype(object).where(status.isin(STATUSES), None).to_numpy(object)
 
     bad(f_i | np.isnan(iss), f"cannot read issue_d as a month ({fmt})", ("issue_d",))
@@ -179,7 +194,7 @@ def lendingclub_performance(frame: pd.DataFrame, params: dict) -> Derived:
     paid, out_p, rec, fee, hdpd, dterm = (np.nan_to_num(a[keep]) for a in
                                           (paid, out_p, rec, fee, hdpd, dterm))
     status = status[keep]
-    ids = frame.loc[keep, id_col].astype("string").str.strip().to_numpy(object)
+    ids = frame.loc[keep, id_col].astype(str).str.strip().to_numpy(object)
 
     paid_off = status == "fully_paid"
     charged = status == "charged_off"

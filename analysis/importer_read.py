@@ -26,6 +26,7 @@ class Source:
     frame: pd.DataFrame  # index = record number 0..n-1
     lines: np.ndarray  # line (CSV) or row (Parquet) of each record, 1-based
     sha256: str
+    header: tuple[str, ...] = ()  # every column of the file (frame holds those needed)
 
 
 def _record_lines(data: bytes, enc: str, delimiter: str, n: int) -> np.ndarray:
@@ -42,19 +43,25 @@ def _record_lines(data: bytes, enc: str, delimiter: str, n: int) -> np.ndarray:
     return np.asarray(starts[1:n + 1], dtype=np.int64)
 
 
-def read_source(s: SourceSpec) -> Source:
-    """Read one source; every failure is an :class:`InputError` naming the file."""
+def read_source(s: SourceSpec, columns: set[str] | None = None) -> Source:
+    """Read one source; every failure is an :class:`InputError` naming the file.
+
+    ``columns``: read only these (names compared after stripping blanks); None = all.
+    """
     if not s.path.exists():
         raise ImportInputError(f"source {s.name!r}: file {s.path} does not exist "
                            "(override with --source NAME=PATH)")
     if s.format == "parquet":
         try:
             frame = pd.read_parquet(s.path)
+            header = tuple(str(c) for c in frame.columns)
+            if columns is not None:
+                frame = frame[[c for c in frame.columns if str(c) in columns]]
         except Exception as exc:  # pyarrow raises many types
             raise ImportInputError(f"source {s.name!r}: cannot read Parquet {s.path}: {exc}") from None
         digest = hashlib.sha256(s.path.read_bytes()).hexdigest() if s.path.is_file() else ""
         frame = frame.reset_index(drop=True)
-        return Source(s, frame, np.arange(1, len(frame) + 1), digest)
+        return Source(s, frame, np.arange(1, len(frame) + 1), digest, header)
     data = s.path.read_bytes()
     if not data.strip():
         raise ImportInputError(f"source {s.name!r}: file {s.path} is empty")
@@ -67,21 +74,27 @@ def read_source(s: SourceSpec) -> Source:
                            ) from None
     except LookupError:
         raise ImportInputError(f"source {s.name!r}: unknown encoding {s.encoding!r}") from None
+    seen: dict[str, None] = {}  # pandas may ask about a column more than once
+
+    def wanted(name: str) -> bool:
+        seen[str(name).strip()] = None
+        return columns is None or str(name).strip() in columns
+
     try:
-        frame = pd.read_csv(io.StringIO(text), sep=s.delimiter, dtype=str,
+        frame = pd.read_csv(io.StringIO(text), sep=s.delimiter, dtype=str, usecols=wanted,
                             keep_default_na=False, na_values=list(s.na_values))
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise ImportInputError(f"source {s.name!r}: cannot parse CSV {s.path} with delimiter "
                            f"{s.delimiter!r}: {exc}") from None
     frame.columns = [str(c).strip() for c in frame.columns]
     lines = _record_lines(data, s.encoding, s.delimiter, len(frame))
-    return Source(s, frame, lines, hashlib.sha256(data).hexdigest())
+    return Source(s, frame, lines, hashlib.sha256(data).hexdigest(), tuple(seen))
 
 
 def check_columns(src: Source, needed: set[str], optional: set[str], where: str) -> None:
     missing = sorted(needed - optional - set(src.frame.columns))
     if missing:
-        cols = list(src.frame.columns)
+        cols = list(src.header or src.frame.columns)
         hint = (f"; the file has a single column {cols[0][:60]!r}: wrong delimiter?"
                 if len(cols) == 1 else f"; it has {cols[:12]}{' ...' if len(cols) > 12 else ''}")
         raise ImportInputError(f"{where}: source {src.spec.name!r} ({src.spec.path}) lacks "

@@ -37,12 +37,15 @@ _OPS = {"gt": (np.greater, ">"), "ge": (np.greater_equal, ">="),
 
 
 def _text(s: pd.Series) -> pd.Series:
-    """Values as stripped text, missing stays missing (numbers lose a trailing '.0')."""
+    """Values as stripped text (object dtype), missing stays None; whole floats lose '.0'."""
+    na = s.isna().to_numpy(bool)
     if pd.api.types.is_float_dtype(s):
-        as_int = s.dropna()
-        if (as_int == np.round(as_int)).all():
-            return s.astype("Int64").astype("string").str.strip()
-    return s.astype("string").str.strip()
+        vals = s.dropna()
+        if (vals == np.round(vals)).all():
+            s = s.fillna(0).astype(np.int64)
+    txt = s.astype(object).astype(str).str.strip()
+    txt[na] = None
+    return txt
 
 
 def take(frame: pd.DataFrame, col: ColumnSpec) -> pd.Series:
