@@ -184,6 +184,11 @@ class Attribution:
         the same primary family, Cohen's kappa, Brier score, log-loss, and which model
         was selected for the combined attribution.
     confusion, calibration: the confusion tables and reliability tables behind it.
+    selection: a check of who reports: the reported shares, and the Shapley model's
+        shares among labelled and among unlabelled episodes. Under reasons missing at
+        random the two model columns differ only through the covariates; a reported
+        share far from the model's share among the same episodes points to report
+        noise or to a model blind to that family.
     trends: slope of each family's monthly share (per 12 months) with interval.
     onset: coefficients of the onset logit (signals and controls).
     method: the headline method; level: interval level; info: counts and settings;
@@ -196,6 +201,7 @@ class Attribution:
     agreement: pd.DataFrame
     confusion: pd.DataFrame
     calibration: pd.DataFrame
+    selection: pd.DataFrame
     trends: pd.DataFrame
     onset: pd.DataFrame
     method: str
@@ -279,7 +285,7 @@ def attribute(
     level: float = 0.95,
     min_cell: int = 10,
     seed: int = 0,
-    max_rows: int = 400_000,
+    max_rows: int = 150_000,
     folds: int = 5,
     min_labelled: int = 50,
 ) -> Attribution:
@@ -337,7 +343,10 @@ def attribute(
             book, episodes, overdue_dpd=d.overdue_dpd, probation_months=d.probation_months
         )
         sample, q = subsample(risk, max_rows, rng)
-        onset, _ = fit_onset(sample, book, signals, sample_fraction=q, n_at_risk=len(risk))
+        try:
+            onset, _ = fit_onset(sample, book, signals, sample_fraction=q, n_at_risk=len(risk))
+        except ModelFitError as exc:
+            raise AttributionUnavailable(f"cause attribution unavailable: {exc}") from exc
         design = onset.design
         z_ep = design.matrix(ep_frame)
         z_sig = z_ep[:, : len(signals)]
@@ -371,6 +380,7 @@ def attribute(
     agreement = pd.DataFrame()
     conf = pd.DataFrame()
     calib = pd.DataFrame()
+    selection = pd.DataFrame()
     chosen = "model" if signals else "combined"
     n_lab = int(labelled.sum())
     if n_lab:
@@ -394,6 +404,17 @@ def attribute(
             conf = pd.concat([conf, confusion(yl, pm.argmax(axis=1), "shapley")])
             calib = pd.concat([calib, reliability(pm, yl, "shapley")])
         agreement = pd.DataFrame(rows)
+        if p_model is not None and (~labelled).any():
+            selection = pd.DataFrame(
+                {
+                    "family": list(FAMILIES),
+                    "reported_share": np.bincount(y[labelled], minlength=3) / n_lab,
+                    "model_share_labelled": p_model[labelled].mean(axis=0),
+                    "model_share_unlabelled": p_model[~labelled].mean(axis=0),
+                    "n_labelled": n_lab,
+                    "n_unlabelled": int((~labelled).sum()),
+                }
+            )
         if len(agreement):
             agreement.insert(1, "n_labelled", n_lab)
             best = agreement.loc[agreement["brier"].idxmin(), "model"]
@@ -514,6 +535,7 @@ def attribute(
         agreement=agreement,
         confusion=conf.reset_index(drop=True),
         calibration=calib.reset_index(drop=True),
+        selection=selection,
         trends=trends,
         onset=onset_tab,
         method=headline,
@@ -522,6 +544,55 @@ def attribute(
         notes=tuple(notes),
         all_shares=all_shares,
     )
+
+
+def truth_comparison(
+    att: Attribution, truth_episodes: pd.DataFrame, method: str | None = None
+) -> pd.DataFrame:
+    """Estimated portfolio shares and primary families against the true families.
+
+    ``truth_episodes``: ``loan_id``, ``start_month``, ``family`` (``truth/episodes`` of a
+    synthetic book). Episodes are matched on (loan_id, start_month); the true share is
+    over the matched episodes. Returns one row per family (``true_share``, ``share``,
+    ``ci_low``, ``ci_high``, ``error_pp`` in percentage points, ``covered``,
+    ``recall``: share of the family's episodes whose primary family is right,
+    ``n_episodes``) and a row ``all`` whose ``recall`` is the overall accuracy.
+    """
+    m = method or att.method
+    if m != att.method:
+        raise InputError("truth_comparison: per-episode families exist for the headline "
+                         f"method {att.method!r} only")
+    tru = truth_episodes[["loan_id", "start_month", "family"]].copy()
+    tru["start_month"] = pd.to_datetime(tru["start_month"]) + pd.offsets.MonthEnd(0)
+    pe = att.per_episode.assign(
+        start_month=pd.to_datetime(att.per_episode["start_month"]) + pd.offsets.MonthEnd(0)
+    )
+    j = pe.merge(tru, on=["loan_id", "start_month"], how="inner")
+    est = att.shares(method=m).set_index("family")
+    rows = []
+    for f in FAMILIES:
+        is_f = j["family"] == f
+        true_share = float(is_f.mean()) if len(j) else float("nan")
+        share = float(est.loc[f, "share"])
+        rows.append({
+            "family": f,
+            "true_share": true_share,
+            "share": share,
+            "ci_low": float(est.loc[f, "ci_low"]),
+            "ci_high": float(est.loc[f, "ci_high"]),
+            "error_pp": 100 * (share - true_share),
+            "covered": bool(est.loc[f, "ci_low"] <= true_share <= est.loc[f, "ci_high"]),
+            "recall": float((j.loc[is_f, "primary_family"] == f).mean()) if is_f.any()
+            else float("nan"),
+            "n_episodes": int(is_f.sum()),
+        })
+    rows.append({
+        "family": "all", "true_share": 1.0, "share": 1.0, "ci_low": np.nan, "ci_high": np.nan,
+        "error_pp": np.nan, "covered": np.nan,
+        "recall": float((j["primary_family"] == j["family"]).mean()) if len(j) else np.nan,
+        "n_episodes": len(j),
+    })
+    return pd.DataFrame(rows)
 
 
 def _drivers(onset: OnsetModel | None, z_sig: np.ndarray | None, level: float) -> pd.DataFrame:
@@ -567,4 +638,5 @@ __all__ = [
     "TABLE_COLUMNS",
     "attribute",
     "check_inputs",
+    "truth_comparison",
 ]

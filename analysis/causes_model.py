@@ -381,22 +381,25 @@ def fit_onset(
     return model, frame
 
 
-def _independent_columns(x: np.ndarray, tol: float = 1e-8) -> np.ndarray:
+def _independent_columns(x: np.ndarray, tol: float = 1e-9) -> np.ndarray:
     """Mask of columns to keep so that [1, x] has full column rank (greedy, left to right).
 
-    Signals come first in the design, so a collinear control is dropped before a signal.
+    Works on the centred Gram matrix (k x k), so it costs one pass over the rows. Signals
+    come first in the design, so a collinear control is dropped before a signal.
     """
-    keep = np.ones(x.shape[1], dtype=bool)
-    if x.shape[1] == 0:
+    k = x.shape[1]
+    keep = np.zeros(k, dtype=bool)
+    if k == 0:
         return keep
-    basis = np.ones((x.shape[0], 1)) / np.sqrt(x.shape[0])
-    for j in range(x.shape[1]):  # loop over a few dozen columns, not rows
-        v = x[:, j] - basis @ (basis.T @ x[:, j])
-        norm = np.linalg.norm(v)
-        if norm <= tol * max(np.linalg.norm(x[:, j]), 1.0) or norm == 0:
-            keep[j] = False
-        else:
-            basis = np.column_stack([basis, v / norm])
+    xc = x - x.mean(axis=0)
+    gram = xc.T @ xc
+    for j in range(k):  # loop over a few dozen columns, not rows
+        s = np.flatnonzero(keep)
+        resid = gram[j, j]
+        if len(s):
+            g = gram[np.ix_(s, [j])]
+            resid -= float((g.T @ np.linalg.solve(gram[np.ix_(s, s)], g))[0, 0])
+        keep[j] = resid > tol * max(gram[j, j], 1e-300) and gram[j, j] > 0
     return keep
 
 

@@ -27,6 +27,7 @@ replicates.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -112,8 +113,10 @@ def bootstrap_shares(
         share = point[st][0]
         if n_boot:
             arr = np.stack(reps[st])  # (B, n_seg, 3)
-            lo = np.nanquantile(arr, alpha, axis=0)
-            hi = np.nanquantile(arr, 1 - alpha, axis=0)
+            with warnings.catch_warnings():  # segments without episodes are all-NaN
+                warnings.simplefilter("ignore", RuntimeWarning)
+                lo = np.nanquantile(arr, alpha, axis=0)
+                hi = np.nanquantile(arr, 1 - alpha, axis=0)
         else:
             lo = hi = np.full(share.shape, np.nan)
         n = counts[st]
@@ -161,7 +164,9 @@ def _trends(point, reps, counts, segs, level, min_cell, n_boot) -> pd.DataFrame:
     slope = proj @ point["month"][0][ok]  # (3,)
     if n_boot:
         arr = np.stack(reps["month"])[:, ok, :]  # (B, m, 3)
-        arr = np.where(np.isfinite(arr), arr, np.nanmean(arr, axis=0, keepdims=True))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            arr = np.where(np.isfinite(arr), arr, np.nanmean(arr, axis=0, keepdims=True))
         sb = np.einsum("m,bmj->bj", proj, arr)
         alpha = (1 - level) / 2
         lo, hi = np.quantile(sb, alpha, axis=0), np.quantile(sb, 1 - alpha, axis=0)
