@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import platform
 import re
@@ -55,6 +56,7 @@ from analysis.report_history import record_run
 from analysis.report_params import (
     NotebookSpec,
     check_runner_parameters,
+    declared_defaults,
     default_notebooks_dir,
     discover,
     parse_assignments,
@@ -214,20 +216,18 @@ def _run_deadline(seconds: float) -> Iterator[None]:
 
 # ------------------------------------------------------------------------ steps
 def _load_and_validate(data_dir: Path):
-    """Validate the input (exit 2 with the report) and return the loaded book."""
-    from analysis import io as book_io
+    """Load the book with full validation; bad input raises (exit 2, with the report)."""
+    from analysis.io import BookValidationError, load_book
 
-    validate = getattr(book_io, "validate_book", None)
-    if validate is not None:
-        report = validate(data_dir)
-        if not getattr(report, "ok", True):
-            text = report.format() if hasattr(report, "format") else str(report)
-            raise InputError(f"input validation failed for {data_dir}:\n{text}")
-    return book_io.load_book(data_dir)
+    try:
+        return load_book(data_dir)
+    except BookValidationError as exc:
+        raise InputError(f"input validation failed; no notebook was run.\n{exc}") from None
 
 
 def _execute(spec: NotebookSpec, out_nb: Path, parameters: dict[str, Any], kernel: str,
-             cell_timeout_s: float, cwd: Path) -> None:
+             cell_timeout_s: float, cwd: Path, run_limit_s: float | None = None) -> None:
+    """Run one notebook; ``run_limit_s`` set when the whole-run timeout caps the cell timeout."""
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
@@ -235,7 +235,7 @@ def _execute(spec: NotebookSpec, out_nb: Path, parameters: dict[str, Any], kerne
         pm.execute_notebook(
             str(spec.path), str(out_nb), parameters=parameters, kernel_name=kernel,
             progress_bar=False, log_output=False, request_save_on_cell_execute=False,
-            execution_timeout=cell_timeout_s, start_timeout=120, cwd=str(cwd),
+            execution_timeout=max(1, math.ceil(cell_timeout_s)), start_timeout=120, cwd=str(cwd),
         )
     except PapermillExecutionError as exc:
         cell = _cell_number(out_nb, exc.cell_index)
@@ -246,14 +246,31 @@ def _execute(spec: NotebookSpec, out_nb: Path, parameters: dict[str, Any], kerne
         name = type(exc).__name__
         detail = str(exc).strip().splitlines()
         msg = f"{name}: {detail[0] if detail else ''}"
-        if "Timeout" in name:
+        if "Timeout" in name and run_limit_s is not None:
+            msg = f"the whole run exceeded its timeout of {run_limit_s:g} s ({name})"
+        elif "Timeout" in name:
             msg = f"a cell ran longer than the per-cell timeout of {cell_timeout_s:g} s ({name})"
         raise NotebookFailed(spec.stem, msg, _running_cell(out_nb)) from None
 
 
+def _is_added(cell) -> bool:
+    """A cell papermill added (injected parameters, error markers)."""
+    tags = cell.get("metadata", {}).get("tags", [])
+    return "injected-parameters" in tags or "papermill-error-cell-tag" in tags
+
+
 def _cell_number(out_nb: Path, cell_index: int | None) -> int | None:
-    """1-based position of a cell among the code cells (what a reader can count)."""
-    return None if cell_index is None else int(cell_index) + 1
+    """1-based position of a cell in the *source* notebook (injected cells not counted)."""
+    import nbformat
+
+    if cell_index is None:
+        return None
+    try:
+        nb = nbformat.read(out_nb, as_version=4)
+        injected = sum(_is_added(c) for c in nb.cells[: int(cell_index)])
+    except Exception:  # noqa: BLE001 - the position is a courtesy
+        injected = 0
+    return int(cell_index) + 1 - injected
 
 
 def _running_cell(out_nb: Path) -> int | None:
@@ -266,10 +283,13 @@ def _running_cell(out_nb: Path) -> int | None:
         nb = nbformat.read(out_nb, as_version=4)
     except Exception:  # noqa: BLE001
         return None
+    injected = 0
     for i, cell in enumerate(nb.cells):
+        if _is_added(cell):
+            injected += 1
         status = cell.get("metadata", {}).get("papermill", {}).get("status")
         if status in ("running", "failed"):
-            return i + 1
+            return i + 1 - injected
     return None
 
 
@@ -394,6 +414,7 @@ def run_report_locked(opts: ReportOptions, log: Callable[[str], None] | None = N
     effective: dict[str, Any] = {"data_dir": str(data_dir), "as_of": opts.as_of,
                                  "language": opts.language}
     fingerprint: str | None = None
+    notebook_params: dict[str, dict] = {}
     staging: Path | None = None
     status, code, message, failed_nb = "failed", 1, "", None
     published: Path | None = None
@@ -411,6 +432,10 @@ def run_report_locked(opts: ReportOptions, log: Callable[[str], None] | None = N
         per_nb = resolve_parameters(specs, parse_assignments(opts.params))
         for values in per_nb.values():
             effective.update(values)
+        notebook_params = {
+            s.stem: {**declared_defaults(s.path), **effective_common(opts), **per_nb[s.stem]}
+            for s in specs
+        }
         if "segment" in effective and not isinstance(effective["segment"], str):
             raise ParameterError("-p segment must be a string")
         logger(f"notebooks: {', '.join(s.stem for s in specs)}")
@@ -444,8 +469,10 @@ def run_report_locked(opts: ReportOptions, log: Callable[[str], None] | None = N
                 logger(f"[{i}/{len(specs)}] {spec.stem} ...")
                 t = time.monotonic()
                 remaining = opts.run_timeout_s - (time.monotonic() - t0)
+                capped = remaining < opts.cell_timeout_s
                 _execute(spec, staging / "executed" / f"{spec.stem}.ipynb", params, kernel,
-                         max(1.0, min(opts.cell_timeout_s, remaining)), staging)
+                         max(1.0, min(opts.cell_timeout_s, remaining)), staging,
+                         opts.run_timeout_s if capped else None)
                 durations[spec.stem] = round(time.monotonic() - t, 2)
                 logger(f"[{i}/{len(specs)}] {spec.stem} done in {durations[spec.stem]:.1f} s")
         failed_nb = None
@@ -463,7 +490,7 @@ def run_report_locked(opts: ReportOptions, log: Callable[[str], None] | None = N
         status, code = "ok", 0
         target = out / publish_name(opts.as_of, str(effective.get("segment", "")))
         info = _run_info(run_id, status, opts, effective, fingerprint, started, t0, durations,
-                         sizes, "")
+                         sizes, "", notebook_params)
         write_json(staging / "run.json", info)
         _carry_other_languages(target, staging, opts.language)
         publish(staging, target)
@@ -486,7 +513,7 @@ def run_report_locked(opts: ReportOptions, log: Callable[[str], None] | None = N
         logger(traceback.format_exc())
     ended = utc_now()
     info = _run_info(run_id, status, opts, effective, fingerprint, started, t0, durations, {},
-                     message)
+                     message, notebook_params)
     if status != "ok":
         logger(f"FAILED: {message}")
         published = keep_failure(out, run_id, staging, logger.text(), info)
@@ -504,18 +531,29 @@ def run_report_locked(opts: ReportOptions, log: Callable[[str], None] | None = N
     return RunResult(run_id, status, opts.as_of, code, published, message, durations)
 
 
+def effective_common(opts: ReportOptions) -> dict[str, Any]:
+    """The parameters the runner sets in every notebook (tables_dir aside)."""
+    return {"data_dir": str(Path(opts.data_dir).resolve()), "as_of": opts.as_of,
+            "language": opts.language}
+
+
 def _public_params(effective: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in effective.items() if k not in ("tables_dir",)}
 
 
 def _run_info(run_id: str, status: str, opts: ReportOptions, effective: dict, fingerprint,
-              started: str, t0: float, durations: dict, sizes: dict, message: str) -> dict:
+              started: str, t0: float, durations: dict, sizes: dict, message: str,
+              notebook_params: dict | None = None) -> dict:
     return {
         "run_id": run_id,
         "status": status,
         "as_of": opts.as_of,
         "parameters": _public_params(effective),
         "only": list(opts.only),
+        "notebook_parameters": {
+            k: {p: v for p, v in d.items() if p != "tables_dir"}
+            for k, d in (notebook_params or {}).items()
+        },
         "input_fingerprint": fingerprint,
         "package_version": package_version(),
         "python": platform.python_version(),

@@ -65,11 +65,6 @@ def kpi_trend_figure(metrics: pd.DataFrame) -> str | None:
     d = metrics[metrics["metric"].isin(PLOTTED) & (metrics["report_segment"] == "")]
     if d.empty:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
     from analysis import style
 
     labels = {m: lab for m, lab, _ in HEADLINE}
@@ -85,7 +80,6 @@ def kpi_trend_figure(metrics: pd.DataFrame) -> str | None:
                  ylabel="rate (% of balance or of episodes)", n=n_months,
                  n_unit="published months", legend=True)
     uri = style.figure_to_data_uri(fig)
-    plt.close(fig)
     return uri
 
 

@@ -53,20 +53,68 @@ def default_notebooks_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "notebooks"
 
 
+def _ast_parameters(path: Path) -> dict[str, str]:
+    """Names and types in the ``parameters`` cell, read with :mod:`ast`.
+
+    Papermill's line parser skips a line with a second ``=`` (for example in its
+    comment: ``segment: str = ""  # e.g. "borrower_type=micro"``); this reads such
+    lines too.
+    """
+    import ast
+
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    out: dict[str, str] = {}
+    for cell in nb.cells:
+        if cell.cell_type != "code" or "parameters" not in cell.get("metadata", {}).get("tags", []):
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError as exc:
+            raise ParameterError(f"notebook {path.name}: parameters cell does not parse ({exc})") from None
+        for node in tree.body:
+            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                ann = node.annotation
+                out[node.target.id] = ann.id if isinstance(ann, ast.Name) else "None"
+            elif isinstance(node, ast.Assign):
+                for target in node.targets:
+                    if isinstance(target, ast.Name):
+                        value = node.value
+                        typ = type(value.value).__name__ if isinstance(value, ast.Constant) else "None"
+                        out[target.id] = typ
+        break
+    return out
+
+
 def inspect_parameters(path: Path) -> dict[str, str]:
-    """Declared parameters of a notebook: ``{name: type name}`` (papermill's inference)."""
+    """Declared parameters of a notebook: ``{name: type name}``.
+
+    Papermill's :func:`papermill.inspect_notebook` first; names its line parser could not
+    read are added from an :mod:`ast` reading of the same cell.
+    """
+    import logging
+
     import papermill as pm
 
+    pm_logger = logging.getLogger("papermill")
+    level = pm_logger.level
+    pm_logger.setLevel(logging.ERROR)
     try:
         info = pm.inspect_notebook(str(path))
     except Exception as exc:  # noqa: BLE001 - any failure here is a bad notebook file
         raise ParameterError(f"notebook {path.name}: cannot read its parameters ({exc})") from exc
-    if not info:
+    finally:
+        pm_logger.setLevel(level)
+    params = {name: str(p.get("inferred_type_name") or "None") for name, p in info.items()}
+    for name, typ in _ast_parameters(path).items():
+        params.setdefault(name, typ)
+    if not params:
         raise ParameterError(
             f"notebook {path.name}: no code cell tagged 'parameters'; every report "
             "notebook needs one"
         )
-    return {name: str(p.get("inferred_type_name") or "None") for name, p in info.items()}
+    return params
 
 
 def run_order(stems: Iterable[str]) -> list[str]:
@@ -180,3 +228,27 @@ def check_runner_parameters(specs: Sequence[NotebookSpec]) -> None:
                 f"notebook {spec.path.name}: parameters cell lacks {missing}; report "
                 f"notebooks declare {list(RUNNER_PARAMETERS)}"
             )
+
+
+def declared_defaults(path: Path) -> dict[str, Any]:
+    """Default values of the ``parameters`` cell (literals only; others as source text)."""
+    import ast
+
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    out: dict[str, Any] = {}
+    for cell in nb.cells:
+        if cell.cell_type != "code" or "parameters" not in cell.get("metadata", {}).get("tags", []):
+            continue
+        for node in ast.parse(cell.source).body:
+            target = node.target if isinstance(node, ast.AnnAssign) else (
+                node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None)
+            if not isinstance(target, ast.Name) or getattr(node, "value", None) is None:
+                continue
+            try:
+                out[target.id] = ast.literal_eval(node.value)
+            except ValueError:
+                out[target.id] = ast.unparse(node.value)
+        break
+    return out

@@ -66,7 +66,9 @@ def is_up_to_date(out_dir: Path, as_of: str, fingerprint: str, parameters: dict)
         return False
     published = {k: v for k, v in info.get("parameters", {}).items() if k != "data_dir"}
     wanted = {k: v for k, v in parameters.items() if k != "data_dir"}
-    return all(str(published.get(k)) == str(v) for k, v in wanted.items())
+    return set(published) == set(wanted) and all(
+        str(published[k]) == str(v) for k, v in wanted.items()
+    )
 
 
 def refresh(opts: ReportOptions, force: bool = False, completeness: float = 0.95) -> RunResult | None:

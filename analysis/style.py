@@ -16,7 +16,6 @@ import io
 from collections.abc import Sequence
 
 import matplotlib
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
@@ -69,14 +68,40 @@ def use_style() -> None:
             "font.family": ["DejaVu Sans", "sans-serif"],
         }
     )
+    _register_notebook_display()
+
+
+def figure_png(fig: Figure, dpi: int = DPI) -> bytes:
+    """PNG bytes of ``fig`` at ``dpi`` (tight bounding box)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def _register_notebook_display() -> None:
+    """In a notebook, show a returned :class:`Figure` as one PNG (no pyplot needed)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency of the kernel
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    shell.display_formatter.formatters["image/png"].for_type(Figure, figure_png)
 
 
 def new_figure(
     nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | None = None, **kw
 ) -> tuple[Figure, Axes | np.ndarray]:
-    """``plt.subplots`` in the report style."""
+    """A new figure and axes in the report style.
+
+    The figure is not registered with pyplot: a notebook shows it once, as the value
+    of the cell (``fig``), and it never accumulates in pyplot's figure list.
+    """
     use_style()
-    return plt.subplots(nrows, ncols, figsize=figsize or FIGSIZE, **kw)
+    fig = Figure(figsize=figsize or FIGSIZE, dpi=DPI, layout="constrained")
+    axes = fig.subplots(nrows, ncols, **kw)
+    return fig, axes
 
 
 def sample_size_text(n: int | float | None, unit: str = "loans") -> str:
@@ -138,7 +163,7 @@ def colors_for(labels: Sequence[str]) -> list[str]:
     """The fixed colour of each category label (palette order for unknown labels)."""
     fixed = {
         **MEASURE_COLORS, **FAMILY_COLORS, **BORROWER_COLORS, **BUCKET_COLORS,
-        **CATEGORY_COLORS, **OUTCOME_COLORS,
+        **CATEGORY_COLORS, **OUTCOME_COLORS, "all": "#555555", "all episodes": "#555555",
     }
     out, k = [], 0
     for lab in labels:
@@ -183,6 +208,4 @@ def ci_bars(
 
 def figure_to_data_uri(fig: Figure, dpi: int = DPI) -> str:
     """PNG of ``fig`` as a ``data:`` URI (for self-contained HTML pages)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return "data:image/png;base64," + base64.b64encode(figure_png(fig, dpi)).decode("ascii")

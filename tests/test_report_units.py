@@ -206,11 +206,14 @@ def test_is_up_to_date(tmp_path):
 
     (tmp_path / "2024-06").mkdir()
     info = {"status": "ok", "input_fingerprint": "abc",
-            "parameters": {"as_of": "2024-06", "language": "en", "min_cell": 10}}
+            "parameters": {"as_of": "2024-06", "language": "en", "data_dir": "/x"}}
     (tmp_path / "2024-06" / "run.json").write_text(json.dumps(info))
     wanted = {"as_of": "2024-06", "language": "en"}
     assert is_up_to_date(tmp_path, "2024-06", "abc", wanted)
     assert not is_up_to_date(tmp_path, "2024-06", "changed", wanted)
     assert not is_up_to_date(tmp_path, "2024-06", "abc", {**wanted, "min_cell": "20"})
-    assert is_up_to_date(tmp_path, "2024-06", "abc", {**wanted, "min_cell": "10"})
+    info["parameters"]["min_cell"] = 20
+    (tmp_path / "2024-06" / "run.json").write_text(json.dumps(info))
+    assert is_up_to_date(tmp_path, "2024-06", "abc", {**wanted, "min_cell": "20"})
+    assert not is_up_to_date(tmp_path, "2024-06", "abc", wanted)  # published had -p min_cell
     assert not is_up_to_date(tmp_path, "2024-07", "abc", wanted)

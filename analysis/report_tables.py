@@ -1,0 +1,221 @@
+"""Tidy tables and sentences the portfolio and summary notebooks show.
+
+Thin compositions of :mod:`analysis.metrics` (which owns every definition): the
+portfolio mix at the reporting month, the overdue-rate trend, the roll-rate window,
+outcome rates by segment, and the headline-KPI sentences of the management summary.
+Every table carries the count its numbers rest on (``n``, ``n_loans``, ``n_from``,
+``n_observed``), so :mod:`analysis.privacy` can suppress small cells. Rates are
+fractions; balances in the book's currency (CNY).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from analysis import metrics
+from analysis.book import Book
+
+SEGMENTS: tuple[str, ...] = ("borrower_type", "industry", "region")
+TREND_COLUMNS: tuple[str, ...] = (
+    "month", "segment_type", "segment", "n_loans", "balance", "overdue_rate_count",
+    "overdue_rate_balance", "rate_30plus_count", "rate_30plus_balance", "rate_90plus_count",
+    "rate_90plus_balance",
+)
+# metric -> (label, kind) for the summary; kind: rate, count, amount.
+KPI_LABELS: dict[str, tuple[str, str]] = {
+    "n_loans_active": ("Active loans", "count"),
+    "balance_active": ("Active balance (CNY)", "amount"),
+    "overdue_rate_count": ("Overdue rate, DPD 1+ (share of loans)", "rate"),
+    "overdue_rate_balance": ("Overdue rate, DPD 1+ (share of balance)", "rate"),
+    "rate_30plus_count": ("30+ DPD rate (share of loans)", "rate"),
+    "rate_30plus_balance": ("30+ DPD rate (share of balance)", "rate"),
+    "rate_90plus_count": ("90+ DPD rate (share of loans)", "rate"),
+    "rate_90plus_balance": ("90+ DPD rate (share of balance)", "rate"),
+    "npl_ratio_balance": ("NPL ratio, substandard or worse (share of balance)", "rate"),
+    "n_episodes": ("Overdue episodes started so far", "count"),
+    "cure_rate": ("Cure rate of overdue episodes", "rate"),
+    "default_rate": ("Default rate of overdue episodes", "rate"),
+    "redefault_rate": ("Re-default rate after a cure", "rate"),
+    "loss_rate": ("Loss rate (loss / balance at episode start)", "rate"),
+}
+
+
+def format_value(value: float, kind: str) -> str:
+    """``0.0512`` -> ``5.1 %`` (rate), ``12345`` -> ``12,345``; NaN -> ``suppressed``."""
+    if value is None or pd.isna(value):
+        return "suppressed"
+    if kind == "rate":
+        return f"{100 * float(value):.1f} %"
+    return f"{float(value):,.0f}"
+
+
+def portfolio_mix(book: Book, as_of: pd.Timestamp,
+                  segments: Sequence[str] = SEGMENTS) -> pd.DataFrame:
+    """Active loans and balance at ``as_of`` by each segment column, with shares.
+
+    Columns: ``segment_type``, ``segment``, ``n_loans``, ``balance`` (CNY),
+    ``share_loans``, ``share_balance`` (fractions of the portfolio).
+    """
+    rows = []
+    for by in segments:
+        if by not in book.loans.columns:
+            continue
+        od = metrics.overdue_rates(book, by=by)
+        od = od[od["month"] == as_of]
+        rows.append(od[["segment_type", "segment", "n_loans", "balance"]])
+    if not rows:
+        return pd.DataFrame(columns=["segment_type", "segment", "n_loans", "balance",
+                                     "share_loans", "share_balance"])
+    mix = pd.concat(rows, ignore_index=True)
+    tot = mix.groupby("segment_type")[["n_loans", "balance"]].transform("sum")
+    mix["share_loans"] = mix["n_loans"] / tot["n_loans"].replace(0, np.nan)
+    mix["share_balance"] = mix["balance"] / tot["balance"].replace(0, np.nan)
+    return mix.sort_values(["segment_type", "balance"], ascending=[True, False]).reset_index(drop=True)
+
+
+def overdue_trend(book: Book, segments: Sequence[str | None] = (None, "borrower_type"),
+                  months: int | None = 24) -> pd.DataFrame:
+    """Overdue rates per month (count and balance, DPD 1+, 30+, 90+), last ``months``."""
+    od = metrics.by_segments(metrics.overdue_rates, book, segments=segments)
+    od = od[list(TREND_COLUMNS)]
+    if months:
+        keep = np.sort(od["month"].unique())[-months:]
+        od = od[od["month"].isin(keep)]
+    return od.reset_index(drop=True)
+
+
+def roll_window(book: Book, as_of: pd.Timestamp, months: int = 12,
+                weight: str = "balance") -> pd.DataFrame:
+    """Roll rates over the ``months`` transitions ending at ``as_of``, with ``n_from``.
+
+    ``n_from`` is the number of loan-months in the from-bucket: the base of every share
+    in that row (what privacy suppression checks).
+    """
+    rr = metrics.roll_rates(book, weight=weight, end=as_of, months=months)
+    rr = rr.rename(columns={"n": "transitions"})
+    rr["n_from"] = rr.groupby("from_bucket", observed=True)["transitions"].transform("sum")
+    cols = ["period_start", "period_end", "weight", "from_bucket", "to_bucket", "n_from",
+            "transitions", "balance", "share"]
+    return rr[[c for c in cols if c in rr.columns]].reset_index(drop=True)
+
+
+def outcome_rates(episodes: pd.DataFrame,
+                  segments: Sequence[str | None] = (None, *SEGMENTS)) -> pd.DataFrame:
+    """Cure, default, re-default and loss rates with 95 % intervals by segment."""
+    present = [s for s in segments if s is None or s in episodes.columns]
+    out = metrics.by_segments(metrics.episode_outcome_rates, episodes, segments=present)
+    return out.reset_index(drop=True)
+
+
+def categories_at(book: Book, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Five-category classification (DPD backstop) of the portfolio at ``as_of``."""
+    cl = metrics.loan_classification(book)
+    return cl[cl["month"] == as_of].reset_index(drop=True)
+
+
+def categories_trend(book: Book, months: int = 12) -> pd.DataFrame:
+    """Five-category balance shares over the last ``months`` month-ends."""
+    cl = metrics.loan_classification(book)
+    keep = np.sort(cl["month"].unique())[-months:]
+    return cl[cl["month"].isin(keep)].reset_index(drop=True)
+
+
+def kpi_table(kpis: pd.DataFrame, segment_type: str = "all") -> pd.DataFrame:
+    """Headline KPIs as a readable table (values formatted, suppressed ones say so).
+
+    ``kpis`` is :func:`analysis.metrics.headline_kpis` output, possibly already
+    suppressed. For ``segment_type="all"``: columns ``indicator``, ``value``, ``n``.
+    For a segment column: one row per indicator, one column per segment, cells
+    ``value (n)``.
+    """
+    k = kpis[kpis["segment_type"] == segment_type]
+    rows = []
+    for metric, (label, kind) in KPI_LABELS.items():
+        for r in k[k["metric"] == metric].itertuples(index=False):
+            n = "" if pd.isna(r.n) else f"{int(r.n):,}"
+            rows.append({"indicator": label, "segment": str(r.segment),
+                         "value": format_value(r.value, kind), "n": n})
+    flat = pd.DataFrame(rows, columns=["indicator", "segment", "value", "n"])
+    if segment_type == "all":
+        return flat.drop(columns="segment")
+    flat["cell"] = flat["value"] + np.where(flat["n"] != "", " (n " + flat["n"] + ")", "")
+    order = list(dict.fromkeys(flat["indicator"]))
+    wide = flat.pivot(index="indicator", columns="segment", values="cell").reindex(order)
+    return wide.reset_index().rename_axis(columns=None)
+
+
+def headline_sentences(kpis: pd.DataFrame, as_of_label: str) -> list[str]:
+    """Plain-language sentences on the headline KPIs (suppressed ones say so)."""
+    k = kpis[kpis["segment_type"] == "all"].set_index("metric")
+
+    def get(metric: str) -> tuple[float, float]:
+        if metric not in k.index:
+            return np.nan, np.nan
+        row = k.loc[metric]
+        return float(row["value"]) if pd.notna(row["value"]) else np.nan, row["n"]
+
+    out = []
+    n_active, _ = get("n_loans_active")
+    bal, _ = get("balance_active")
+    if pd.notna(n_active):
+        out.append(
+            f"At the end of {as_of_label} the book held {n_active:,.0f} active loans with "
+            f"a balance of {bal:,.0f} CNY." if pd.notna(bal) else
+            f"At the end of {as_of_label} the book held {n_active:,.0f} active loans."
+        )
+    od, _ = get("overdue_rate_balance")
+    r90, _ = get("rate_90plus_balance")
+    npl, _ = get("npl_ratio_balance")
+    if pd.notna(od):
+        s = f"{100 * od:.1f} % of the balance was overdue (1 day or more)"
+        if pd.notna(r90):
+            s += f", {100 * r90:.1f} % by 90 days or more"
+        if pd.notna(npl):
+            s += f"; the NPL ratio under the DPD backstop was {100 * npl:.1f} %"
+        out.append(s + ".")
+    cure, n_cure = get("cure_rate")
+    dflt, n_dflt = get("default_rate")
+    if pd.notna(cure) and pd.notna(dflt):
+        out.append(
+            f"Of the overdue episodes whose outcome is known, {100 * cure:.1f} % cured within "
+            f"the outcome window (n = {int(n_cure):,}) and {100 * dflt:.1f} % defaulted "
+            f"(n = {int(n_dflt):,})."
+        )
+    elif "cure_rate" in k.index:
+        out.append("Cure and default rates are suppressed: too few episodes with a known outcome.")
+    loss, _ = get("loss_rate")
+    if pd.notna(loss):
+        out.append(f"Losses so far amount to {100 * loss:.1f} % of the balance at the start "
+                   "of the episodes with a known outcome.")
+    return out
+
+
+def month_change(trend: pd.DataFrame, as_of: pd.Timestamp,
+                 rate: str = "overdue_rate_balance") -> float:
+    """Change of ``rate`` (points, fraction) from 12 months before ``as_of`` (NaN if absent)."""
+    t = trend[(trend["segment_type"] == "all")].set_index("month")[rate]
+    before = as_of - pd.DateOffset(months=12) + pd.offsets.MonthEnd(0)
+    if as_of not in t.index or before not in t.index:
+        return float("nan")
+    return float(t.loc[as_of] - t.loc[before])
+
+
+def summary_block(ctx, table: pd.DataFrame | None, name: str, max_rows: int = 15) -> None:
+    """Show a table another notebook wrote in this run (already suppressed), or a note.
+
+    ``ctx`` is the notebook's :class:`analysis.nbcontext.ReportContext`.
+    """
+    from IPython.display import HTML, Markdown, display
+
+    from analysis.privacy import assert_no_ids, for_display
+
+    if table is None:
+        display(Markdown(f"*No `{name}` table in this run: the page that writes it did not run.*"))
+        return
+    assert_no_ids(table, name)
+    shown = for_display(table, ctx.min_cell).head(max_rows)
+    styler = shown.style.hide(axis="index").format(precision=3, na_rep="")
+    display(HTML(styler.set_caption(f"{name} ({len(table)} rows; first {len(shown)})").to_html()))
