@@ -57,7 +57,13 @@ import pandas as pd
 
 from analysis.errors import InputError
 from analysis.importer_derive import columns_of, derivations
-from analysis.importer_keys import KEY_ENV, key_fingerprint, pseudonymise, resolve_key
+from analysis.importer_keys import (
+    KEY_ENV,
+    key_fingerprint,
+    pseudonymise,
+    pseudonymise_tables,
+    resolve_key,
+)
 from analysis.importer_read import Source, check_columns, read_source
 from analysis.importer_spec import TABLE_ORDER, ImportInputError, ImportSpec, PartSpec, load_spec
 from analysis.importer_transforms import build_column
@@ -330,9 +336,7 @@ def _counts(q: pd.DataFrame) -> pd.DataFrame:
 def _finish(df: pd.DataFrame, name: str, pseudo: tuple[str, ...], key: bytes | None) -> pd.DataFrame:
     df = df.drop(columns=[c for c in ("__row", "__src") if c in df.columns]).reset_index(drop=True)
     for c in pseudo:
-        if c in df.columns and key is not None:
-            df[c] = pseudonymise(df[c], key, c)
-        elif c in df.columns:
+        if c in df.columns and key is None:
             df[c] = df[c].astype("string").astype(object)
     for c in df.columns:
         if str(df[c].dtype) == "Int64" and not df[c].isna().any():
@@ -414,6 +418,8 @@ def run_import(spec: str | Path | ImportSpec, out_dir: str | Path, *,
     n_records = sum(len(s.frame) for s in read.values())
     n_quar = int(q[["source", "line"]].drop_duplicates().shape[0]) if len(q) else 0
     tables = {n: _finish(df, n, spec.pseudonymise, use_key) for n, df in built.tables.items()}
+    if use_key is not None:
+        tables = pseudonymise_tables(tables, spec.pseudonymise, use_key)
     rows = {n: len(df) for n, df in tables.items()}
     share = n_quar / n_records if n_records else 0.0
     manifest = {

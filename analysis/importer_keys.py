@@ -70,6 +70,25 @@ def pseudonymise(values: pd.Series, key: bytes, column: str) -> pd.Series:
     return pd.Series(digests[codes], index=values.index, dtype=object)  # code -1 -> None
 
 
+def pseudonymise_tables(tables: dict[str, pd.DataFrame], columns: tuple[str, ...],
+                        key: bytes) -> dict[str, pd.DataFrame]:
+    """Replace ``columns`` in every table by their pseudonyms, hashing each distinct ID once
+    across all tables (a loan_id of loans and of performance is hashed one time)."""
+    out = dict(tables)
+    for col in columns:
+        having = [n for n, df in out.items() if col in df.columns]
+        if not having:
+            continue
+        factors = {n: pd.factorize(out[n][col].astype(object), use_na_sentinel=True)
+                   for n in having}
+        every = pd.Index(np.concatenate([u.astype(str) for _, u in factors.values()])).unique()
+        hashed = pseudonymise(pd.Series(every, dtype=object), key, col).to_numpy(object)
+        for n, (codes, uniq) in factors.items():
+            per_value = np.append(hashed[every.get_indexer(uniq.astype(str))], None)
+            out[n] = out[n].assign(**{col: per_value[codes]})  # code -1 (missing) -> None
+    return out
+
+
 def key_fingerprint(key: bytes) -> str:
     """A short HMAC of a fixed text: equal for equal keys, reveals nothing of the key."""
     return hmac.new(key, b"overdue-relief key check", hashlib.sha256).hexdigest()[:12]
