@@ -100,6 +100,16 @@ class ImportResult:
     def quarantine_share(self) -> float:
         return self.n_quarantined / self.n_records if self.n_records else 0.0
 
+    @property
+    def table(self) -> pd.DataFrame:
+        """Rows per output table, as a tidy frame (``table``, ``rows``)."""
+        return pd.DataFrame({"table": list(self.table_rows), "rows": list(self.table_rows.values())})
+
+    def _repr_html_(self) -> str:
+        head = "<pre>" + self.summary().split("\nquarantine counts")[0] + "</pre>"
+        return head + (self.quarantine_counts.to_html(index=False) if len(self.quarantine_counts)
+                       else "")
+
     def summary(self) -> str:
         lines = [f"{'published to' if self.published else 'NOT published:'} {self.out_dir}",
                  "rows: " + ", ".join(f"{t}={n}" for t, n in self.table_rows.items()),

@@ -53,7 +53,7 @@ def _spec(tmp: Path, tape: Path, **over) -> Path:
                                 "check": {"gt": 0}},
                 "principal": {"from": "amount", "parse": "number", "check": {"gt": 0}},
                 "annual_rate": {"from": "rate", "parse": "percent", "check": {"ge": 0, "lt": 1}},
-            }},
+            }, "passthrough": ["province"]},
             "performance": {"source": "tape", "stack": [
                 {"month": {"const": "2023-03"}, "status": "status_m1"},
                 {"month": {"const": "2023-04"}, "status": "status_m2"},
@@ -184,6 +184,9 @@ def test_tiny_import_by_hand(tmp_path: Path, tape: Path):
     reasons = pd.read_parquet(out / "reasons.parquet")
     assert sorted(reasons["reason_code"]) == ["illness", "job_loss"]
     assert "client_name" not in loans.columns
+    assert loans["province"].tolist() == ["GD", "SH", "GD"]  # passed through as a covariate
+    assert res.table.set_index("table")["rows"]["performance"] == 6
+    assert "published to" in res._repr_html_()
     manifest = json.loads((out / "_import.json").read_text())
     assert manifest["rows"]["loans"] == 3 and manifest["pseudonymised"] is True
     ep = build_episodes(load_book(out))
