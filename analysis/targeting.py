@@ -1,0 +1,458 @@
+"""Targeting: which relief measure for which episode, what it is worth, and for whom now.
+
+Method
+------
+*Per-episode estimates* (:func:`arm_estimates`). Two doubly robust nuisance fits from
+:func:`analysis.effects.fit_nuisance` (multinomial-logit propensity, one GLM per arm),
+cross-fitted on K folds, on the episodes whose horizon outcome is observed (not
+censored): one for ``cure`` and one for ``loss_rate``. The cause family is added to the
+covariates (per-arm models then carry arm x cause interactions). For every episode i and
+arm a (``none`` first):
+
+* expected cure probability ``p_cure[i, a]`` = out-of-fold outcome-model prediction;
+* expected net benefit ``nb[i, a] = EAD_i (L[i, none] - L[i, a]) - cost[i, a]`` (CNY):
+  loss avoided against no relief minus the measure's cost, with ``L`` the predicted loss
+  rate and the costs of :func:`analysis.losses.cost_matrix` (the same
+  :class:`~analysis.losses.CostParameters` as the effects report);
+* doubly robust (AIPW) scores of both: ``phi`` from ``Nuisance.aipw_scores()`` and the net
+  benefit score ``EAD_i (phi_loss[i, none] - phi_loss[i, a]) - cost[i, a]``, whose mean over
+  any set of episodes fixed in advance estimates the set's mean net benefit of arm a.
+
+*Policies* (:func:`compare_policies`). A policy assigns an arm to each episode; its value
+is the mean over episodes of the net-benefit score of the assigned arm (CNY per episode,
+``none`` = 0 by construction), its cure rate the mean cure score, its cost the mean cost.
+Intervals: mean +- z sd / sqrt(n) of the per-episode scores (the AIPW influence
+function; costs are treated as known). Compared on the same episodes:
+``current_practice`` (the measures given), ``no_relief``, ``all_<measure>``, ``learned``
+and ``learned_budget``. The two learned policies are evaluated *out of fold*: the rule
+applied to the episodes of fold f is learned on the scores of the other folds (the same
+folds as the nuisance cross-fitting), so no episode is scored by a rule that saw it.
+The rule reported in ``.rule`` is the one learned on all episodes (the one
+:func:`recommend` applies); its value is estimated by the out-of-fold procedure.
+
+*Rule class.* Default ``rule_class="tree"``: a depth-2 policy tree over the cause family,
+the borrower type and up to two numeric covariates (default ``ead`` and
+``credit_score``), searched exhaustively (:mod:`analysis.targeting_rules`). Why a tree
+rather than the full cause x borrower-type grid: the grid has cells x arms free choices
+(9 x 5 on the demo book) and overfits noisy doubly robust scores in small cells, while
+a depth-2 tree has at most four leaves, can still separate the causes and types where it
+matters, and can use exposure, which matters because loss avoided grows with EAD and a
+counselling session costs the same for every loan. ``rule_class="grid"`` is available
+(best arm per cause x borrower type cell) and the report always shows the learned
+rule's arm per cell.
+
+*Budget.* ``learned_budget`` keeps the learned rule's arm in the groups (leaf x cause x
+borrower type) taken greedily by doubly robust net benefit per CNY of cost until the total
+cost reaches ``budget_share_ead`` x total EAD, or by net benefit per treated episode until
+``budget_share_treated`` of the episodes receive a costly measure; others get ``none``.
+``budget_curve`` repeats this for a range of budgets.
+
+*Too little data.* An arm with fewer than ``min_cell`` analysed episodes is left out of
+the models and of every policy (a warning says so; its episodes are not in the
+comparison). Within a leaf, an arm needs ``min_cell`` episodes that received it.
+
+Assumptions: those of :mod:`analysis.effects` (no unmeasured confounding given the
+covariates, overlap, no interference), costs known. Known drawbacks: the nuisance
+models of the scores used to learn a fold's rule were fitted partly on that fold
+(cross-fitting of the nuisances and of the rule share folds; no nested cross-fitting),
+a second-order optimism; the value interval ignores the variability of the learned rule
+across folds; expected cure probabilities refer to the horizon from the episode's start,
+not from today, for episodes that are already some months old.
+"""
+
+from __future__ import annotations
+
+import warnings as _warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from analysis.errors import InputError, ParameterError
+from analysis.losses import CostParameters, cost_matrix
+from analysis.targeting_recommend import RECOMMEND_COLUMNS, open_mask, recommend
+from analysis.targeting_rules import (
+    BudgetRule,
+    Rule,
+    category_values,
+    fit_budget_rule,
+    fit_grid_rule,
+    fit_policy_tree,
+)
+
+REFERENCE = "none"
+POLICY_COLUMNS: tuple[str, ...] = (
+    "policy", "rule", "value_net_benefit", "ci_low", "ci_high", "cure_rate", "cost", "n_episodes",
+)
+BUDGET_COLUMNS: tuple[str, ...] = (
+    "budget_kind", "budget_share", "value_net_benefit", "ci_low", "ci_high", "cure_rate",
+    "cost", "cost_share_ead", "share_treated", "n_episodes",
+)
+DEFAULT_NUMERIC: tuple[str, ...] = ("ead", "credit_score")
+
+
+__all__ = [
+    "POLICY_COLUMNS", "BUDGET_COLUMNS", "RECOMMEND_COLUMNS", "ArmEstimates", "PolicyResult",
+    "TargetingWarning", "arm_estimates", "compare_policies", "open_mask", "recommend",
+]
+
+
+class TargetingWarning(UserWarning):
+    """Something the reader of a targeting result must know (e.g. an arm left out)."""
+
+
+def _require(cond: bool, msg: str, exc: type[Exception] = InputError) -> None:
+    if not cond:
+        raise exc(msg)
+
+
+def cause_column(episodes: pd.DataFrame) -> str:
+    """``primary_family`` (attributed cause) if present, else ``reported_family``."""
+    for c in ("primary_family", "reported_family"):
+        if c in episodes:
+            return c
+    raise InputError("episodes: a cause column is needed for targeting: 'primary_family' "
+                     "(from analysis.causes.attribute) or 'reported_family'")
+
+
+def analysed_rows(episodes: pd.DataFrame) -> pd.Series:
+    """Episodes with an observed horizon outcome: cure and loss rate known, not censored."""
+    for c in ("is_cured", "loss_rate", "ead", "measure"):
+        _require(c in episodes, f"episodes: column {c!r} is missing (targeting needs it)")
+    keep = episodes["is_cured"].notna() & episodes["loss_rate"].notna()
+    if "is_censored" in episodes:
+        keep &= ~episodes["is_censored"].fillna(True).astype(bool)
+    return keep.astype(bool)
+
+
+# ----------------------------------------------------------------------------- estimates
+
+
+@dataclass(frozen=True, eq=False)
+class ArmEstimates:
+    """Per-episode, per-arm estimates on the analysed episodes (see module docstring).
+
+    Arrays are n x K with columns ``arms`` (``none`` first); ``index`` the episodes'
+    index labels; ``a`` the arm received (code); ``folds`` the cross-fitting folds.
+    """
+
+    index: pd.Index
+    arms: tuple[str, ...]
+    a: np.ndarray
+    folds: np.ndarray
+    ead: np.ndarray
+    cost: np.ndarray
+    p_cure: np.ndarray
+    loss_rate: np.ndarray
+    net_benefit: np.ndarray
+    cure_score: np.ndarray
+    nb_score: np.ndarray
+    features: pd.DataFrame
+    warnings: tuple[str, ...]
+    nuisance_cure: object = field(repr=False, default=None)
+    nuisance_loss: object = field(repr=False, default=None)
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """Long table: episode (index label), arm, p_cure, expected_loss_rate, cost_cny,
+        net_benefit_cny (model-based, out of fold)."""
+        n, k = self.p_cure.shape
+        return pd.DataFrame({
+            "episode": np.repeat(self.index.to_numpy(), k),
+            "arm": np.tile(np.array(self.arms, dtype=object), n),
+            "p_cure": self.p_cure.ravel(), "expected_loss_rate": self.loss_rate.ravel(),
+            "cost_cny": self.cost.ravel(), "net_benefit_cny": self.net_benefit.ravel(),
+        })
+
+    def summary(self) -> pd.DataFrame:
+        """Per arm: mean expected cure probability, net benefit (model and DR), cost."""
+        return pd.DataFrame({
+            "arm": self.arms, "p_cure": self.p_cure.mean(0), "p_cure_dr": self.cure_score.mean(0),
+            "net_benefit_cny": self.net_benefit.mean(0), "net_benefit_dr_cny": self.nb_score.mean(0),
+            "cost_cny": self.cost.mean(0), "n_received": np.bincount(self.a, minlength=len(self.arms)),
+        })
+
+
+def _warn(msgs: list[str], msg: str) -> None:
+    msgs.append(msg)
+    _warnings.warn(msg, TargetingWarning, stacklevel=3)
+
+
+def arm_estimates(episodes: pd.DataFrame, costs: CostParameters | None = None, *,
+                  covariates: Sequence[str] | None = None, crossfit_folds: int = 5,
+                  clip: float = 0.05, min_cell: int = 10, seed: int = 0,
+                  numeric_features: Sequence[str] | None = None) -> ArmEstimates:
+    """Expected cure probability and net benefit of every arm for every analysed episode,
+    with their doubly robust scores (see module docstring)."""
+    from analysis.effects import _folds, fit_nuisance
+
+    costs = costs or CostParameters()
+    _require(isinstance(episodes, pd.DataFrame), "episodes must be a pandas DataFrame")
+    _require(crossfit_folds >= 2, f"crossfit_folds must be >= 2, got {crossfit_folds}", ParameterError)
+    _require(int(min_cell) >= 1, f"min_cell must be >= 1, got {min_cell}", ParameterError)
+    cause = cause_column(episodes)
+    msgs: list[str] = []
+    if cause == "reported_family":
+        _warn(msgs, "cause: no attributed 'primary_family'; using the reported family "
+                    "(missing = '<NA>') as the cause")
+    rows = episodes.loc[analysed_rows(episodes)]
+    _require(len(rows) > 0, "episodes: no episode with an observed outcome (all censored)")
+    counts = rows["measure"].astype("string").value_counts()
+    small = sorted(m for m, c in counts.items() if c < min_cell and m != REFERENCE)
+    for m in small:
+        _warn(msgs, f"arm {m!r}: only {int(counts[m])} analysed episodes (< min_cell={min_cell}); "
+                    "left out of the models and of every policy, its episodes are not compared")
+    extra = [cause] + [c for c in ("borrower_type",) if c in rows]
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore")
+        nu_c = fit_nuisance(rows, "cure", covariates, crossfit_folds, clip, min_cell, seed,
+                            extra_covariates=extra)
+        nu_l = fit_nuisance(rows, "loss_rate", covariates, crossfit_folds, clip, min_cell, seed,
+                            extra_covariates=extra)
+    _require(nu_c.index.equals(nu_l.index) and nu_c.arms == nu_l.arms,
+             "targeting: the cure and loss models were fitted on different episodes")
+    notes = list(dict.fromkeys((*nu_c.notes, *nu_l.notes)))
+    refits = [x for x in notes if "penalty" in x]
+    msgs += [x for x in notes if "covariate" not in x and "penalty" not in x]
+    if refits:
+        msgs.append(f"outcome/propensity models: {len(refits)} fit(s) separated or did not converge "
+                    "and were refitted with a light L2 penalty (small arms; see estimates.nuisance_*.notes)")
+    sub = rows.loc[nu_c.index]
+    arms = nu_c.arms
+    ead = sub["ead"].astype(float).to_numpy()
+    cost = cost_matrix(sub, arms, costs).to_numpy()
+    loss = nu_l.mu_cf
+    nb = ead[:, None] * (loss[:, :1] - loss) - cost
+    phi_l = nu_l.aipw_scores().to_numpy()
+    nb_score = ead[:, None] * (phi_l[:, :1] - phi_l) - cost
+    numeric = [c for c in (numeric_features if numeric_features is not None else DEFAULT_NUMERIC) if c in sub]
+    feat_cols = list(dict.fromkeys([cause, *[c for c in ("borrower_type",) if c in sub], *numeric]))
+    return ArmEstimates(
+        index=sub.index, arms=arms, a=nu_c.a, folds=_folds(nu_c.a, crossfit_folds, seed), ead=ead,
+        cost=cost, p_cure=nu_c.mu_cf, loss_rate=loss, net_benefit=nb,
+        cure_score=nu_c.aipw_scores().to_numpy(), nb_score=nb_score,
+        features=sub[feat_cols].copy(), warnings=tuple(msgs), nuisance_cure=nu_c, nuisance_loss=nu_l)
+
+
+# ----------------------------------------------------------------------------- policies
+
+
+@dataclass(frozen=True, eq=False)
+class PolicyResult:
+    """Policies compared on the same episodes (see :func:`compare_policies`).
+
+    ``table``: :data:`POLICY_COLUMNS` (value and cost in CNY per episode, cure rate a
+    fraction); ``rule``: the learned rule (fitted on all episodes); ``budget_rule``: it
+    under the budget; ``budget_curve``: :data:`BUDGET_COLUMNS`; ``scores``: per-episode
+    net-benefit scores of every policy (out of fold for the learned ones; index = episode
+    index labels); ``estimates``: the :class:`ArmEstimates`; ``warnings``.
+    """
+
+    table: pd.DataFrame
+    rule: Rule
+    budget_rule: BudgetRule
+    budget_curve: pd.DataFrame
+    warnings: tuple[str, ...]
+    scores: pd.DataFrame = field(repr=False)
+    cure_scores: pd.DataFrame = field(repr=False)
+    assignments: pd.DataFrame = field(repr=False)
+    estimates: ArmEstimates = field(repr=False)
+    level: float = 0.95
+
+    def gain(self, vs: str = "current_practice", level: float | None = None) -> pd.DataFrame:
+        """Each policy's value minus ``vs``'s (CNY per episode) with a paired interval,
+        and the total over the episodes compared."""
+        _require(vs in self.scores, f"unknown policy {vs!r}; have {list(self.scores)}", ParameterError)
+        z = stats.norm.ppf(0.5 + (level or self.level) / 2)
+        d = self.scores.sub(self.scores[vs], axis=0)
+        n = len(d)
+        est, se = d.mean(), d.std(ddof=1) / np.sqrt(n)
+        return pd.DataFrame({"policy": d.columns, "vs": vs, "gain_per_episode_cny": est.to_numpy(),
+                             "ci_low": (est - z * se).to_numpy(), "ci_high": (est + z * se).to_numpy(),
+                             "gain_total_cny": (est * n).to_numpy(), "n_episodes": n})
+
+    def rule_cells(self) -> pd.DataFrame:
+        """The learned rule read as a cause x borrower-type grid: for each cell the arm
+        most episodes get, its share of the cell, and the cell's size."""
+        f = self.estimates.features
+        cause = f.columns[0]
+        bt = "borrower_type" if "borrower_type" in f else cause
+        arm = self.assignments["learned_full"].to_numpy()
+        d = pd.DataFrame({"cause": category_values(f, cause), "borrower_type": category_values(f, bt), "arm": arm})
+        g = d.groupby(["cause", "borrower_type", "arm"]).size().rename("n").reset_index()
+        tot = g.groupby(["cause", "borrower_type"])["n"].transform("sum")
+        g["share"] = g["n"] / tot
+        g["n_episodes"] = tot
+        top = g.sort_values(["cause", "borrower_type", "n"], ascending=[True, True, False])
+        return (top.drop_duplicates(["cause", "borrower_type"])
+                .drop(columns="n").rename(columns={"arm": "measure"}).reset_index(drop=True))
+
+    def summary(self) -> pd.DataFrame:
+        """The policy table with the gain over current practice (CNY per episode)."""
+        g = self.gain().set_index("policy")
+        t = self.table.set_index("policy")
+        t["gain_vs_current_cny"] = g["gain_per_episode_cny"]
+        t["gain_ci_low"], t["gain_ci_high"] = g["ci_low"], g["ci_high"]
+        return t.reset_index()
+
+    def _repr_html_(self) -> str:
+        head = (f"<h4>Targeting policies (net benefit vs no relief, CNY per episode; "
+                f"{self.level:.0%} intervals; n = {len(self.scores):,} episodes)</h4>")
+        body = self.summary().drop(columns="rule").to_html(index=False, float_format="{:,.2f}".format)
+        rule = f"<p>Learned rule:</p><pre>{self.rule.text()}</pre>"
+        warn = "".join(f"<li>{w}</li>" for w in self.warnings)
+        return head + body + rule + (f"<ul>{warn}</ul>" if warn else "")
+
+
+def _fit_rule(est: ArmEstimates, rows: np.ndarray, rule_class: str, min_leaf: int,
+              min_cell: int, numeric: Sequence[str]) -> Rule:
+    f = est.features.iloc[rows]
+    cause = f.columns[0]
+    cats = [c for c in (cause, "borrower_type") if c in f]
+    if rule_class == "grid":
+        feats = (cats[0], cats[-1])
+        return fit_grid_rule(f, est.nb_score[rows], est.arms, feats, treated=est.a[rows],
+                             min_leaf=min_leaf, min_arm=min_cell)
+    return fit_policy_tree(f, est.nb_score[rows], est.arms, cats, list(numeric), treated=est.a[rows],
+                           min_leaf=min_leaf, min_arm=min_cell)
+
+
+def _codes(est: ArmEstimates, assigned: np.ndarray) -> np.ndarray:
+    idx = {a: i for i, a in enumerate(est.arms)}
+    return np.fromiter((idx[a] for a in assigned), int, len(assigned))
+
+
+def _row(name: str, rule: str, v: np.ndarray, cure: np.ndarray, cost: np.ndarray, z: float) -> dict:
+    n = len(v)
+    m, se = float(v.mean()), float(v.std(ddof=1) / np.sqrt(n)) if n > 1 else np.nan
+    return {"policy": name, "rule": rule, "value_net_benefit": m, "ci_low": m - z * se,
+            "ci_high": m + z * se, "cure_rate": float(cure.mean()), "cost": float(cost.mean()),
+            "n_episodes": n}
+
+
+def compare_policies(
+    episodes: pd.DataFrame,
+    costs: CostParameters | None = None,
+    *,
+    rule_class: str = "tree",
+    numeric_features: Sequence[str] | None = None,
+    budget_share_ead: float | None = 0.005,
+    budget_share_treated: float | None = None,
+    budget_points: int = 11,
+    covariates: Sequence[str] | None = None,
+    crossfit_folds: int = 5,
+    clip: float = 0.05,
+    min_cell: int = 10,
+    min_leaf_share: float = 0.05,
+    level: float = 0.95,
+    seed: int = 0,
+    estimates: ArmEstimates | None = None,
+) -> PolicyResult:
+    """Compare relief policies on the same episodes by doubly robust net benefit.
+
+    ``episodes``: :func:`analysis.episodes.build_episodes` output, ideally with
+    ``primary_family`` from :func:`analysis.causes.attribute` (else the reported family
+    is the cause, with a warning). ``costs``: the measures' cost parameters.
+    ``rule_class``: ``tree`` (depth-2 policy tree) or ``grid`` (cause x borrower type).
+    ``numeric_features``: numeric columns the tree may split on (default ``ead``,
+    ``credit_score``; at most two are sensible). Budget: ``budget_share_ead`` (total cost
+    <= this share of total EAD, a fraction) or ``budget_share_treated`` (share of episodes
+    given a costly measure); give one. ``budget_points``: points of the budget curve.
+    ``budget_share_treated`` takes precedence when given.
+    ``clip``: lower bound on propensities in the scores (0.05: weights at most 20; the
+    effects report uses 0.01 -- policy learning compares many noisy group sums, so it
+    trades a little bias for much less variance).
+    ``crossfit_folds``: folds for the nuisances and for scoring the learned rules out of
+    fold. ``min_cell``: fewest episodes of an arm (overall and within a leaf) to use it.
+    ``min_leaf_share``: fewest episodes in a leaf, as a share of the episodes (and at
+    least ``min_cell``). ``level`` of the intervals; ``seed`` of the folds.
+    ``estimates``: reuse an :func:`arm_estimates` result.
+    """
+    _require(rule_class in ("tree", "grid"), f"rule_class must be 'tree' or 'grid', got {rule_class!r}",
+             ParameterError)
+    _require(0 < level < 1, f"level must be in (0, 1), got {level}", ParameterError)
+    _require(budget_share_ead is not None or budget_share_treated is not None,
+             "give budget_share_ead or budget_share_treated", ParameterError)
+    if budget_share_treated is not None:
+        kind, share = "treated", float(budget_share_treated)
+        _require(0 <= share <= 1, f"budget_share_treated must be in [0, 1], got {share}", ParameterError)
+    else:
+        kind, share = "ead", float(budget_share_ead)
+        _require(share >= 0, f"budget_share_ead must be >= 0, got {share}", ParameterError)
+    _require(0 <= min_leaf_share < 0.5, f"min_leaf_share must be in [0, 0.5), got {min_leaf_share}",
+             ParameterError)
+    _require(budget_points >= 2, f"budget_points must be >= 2, got {budget_points}", ParameterError)
+    costs = costs or CostParameters()
+    est = estimates if estimates is not None else arm_estimates(
+        episodes, costs, covariates=covariates, crossfit_folds=crossfit_folds, clip=clip,
+        min_cell=min_cell, seed=seed, numeric_features=numeric_features)
+    msgs = list(est.warnings)
+    n, k = est.nb_score.shape
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    rows_all = np.arange(n)
+    f = est.features
+    numeric = [c for c in f.columns[1:] if c != "borrower_type"]
+    group_feats = [c for c in (f.columns[0], "borrower_type") if c in f]
+    min_leaf = max(int(min_cell), int(np.ceil(min_leaf_share * n)))
+
+    def scored(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return est.nb_score[rows_all, codes], est.cure_score[rows_all, codes], est.cost[rows_all, codes]
+
+    out, score_cols, cure_cols, assign = [], {}, {}, {}
+
+    def add(name: str, rule_text: str, codes: np.ndarray) -> None:
+        v, c, cs = scored(codes)
+        out.append(_row(name, rule_text, v, c, cs, z))
+        score_cols[name], cure_cols[name] = v, c
+        assign[name] = np.asarray(est.arms, dtype=object)[codes]
+
+    add("current_practice", "the measures actually given", est.a)
+    add("no_relief", "none for everybody", np.zeros(n, int))
+    for j, arm in enumerate(est.arms[1:], start=1):
+        add(f"all_{arm}", f"{arm} for everybody", np.full(n, j))
+
+    # learned rules: out of fold
+    full_rule = _fit_rule(est, rows_all, rule_class, min_leaf, min_cell, numeric)
+    oof = np.zeros(n, int)
+    fold_rules = {}
+    for fo in np.unique(est.folds):  # a handful of folds
+        tr, te = est.folds != fo, est.folds == fo
+        r = _fit_rule(est, np.flatnonzero(tr), rule_class, min_leaf, min_cell, numeric)
+        fold_rules[fo] = r
+        oof[te] = _codes(est, r.assign(f.iloc[np.flatnonzero(te)]))
+    add("learned", full_rule.one_line(), oof)
+    full_codes = _codes(est, full_rule.assign(f))
+    assign["learned_full"] = np.asarray(est.arms, dtype=object)[full_codes]
+
+    def budget_oof(b: float) -> np.ndarray:
+        codes = np.zeros(n, int)
+        for fo, r in fold_rules.items():
+            tr, te = np.flatnonzero(est.folds != fo), np.flatnonzero(est.folds == fo)
+            br = fit_budget_rule(r, f.iloc[tr], est.nb_score[tr], est.cost[tr], est.ead[tr],
+                                 est.arms, group_feats, b, kind)
+            codes[te] = _codes(est, br.assign(f.iloc[te]))
+        return codes
+
+    budget_rule = fit_budget_rule(full_rule, f, est.nb_score, est.cost, est.ead, est.arms,
+                                  group_feats, share, kind)
+    add("learned_budget", budget_rule.one_line(), budget_oof(share))
+    table = pd.DataFrame(out, columns=list(POLICY_COLUMNS))
+
+    # budget curve: from 0 to a little beyond what the unconstrained rule spends
+    full_cost = est.cost[rows_all, full_codes]
+    top = full_cost.sum() / est.ead.sum() if kind == "ead" else float((full_cost > 0).mean())
+    grid = np.unique(np.concatenate([np.linspace(0, max(top, 1e-12) * 1.1, budget_points), [share]]))
+    curve = []
+    for b in grid:  # a handful of budgets
+        codes = budget_oof(float(b))
+        v, c, cs = scored(codes)
+        r = _row("", "", v, c, cs, z)
+        curve.append({"budget_kind": kind, "budget_share": float(b), **{
+            key: r[key] for key in ("value_net_benefit", "ci_low", "ci_high", "cure_rate", "cost", "n_episodes")},
+            "cost_share_ead": float(cs.sum() / est.ead.sum()), "share_treated": float((cs > 0).mean())})
+    curve_df = pd.DataFrame(curve, columns=list(BUDGET_COLUMNS))
+    return PolicyResult(table, full_rule, budget_rule, curve_df, tuple(dict.fromkeys(msgs)),
+                        pd.DataFrame(score_cols, index=est.index), pd.DataFrame(cure_cols, index=est.index),
+                        pd.DataFrame(assign, index=est.index), est, level)

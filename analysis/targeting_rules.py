@@ -1,0 +1,407 @@
+"""Interpretable treatment rules for targeting: a depth-2 policy tree, a cell grid, a budget.
+
+Used by :mod:`analysis.targeting`; every function here takes per-episode *scores*
+(an n x K array, one column per arm, whose mean over a group estimates the group's mean
+net benefit of that arm, e.g. doubly robust scores) and returns a rule that assigns one
+arm to every episode from start-of-episode features only.
+
+Policy tree (:func:`fit_policy_tree`)
+-------------------------------------
+Depth at most 2 (at most four leaves), each leaf one arm, chosen to maximise the sum of
+the leaves' scores (Athey and Wager 2021, "Policy learning with observational data").
+Candidate splits: for a categorical feature every subset of its levels against the rest
+(features with more than ``MAX_TREE_LEVELS`` levels keep the most frequent ones and pool
+the rest on the right side); for a numeric feature ``x <= t`` at ``n_thresholds``
+interior quantiles (missing values go right). The search is *exhaustive* and vectorised:
+episodes are collapsed into atoms (identical membership of every candidate split), the
+atoms' score sums give, for every pair of splits (s1, s2), the sums in the four cells of
+s1 x s2 in one ``einsum``; the best child of each root side is a max over s2 and the best
+tree a max over s1 (cost O(atoms x S^2 x K), independent of n). A child may stay a leaf,
+and the root may stay a single leaf (one arm for everybody).
+Guards against learning from too little: every leaf holds at least ``min_leaf``
+episodes, and an arm is eligible in a leaf only if at least ``min_arm`` episodes of that
+leaf actually received it (else its score there is pure extrapolation of the outcome
+model); ``none`` is always eligible.
+
+Grid (:func:`fit_grid_rule`): the best arm in each cell of two categorical features
+(cause family x borrower type); a cell with fewer than ``min_leaf`` episodes takes the
+arm that is best over all episodes.
+
+Budget (:func:`fit_budget_rule`): starting from a rule, groups = the rule's leaves x
+cause family x borrower type, each keeping its rule arm. Groups are taken greedily in
+decreasing order of score sum per unit of budget (CNY of cost, or treated episodes), only
+while the score sum is positive, skipping any group that no longer fits (the classic
+greedy for the 0/1 knapsack; zero-cost groups come first). Groups not taken get
+``none``. Budgets are shares (of the total EAD, or of episodes) so a rule learned on
+one set of episodes applies to another.
+
+Known drawbacks: a depth-2 tree cannot express more than four distinct treatments
+groups; numeric thresholds at quantiles are coarse; the greedy knapsack is not optimal
+when a large group nearly fills the budget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+
+MISSING = "<NA>"
+MAX_TREE_LEVELS = 8
+
+
+def category_values(frame: pd.DataFrame, col: str) -> np.ndarray:
+    """A categorical feature as strings, missing as ``<NA>``."""
+    return frame[col].astype("string").fillna(MISSING).to_numpy(dtype=object)
+
+
+def _numeric(frame: pd.DataFrame, col: str) -> np.ndarray:
+    return pd.to_numeric(frame[col], errors="coerce").astype(float).to_numpy()
+
+
+@dataclass(frozen=True)
+class Split:
+    """``feature in levels`` (categorical) or ``feature <= threshold`` (numeric) goes left."""
+
+    feature: str
+    kind: str  # "categorical" or "numeric"
+    levels: tuple[str, ...] = ()
+    threshold: float = float("nan")
+
+    def left(self, frame: pd.DataFrame) -> np.ndarray:
+        if self.kind == "categorical":
+            return np.isin(category_values(frame, self.feature), list(self.levels))
+        v = _numeric(frame, self.feature)
+        return np.nan_to_num(v, nan=np.inf) <= self.threshold
+
+    def text(self, side: str = "left") -> str:
+        if self.kind == "categorical":
+            op = "in" if side == "left" else "not in"
+            return f"{self.feature} {op} {{{', '.join(self.levels)}}}"
+        op = "<=" if side == "left" else ">"
+        return f"{self.feature} {op} {self.threshold:,.4g}"
+
+
+@dataclass(frozen=True)
+class Node:
+    """A policy tree node: a leaf (``arm``) or a split with two children."""
+
+    arm: str | None = None
+    split: Split | None = None
+    left: Node | None = None
+    right: Node | None = None
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.split is None
+
+    def leaves(self, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], str]]:
+        """(conditions, arm) for every leaf, left to right."""
+        if self.is_leaf:
+            return [(path, str(self.arm))]
+        return (self.left.leaves((*path, self.split.text("left")))
+                + self.right.leaves((*path, self.split.text("right"))))
+
+    def leaf_ids(self, frame: pd.DataFrame) -> np.ndarray:
+        """Index (0-based, left to right) of the leaf each row falls in."""
+        out = np.zeros(len(frame), int)
+        self._fill(frame, np.ones(len(frame), bool), out, [0])
+        return out
+
+    def _fill(self, frame, mask, out, counter) -> None:
+        if self.is_leaf:
+            out[mask] = counter[0]
+            counter[0] += 1
+            return
+        go = self.split.left(frame)
+        self.left._fill(frame, mask & go, out, counter)
+        self.right._fill(frame, mask & ~go, out, counter)
+
+    def assign(self, frame: pd.DataFrame) -> np.ndarray:
+        """The arm of every row (object array)."""
+        arms = np.array([a for _, a in self.leaves()], dtype=object)
+        return arms[self.leaf_ids(frame)]
+
+    def text(self, indent: str = "") -> str:
+        """The rule as nested if / else lines."""
+        if self.is_leaf:
+            return f"{indent}-> {self.arm}"
+        return (f"{indent}if {self.split.text('left')}:\n{self.left.text(indent + '    ')}\n"
+                f"{indent}else:\n{self.right.text(indent + '    ')}")
+
+    def one_line(self) -> str:
+        """The rule on one line (for a table cell)."""
+        if self.is_leaf:
+            return f"{self.arm}"
+        return "; ".join(f"{' & '.join(c) or 'all'} -> {a}" for c, a in self.leaves())
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        if self.is_leaf:
+            return ()
+        return tuple(dict.fromkeys((self.split.feature, *self.left.features, *self.right.features)))
+
+
+@dataclass(frozen=True)
+class GridRule:
+    """Best arm per cell of two categorical features; ``default`` for unseen or small cells."""
+
+    features: tuple[str, str]
+    cells: tuple[tuple[str, str, str], ...]  # (level 1, level 2, arm)
+    default: str
+
+    def leaf_ids(self, frame: pd.DataFrame) -> np.ndarray:
+        keys = [f"{a}\x1f{b}" for a, b, _ in self.cells]
+        v = (pd.Series(category_values(frame, self.features[0]))
+             + "\x1f" + pd.Series(category_values(frame, self.features[1])))
+        return v.map({k: i for i, k in enumerate(keys)}).fillna(len(keys)).astype(int).to_numpy()
+
+    def assign(self, frame: pd.DataFrame) -> np.ndarray:
+        arms = np.array([c[2] for c in self.cells] + [self.default], dtype=object)
+        return arms[self.leaf_ids(frame)]
+
+    def leaves(self) -> list[tuple[tuple[str, ...], str]]:
+        f1, f2 = self.features
+        return [((f"{f1} = {a}", f"{f2} = {b}"), arm) for a, b, arm in self.cells] + [
+            (("any other cell",), self.default)]
+
+    def text(self, indent: str = "") -> str:
+        return "\n".join(f"{indent}if {' & '.join(c)}: -> {a}" for c, a in self.leaves())
+
+    def one_line(self) -> str:
+        return "; ".join(f"{' & '.join(c)} -> {a}" for c, a in self.leaves())
+
+
+Rule = Node | GridRule
+
+
+# ----------------------------------------------------------------------------- tree search
+
+
+def candidate_splits(frame: pd.DataFrame, categorical: Sequence[str], numeric: Sequence[str],
+                     n_thresholds: int = 9) -> list[Split]:
+    """Every candidate split (see module docstring)."""
+    out: list[Split] = []
+    for c in categorical:
+        counts = pd.Series(category_values(frame, c)).value_counts()
+        levels = sorted(counts.index[:MAX_TREE_LEVELS])
+        if len(levels) < 2:
+            continue
+        first, rest = levels[0], levels[1:]
+        for r in range(0, len(rest) + 1):
+            for sub in combinations(rest, r):
+                left = (first, *sub)
+                if len(left) < len(levels):  # proper subset
+                    out.append(Split(c, "categorical", tuple(left)))
+    qs = np.arange(1, n_thresholds + 1) / (n_thresholds + 1)
+    for c in numeric:
+        v = _numeric(frame, c)
+        v = v[np.isfinite(v)]
+        if len(v) == 0:
+            continue
+        ts = np.unique(np.quantile(v, qs))
+        ts = ts[ts < v.max()]
+        out += [Split(c, "numeric", threshold=float(t)) for t in ts]
+    return out
+
+
+def _atoms(members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(inverse codes, first row of each atom) of the distinct rows of a bool matrix."""
+    packed = np.packbits(members, axis=1)
+    packed = np.ascontiguousarray(packed)
+    void = packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
+    _, first, inv = np.unique(void, return_index=True, return_inverse=True)
+    return inv.ravel(), first
+
+
+def fit_policy_tree(frame: pd.DataFrame, scores: np.ndarray, arms: Sequence[str],
+                    categorical: Sequence[str], numeric: Sequence[str], *,
+                    treated: np.ndarray | None = None, min_leaf: int = 20, min_arm: int = 10,
+                    n_thresholds: int = 9, depth: int = 2) -> Node:
+    """Exhaustive depth-``depth`` (1 or 2) policy tree maximising the sum of ``scores``.
+
+    ``scores``: n x K (columns in the order of ``arms``, ``arms[0]`` is ``none``);
+    ``treated``: the arm code actually received by each row (for ``min_arm``; None: no
+    such check).
+    """
+    n, k = scores.shape
+    splits = candidate_splits(frame, categorical, numeric, n_thresholds)
+    if treated is None:  # no check of the arms received
+        onehot, min_arm = np.ones((n, k)), 0
+    else:
+        onehot = np.eye(k)[treated]
+    if not splits or n == 0:
+        return Node(arm=arms[_best_arm(scores.sum(0), onehot.sum(0), min_arm)])
+    members = np.column_stack([s.left(frame) for s in splits])
+    inv, first = _atoms(members)
+    n_atoms = len(first)
+    g = np.zeros((n_atoms, k))
+    np.add.at(g, inv, scores)
+    cnt = np.bincount(inv, minlength=n_atoms).astype(float)
+    arm_n = np.zeros((n_atoms, k))
+    np.add.at(arm_n, inv, onehot)
+    m = members[first].astype(float)  # atoms x S
+    tot, tot_arm = g.sum(0), arm_n.sum(0)
+
+    def pair(v: np.ndarray) -> np.ndarray:  # S x S x K sums over s1 & s2
+        return np.einsum("as,at,ak->stk", m, m, v, optimize=True)
+
+    w, w_arm = pair(g), pair(arm_n)
+    wc = np.einsum("as,at,a->st", m, m, cnt, optimize=True)
+    t, t_arm, tc = m.T @ g, m.T @ arm_n, m.T @ cnt  # left side of each split
+
+    def best(v: np.ndarray, na: np.ndarray) -> np.ndarray:
+        ok = (na >= min_arm)
+        ok[..., 0] = True
+        return np.where(ok, v, -np.inf).max(-1)
+
+    def side(vs, nas, cs, cells):
+        """Best value of one root side: leaf, or split by s2 into (cells) parts."""
+        leaf = best(vs, nas)
+        if depth < 2:
+            return leaf, np.full(leaf.shape, -1)
+        (v1, n1, c1), (v2, n2, c2) = cells
+        val = best(v1, n1) + best(v2, n2)
+        val = np.where((c1 >= min_leaf) & (c2 >= min_leaf), val, -np.inf)
+        j = val.argmax(1)
+        bv = val[np.arange(len(j)), j]
+        use = bv > leaf + 1e-9 * (1 + np.abs(leaf))
+        return np.where(use, bv, leaf), np.where(use, j, -1)
+
+    r_v, r_arm, r_c = tot - t, tot_arm - t_arm, n - tc
+    lval, lj = side(t, t_arm, tc, ((w, w_arm, wc), (t[:, None] - w, t_arm[:, None] - w_arm,
+                                                      tc[:, None] - wc)))
+    rl, rl_arm, rlc = t[None] - w, t_arm[None] - w_arm, tc[None] - wc  # (not s1) & s2
+    rval, rj = side(r_v, r_arm, r_c, ((rl, rl_arm, rlc), (r_v[:, None] - rl, r_arm[:, None] - rl_arm,
+                                                         r_c[:, None] - rlc)))
+    root_ok = (tc >= min_leaf) & (r_c >= min_leaf)
+    val = np.where(root_ok, lval + rval, -np.inf)
+    single = best(tot, tot_arm)
+    s1 = int(val.argmax())
+    if not np.isfinite(val[s1]) or val[s1] <= single + 1e-9 * (1 + abs(single)):
+        return Node(arm=arms[_best_arm(tot, tot_arm, min_arm)])
+    left_rows, right_rows = members[:, s1], ~members[:, s1]
+
+    def child(rows: np.ndarray, j: int) -> Node:
+        if j < 0:
+            return Node(arm=arms[_best_arm(scores[rows].sum(0), onehot[rows].sum(0), min_arm)])
+        go = members[:, j]
+        return Node(split=splits[j],
+                    left=Node(arm=arms[_best_arm(scores[rows & go].sum(0), onehot[rows & go].sum(0), min_arm)]),
+                    right=Node(arm=arms[_best_arm(scores[rows & ~go].sum(0), onehot[rows & ~go].sum(0), min_arm)]))
+
+    return Node(split=splits[s1], left=child(left_rows, int(lj[s1])), right=child(right_rows, int(rj[s1])))
+
+
+def _best_arm(v: np.ndarray, n_arm: np.ndarray, min_arm: int) -> int:
+    ok = n_arm >= min_arm
+    ok[0] = True
+    return int(np.where(ok, v, -np.inf).argmax())
+
+
+def fit_grid_rule(frame: pd.DataFrame, scores: np.ndarray, arms: Sequence[str],
+                  features: tuple[str, str], *, treated: np.ndarray | None = None,
+                  min_leaf: int = 20, min_arm: int = 10) -> GridRule:
+    """Best arm per cell of ``features`` (two categorical columns)."""
+    k = scores.shape[1]
+    if treated is None:
+        onehot, min_arm = np.ones(scores.shape), 0
+    else:
+        onehot = np.eye(k)[treated]
+    default = arms[_best_arm(scores.sum(0), onehot.sum(0), min_arm)]
+    a = category_values(frame, features[0])
+    b = category_values(frame, features[1])
+    cells = []
+    for la in sorted(set(a)):
+        for lb in sorted(set(b)):
+            rows = (a == la) & (b == lb)
+            if rows.sum() < min_leaf:
+                continue
+            cells.append((str(la), str(lb), arms[_best_arm(scores[rows].sum(0), onehot[rows].sum(0), min_arm)]))
+    return GridRule(features, tuple(cells), default)
+
+
+# ----------------------------------------------------------------------------- budget
+
+
+@dataclass(frozen=True)
+class BudgetRule:
+    """A rule whose arm is given only to the selected groups (others get ``none``).
+
+    Groups are (leaf of ``base``, cause, borrower type); ``selected`` lists them in the
+    order the greedy took them, with their priority (score per budget unit).
+    """
+
+    base: Rule
+    group_features: tuple[str, ...]
+    selected: tuple[tuple[int, tuple[str, ...], str, float], ...]  # leaf, levels, arm, priority
+    budget_kind: str  # "ead" or "treated"
+    budget_share: float
+    reference: str = "none"
+
+    def group_keys(self, frame: pd.DataFrame) -> list[tuple]:
+        leaf = self.base.leaf_ids(frame)
+        cols = [category_values(frame, f) for f in self.group_features]
+        return list(zip(leaf.tolist(), *[c.tolist() for c in cols], strict=True))
+
+    def assign(self, frame: pd.DataFrame) -> np.ndarray:
+        arms = self.base.assign(frame)
+        chosen = {(lf, *lv) for lf, lv, _, _ in self.selected}
+        keys = self.group_keys(frame)
+        keep = np.fromiter((k in chosen for k in keys), bool, len(keys))
+        return np.where(keep, arms, self.reference).astype(object)
+
+    def text(self) -> str:
+        unit = "CNY of cost" if self.budget_kind == "ead" else "treated episode"
+        lim = (f"total cost <= {self.budget_share:.3%} of EAD" if self.budget_kind == "ead"
+               else f"at most {self.budget_share:.1%} of episodes treated")
+        leaves = self.base.leaves()
+        lines = [f"budget: {lim}; groups in order of net benefit per {unit}:"]
+        for lf, lv, arm, pr in self.selected:
+            cond = " & ".join((*leaves[lf][0], *(f"{f} = {v}" for f, v in zip(self.group_features, lv, strict=True))))
+            lines.append(f"  {cond} -> {arm} (priority {pr:,.3g})")
+        lines.append(f"  everyone else -> {self.reference}")
+        return "\n".join(lines)
+
+    def one_line(self) -> str:
+        lim = (f"cost <= {self.budget_share:.3%} of EAD" if self.budget_kind == "ead"
+               else f"<= {self.budget_share:.1%} treated")
+        return f"learned rule within budget ({lim}): {len(self.selected)} groups treated, rest none"
+
+
+def fit_budget_rule(base: Rule, frame: pd.DataFrame, scores: np.ndarray, costs: np.ndarray,
+                    ead: np.ndarray, arms: Sequence[str], group_features: Sequence[str],
+                    budget_share: float, budget_kind: str = "ead") -> BudgetRule:
+    """Greedy selection of groups under a budget (see module docstring).
+
+    ``costs``: n x K cost of each arm (CNY); ``budget_kind`` ``ead`` (total cost <=
+    ``budget_share`` x total EAD) or ``treated`` (episodes given a costly arm <=
+    ``budget_share`` x n).
+    """
+    arm_idx = {a: i for i, a in enumerate(arms)}
+    rule_arm = np.array([arm_idx[a] for a in base.assign(frame)], int)
+    n = len(frame)
+    rows = np.arange(n)
+    gain = scores[rows, rule_arm]
+    cost = costs[rows, rule_arm]
+    units = cost if budget_kind == "ead" else (cost > 0).astype(float)
+    cap = budget_share * (ead.sum() if budget_kind == "ead" else n)
+    keys = pd.DataFrame({"leaf": base.leaf_ids(frame),
+                         **{f: category_values(frame, f) for f in group_features}})
+    agg = (pd.DataFrame({"gain": gain, "units": units, "arm": rule_arm})
+           .groupby([keys[c] for c in keys.columns], sort=True)
+           .agg(gain=("gain", "sum"), units=("units", "sum"), arm=("arm", "first")))
+    agg = agg[(agg["gain"] > 0) & (agg["arm"] != 0)]
+    with np.errstate(divide="ignore"):
+        agg["priority"] = np.where(agg["units"] > 0, agg["gain"] / agg["units"].where(agg["units"] > 0, 1), np.inf)
+    agg = agg.sort_values("priority", ascending=False, kind="stable")
+    used, chosen = 0.0, []
+    for key, r in agg.iterrows():  # loop over a handful of groups, not episodes
+        if used + r["units"] <= cap + 1e-9:
+            used += r["units"]
+            key = key if isinstance(key, tuple) else (key,)
+            chosen.append((int(key[0]), tuple(str(x) for x in key[1:]), arms[int(r["arm"])], float(r["priority"])))
+    return BudgetRule(base, tuple(group_features), tuple(chosen), budget_kind, float(budget_share))
