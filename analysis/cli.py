@@ -20,6 +20,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "analysis.cli_causes",
     "analysis.cli_report",
     "analysis.cli_import",
+    "analysis.cli_targeting",
 )
 
 
