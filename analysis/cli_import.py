@@ -38,6 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "default: $OVERDUE_RELIEF_KEY")
     p.add_argument("--no-pseudonymise", action="store_true",
                    help="keep IDs as they are: only for data that are already anonymised")
+    p.add_argument("--dry-run", action="store_true",
+                   help="do everything but publish: read, map, quarantine, validate, report")
     p.set_defaults(func=run)
 
 
@@ -51,6 +53,6 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError("a source is overridden twice with --source")
     key = None if args.no_pseudonymise else resolve_key(args.key_file, out_dir=args.out)
     result = run_import(args.spec, args.out, sources=sources, key=key,
-                        no_pseudonymise=args.no_pseudonymise)
+                        no_pseudonymise=args.no_pseudonymise, dry_run=args.dry_run)
     print(result.summary(), file=sys.stdout)
     return 0

@@ -111,7 +111,10 @@ class ImportResult:
                        else "")
 
     def summary(self) -> str:
-        lines = [f"{'published to' if self.published else 'NOT published:'} {self.out_dir}",
+        state = "published to" if self.published else (
+            "dry run, valid, NOT published:" if self.quarantine_path is not None
+            and self.quarantine_path.name.endswith(".dry-run.csv") else "NOT published:")
+        lines = [f"{state} {self.out_dir}",
                  "rows: " + ", ".join(f"{t}={n}" for t, n in self.table_rows.items()),
                  f"quarantined records: {self.n_quarantined} of {self.n_records} "
                  f"({self.quarantine_share:.2%}; threshold {self.max_share:.2%})"]
@@ -399,14 +402,16 @@ def _publish(tmp: Path, out: Path) -> None:
 
 def run_import(spec: str | Path | ImportSpec, out_dir: str | Path, *,
                sources: dict[str, str] | None = None, key: bytes | None = None,
-               no_pseudonymise: bool = False, validate: bool = True) -> ImportResult:
+               no_pseudonymise: bool = False, validate: bool = True,
+               dry_run: bool = False) -> ImportResult:
     """Import the sources of ``spec`` into the contract folder ``out_dir``.
 
     ``sources`` overrides source paths by name; ``key`` is the pseudonymisation secret
     (see :func:`resolve_key`), required unless ``no_pseudonymise``. Raises
     :class:`QuarantineThresholdError` when too many records are quarantined, and an
     :class:`InputError` for unreadable sources or an output that fails validation; in
-    all these cases ``out_dir`` is left as it was.
+    all these cases ``out_dir`` is left as it was. ``dry_run`` does everything but the
+    publishing (quarantine in ``<DIR>.quarantine.dry-run.csv``), to try a spec.
     """
     spec = spec if isinstance(spec, ImportSpec) else load_spec(spec)
     out = Path(out_dir).expanduser().resolve()
@@ -463,6 +468,11 @@ def run_import(spec: str | Path | ImportSpec, out_dir: str | Path, *,
         (tmp / "_import.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
         if validate:
             _validate(tmp, spec, out)
+        if dry_run:
+            shutil.rmtree(tmp)
+            qpath = out.parent / f"{out.name}.quarantine.dry-run.csv"
+            q.to_csv(qpath, index=False)
+            return result(False, qpath)
         qpath = out.parent / f"{out.name}.quarantine.csv"
         _publish(tmp, out)
     except BaseException:

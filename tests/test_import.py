@@ -338,3 +338,13 @@ def test_refuses_to_replace_a_folder_that_is_not_an_import(tmp_path: Path, tape:
     with pytest.raises(Exception, match="is not an earlier import"):
         run_import(_spec(tmp_path, tape), out, key=KEY)
     assert (out / "notes.txt").read_text() == "keep me"
+
+
+def test_dry_run_publishes_nothing(tmp_path: Path, tape: Path, capsys):
+    out = tmp_path / "book"
+    code = main(["import", "--spec", str(_spec(tmp_path, tape)), "--out", str(out),
+                 "--no-pseudonymise", "--dry-run"])
+    assert code == 0 and not out.exists()
+    assert "dry run, valid, NOT published" in capsys.readouterr().out
+    assert (tmp_path / "book.quarantine.dry-run.csv").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".book.")]
