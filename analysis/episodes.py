@@ -19,18 +19,22 @@ otherwise.
 * **Default**: the first month of the episode, before the return month, with
   ``days_past_due >= default_dpd`` or a write-off; ``is_defaulted`` = a default within
   ``horizon_months`` of the start.
-* **Censoring**: a horizon outcome is known when the loan's rows reach
-  ``start + horizon_months + probation_months - 1`` (so a cure returning at the horizon can
-  complete its probation), or the loan closed (last balance 0), or the cure was observed
-  within the horizon. Otherwise ``is_cured`` / ``is_defaulted`` are ``<NA>`` and
-  ``is_censored`` is True: a censored episode is never counted as a failure.
+* **Censoring**: a horizon outcome is known only when the data (up to ``data_end``, by
+  default the latest month in the performance table) cover
+  ``start + horizon_months + probation_months - 1`` in calendar time (so a cure returning
+  at the horizon can complete its probation), and the loan's own rows reach that month or
+  the loan closed (last balance 0). The rule looks at calendar time, not at the outcome:
+  keeping a recent episode because it happened to cure early would select on the outcome.
+  Otherwise ``is_cured`` / ``is_defaulted`` are ``<NA>`` and ``is_censored`` is True: a
+  censored episode is never counted as a failure.
 * **Loss** = write-offs - recoveries over the episode's rows (so recoveries long after the
   horizon count, as in the realised LGD of EBA/GL/2017/16; no later episode can start after
   a write-off, so nothing is counted twice), discounted to the default month (or the start
   month) at ``discount_rate`` a year. ``loss_rate`` = loss / ``ead``, ``ead`` the balance
   in the start month.
 * **Re-default**: among episodes with ``is_cured``, the loan's next episode starts within
-  ``redefault_months`` of the return month. ``<NA>`` if the data end earlier.
+  ``redefault_months`` of the return month. ``<NA>`` unless the data cover
+  ``redefault_months`` after the return month (same calendar rule).
 * **Competing risks**: ``exit_type`` is the first of cure (return month) or default, else
   ``open``; ``months_to_exit`` the months to it (or to the episode's last row).
 * **Measure**: the first relief granted from the start month to ``relief_window_months``
@@ -129,12 +133,15 @@ def build_episodes(
     default_dpd: int = 90,
     redefault_months: int = 12,
     discount_rate: float = 0.0,
+    data_end: pd.Timestamp | str | None = None,
 ) -> pd.DataFrame:
     """One row per overdue episode, with outcomes and covariates at its start.
 
     The rules are in the module docstring and ``data/README.md`` section 2; the
     parameters are those of :class:`analysis.definitions.Definitions` (months, days,
-    annual rate as a fraction). Columns are listed in ``docs/ARCHITECTURE.md``.
+    annual rate as a fraction). ``data_end`` is the last month the data cover (default:
+    the latest month in ``book.performance``; pass the whole book's when building
+    episodes on a slice of it). Columns are listed in ``docs/ARCHITECTURE.md``.
     """
     d = Definitions(
         overdue_dpd=overdue_dpd,
@@ -145,10 +152,12 @@ def build_episodes(
         redefault_months=redefault_months,
         discount_rate=discount_rate,
     )
-    return episodes_from_definitions(book, d)
+    return episodes_from_definitions(book, d, data_end=data_end)
 
 
-def episodes_from_definitions(book: Book, d: Definitions) -> pd.DataFrame:
+def episodes_from_definitions(
+    book: Book, d: Definitions, data_end: pd.Timestamp | str | None = None
+) -> pd.DataFrame:
     """:func:`build_episodes` taking a :class:`Definitions` object."""
     perf = book.performance
     if len(perf) == 0:
@@ -239,16 +248,21 @@ def episodes_from_definitions(book: Book, d: Definitions) -> pd.DataFrame:
 
     cured_h = has_cure & (months_to_cure_obs <= d.horizon_months)
     defaulted_h = has_default & (months_to_default <= d.horizon_months)
-    covered = (last_m - start_m) >= d.horizon_months + d.probation_months - 1
-    known = covered | closed[ep_loan] | cured_h
-    default_known = known | has_cure | defaulted_h
+    end_m = mi.max() if data_end is None else int(month_index([pd.Timestamp(data_end)])[0])
+    need = d.horizon_months + d.probation_months - 1
+    known = ((end_m - start_m) >= need) & (((last_m - start_m) >= need) | closed[ep_loan])
 
     # Re-default: next episode of the same loan within redefault_months of the return month.
     next_same_loan = np.r_[ep_loan[1:] == ep_loan[:-1], False]
     next_start_m = np.r_[start_m[1:], 0]
     cure_m = mi[np.maximum(cure_idx, 0)]
     redef = next_same_loan & ((next_start_m - cure_m) <= d.redefault_months)
-    redef_known = cured_h & (redef | ((last_m - cure_m) >= d.redefault_months) | closed[ep_loan])
+    redef_known = (
+        cured_h
+        & known
+        & ((end_m - cure_m) >= d.redefault_months)
+        & (redef | ((last_m - cure_m) >= d.redefault_months) | closed[ep_loan])
+    )
 
     # Loss over the episode's rows, discounted to the default (else start) month.
     ref_m = np.where(has_default, mi[np.maximum(default_idx, 0)], start_m)
@@ -284,7 +298,7 @@ def episodes_from_definitions(book: Book, d: Definitions) -> pd.DataFrame:
             "prev_dpd": np.where(not_first, dpd[prev_idx], np.nan),
             "prev_balance": np.where(not_first, bal[prev_idx], np.nan),
             "is_cured": _nullable(cured_h, known),
-            "is_defaulted": _nullable(defaulted_h, default_known),
+            "is_defaulted": _nullable(defaulted_h, known),
             "is_censored": ~known,
             "cure_month": pd.Series(month_end(cure_m)).where(has_cure).to_numpy(),
             "months_to_cure": np.where(has_cure, months_to_cure_obs, ep_end_m - start_m),

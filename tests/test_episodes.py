@@ -53,7 +53,7 @@ def test_horizon_and_probation_parameters():
     book = tiny_book({"B": {"first": "2023-01", "dpd": dpd}})
     (e,) = _ep(book, horizon_months=4).values()
     assert _b(e.is_cured) is False and e.months_to_cure == 5  # cured, but after the horizon
-    eps = _ep(book, probation_months=2)
+    eps = _ep(book, probation_months=2, data_end="2024-12-31")
     assert len(eps) == 2  # two clean months now confirm the first cure
     assert eps[("B", 1)].months_to_cure == 1 and _b(eps[("B", 1)].is_redefaulted) is True
 
@@ -113,9 +113,21 @@ def test_two_episodes_in_one_loan_and_redefault():
 
 
 def test_repaid_in_full_counts_as_cured():
-    book = tiny_book({"G": {"first": "2023-01", "dpd": [0, 30, 0], "balance": [1000, 900, 0]}})
+    long = {"first": "2023-01", "dpd": [0] * 24}
+    book = tiny_book(
+        {"G": {"first": "2023-01", "dpd": [0, 30, 0], "balance": [1000, 900, 0]}, "K": long}
+    )
     (e,) = _ep(book).values()
     assert _b(e.is_cured) is True and e.months_to_cure == 1 and _b(e.is_redefaulted) is False
+
+
+def test_recent_episodes_are_censored_whatever_their_outcome():
+    # Data end two months after the start: an early cure is no more "known" than a slow one.
+    book = tiny_book({"G": {"first": "2023-01", "dpd": [0, 30, 0], "balance": [1000, 900, 0]}})
+    (e,) = _ep(book).values()
+    assert e.is_censored and pd.isna(e.is_cured) and e.is_cure_observed
+    (later,) = _ep(book, data_end="2023-12").values()
+    assert _b(later.is_cured) is True
 
 
 def test_reason_window_and_family():
@@ -142,7 +154,7 @@ def test_no_overdue_gives_empty_frame_with_columns():
 # --- reference implementation and invariants ------------------------------------------
 
 
-def _reference(dpd: list[int], bal_end_zero: bool, p: int, h: int) -> list[tuple]:
+def _reference(dpd: list[int], bal_end_zero: bool, p: int, h: int, end: int) -> list[tuple]:
     """Loop-by-loop reading of the rules: (start, cure offset or None, is_cured or None)."""
     n, out, i = len(dpd), [], 0
     while i < n:
@@ -164,11 +176,8 @@ def _reference(dpd: list[int], bal_end_zero: bool, p: int, h: int) -> list[tuple
         end_idx = n if cure is None else cure + p
         while end_idx < n and dpd[end_idx] == 0:
             end_idx += 1
-        covered = (n - 1 - s) >= h + p - 1 or bal_end_zero
-        if cure is not None and cure - s <= h:
-            cured = True
-        else:
-            cured = False if covered else None
+        covered = (end - s) >= h + p - 1 and ((n - 1 - s) >= h + p - 1 or bal_end_zero)
+        cured = (cure is not None and cure - s <= h) if covered else None
         out.append((s, None if cure is None else cure - s, cured))
         i = end_idx
     return out
@@ -189,8 +198,9 @@ def test_matches_reference_implementation(paths, p, h):
         loans[f"L{k}"] = {"first": "2022-03", "dpd": dpd, "balance": bal}
     book = tiny_book(loans)
     ep = build_episodes(book, probation_months=p, horizon_months=h)
+    end = max(len(spec["dpd"]) for spec in loans.values()) - 1
     for lid, spec in loans.items():
-        ref = _reference(spec["dpd"], spec["balance"][-1] == 0, p, h)
+        ref = _reference(spec["dpd"], spec["balance"][-1] == 0, p, h, end)
         got = ep[ep.loan_id == lid].sort_values("episode_no")
         assert len(got) == len(ref)
         first = pd.Period("2022-03", "M")
