@@ -302,7 +302,8 @@ def build_design(df: pd.DataFrame, covariates: Sequence[str]) -> Design:
     # collinearity: pivoted QR on (a subsample of) [1, Z]
     keep = np.ones(z.shape[1], bool)
     if z.shape[1]:
-        good = _independent_columns(np.column_stack([np.ones(len(z)), z]))
+        zs = z[_row_sample(len(z))]
+        good = _independent_columns(np.column_stack([np.ones(len(zs)), zs]))
         keep = np.isin(np.arange(1, z.shape[1] + 1), good)
         dropped += [(c, "collinear") for c in raw.columns[~keep]]
     cols = tuple(raw.columns[keep])
@@ -349,7 +350,7 @@ def _usable_cols(x: np.ndarray) -> np.ndarray:
     cols = np.concatenate([[0], 1 + np.flatnonzero(sd > 1e-12)])
     if len(x) <= len(cols):
         return cols[:1]
-    return cols[_independent_columns(x[:, cols])]
+    return cols[_independent_columns(x[_row_sample(len(x))][:, cols])]
 
 
 def fit_arm_model(arm: str, x: np.ndarray, y: np.ndarray, kind: str,
@@ -368,7 +369,11 @@ def fit_arm_model(arm: str, x: np.ndarray, y: np.ndarray, kind: str,
     with _warnings.catch_warnings(record=True) as caught:
         _warnings.simplefilter("always")
         try:
-            res = sm.GLM(y, xs, family=family).fit(maxiter=50)
+            start = None
+            if len(y) > MAX_HESSIAN_ROWS:  # warm start from a subsample: fewer full passes
+                sub = _row_sample(len(y), 100_000, seed=3)
+                start = sm.GLM(y[sub], xs[sub], family=family).fit(maxiter=50, wls_method="qr").params
+            res = sm.GLM(y, xs, family=family).fit(maxiter=50, start_params=start, wls_method="qr")
             params = np.asarray(res.params)
             ok = np.isfinite(params).all() and bool(res.converged)
         except Exception as exc:  # noqa: BLE001 - statsmodels raises several kinds
@@ -392,8 +397,23 @@ def _mn_probs(x: np.ndarray, gamma: np.ndarray) -> np.ndarray:
     return p / p.sum(axis=1, keepdims=True)
 
 
-def mn_information(x: np.ndarray, e: np.ndarray) -> np.ndarray:
-    """Average Fisher information of a multinomial logit (reference class 0)."""
+MAX_HESSIAN_ROWS = 250_000
+
+
+def _row_sample(n: int, max_rows: int = MAX_HESSIAN_ROWS, seed: int = 2) -> np.ndarray | slice:
+    """All rows, or a fixed random subset of ``max_rows`` (for expectations of p x p
+    matrices, which a quarter-million rows estimate to well under 1 %)."""
+    if n <= max_rows:
+        return slice(None)
+    return np.sort(np.random.default_rng(seed).choice(n, max_rows, replace=False))
+
+
+def mn_information(x: np.ndarray, e: np.ndarray, max_rows: int = MAX_HESSIAN_ROWS) -> np.ndarray:
+    """Average Fisher information of a multinomial logit (reference class 0), blocks
+    (k, m) = mean of e_k (1{k=m} - e_m) x x' for the non-reference classes; estimated
+    on at most ``max_rows`` rows (a fixed random subset)."""
+    rows = _row_sample(len(x), max_rows)
+    x, e = x[rows], e[rows]
     n, p = x.shape
     k1 = e.shape[1] - 1
     info = np.empty((k1 * p, k1 * p))
@@ -497,7 +517,11 @@ class Nuisance:
     clip: float
     crossfit_folds: int
     notes: tuple[str, ...] = ()
-    info_inv: np.ndarray = field(default=None, repr=False)
+
+    @cached_property
+    def info_inv(self) -> np.ndarray:
+        """Inverse average Fisher information of the propensity model (for IPW errors)."""
+        return linalg.pinvh(mn_information(self.x, self.e_raw))
 
     @property
     def e(self) -> np.ndarray:
@@ -640,10 +664,8 @@ def _fit_nuisance(episodes, outcome, covariates, crossfit_folds, clip, min_cell,
                 notes.append(f"cross-fitting fold {f}: " + "; ".join(n for n in [note, *(m.note for m in ms)] if n))
     else:
         mu_cf, e_cf = mu, e_raw
-    info_inv = linalg.pinvh(mn_information(x, e_raw))
     return Nuisance(outcome, kind, arms, design, tuple(models), gamma, rows.index, a, y, x,
-                    mu, e_raw, mu_cf, e_cf, clip, crossfit_folds, tuple(dict.fromkeys(notes)),
-                    info_inv)
+                    mu, e_raw, mu_cf, e_cf, clip, crossfit_folds, tuple(dict.fromkeys(notes)))
 
 
 # --------------------------------------------------------------------------- estimators
