@@ -415,6 +415,19 @@ def attribute(
                     "n_unlabelled": int((~labelled).sum()),
                 }
             )
+        if len(selection):
+            gap = selection["reported_share"] - selection["model_share_labelled"]
+            big = selection[np.abs(gap) > 0.10]
+            if len(big):
+                notes.append(
+                    "Reported reasons and the signal model disagree on the same episodes ("
+                    + "; ".join(
+                        f"{r.family}: reported {r.reported_share:.0%}, model "
+                        f"{r.model_share_labelled:.0%}" for r in big.itertuples()
+                    )
+                    + "): reports may be noisy or selective, or the model blind to a family. "
+                    "Compare the 'model' and 'combined' shares before acting on either."
+                )
         if len(agreement):
             agreement.insert(1, "n_labelled", n_lab)
             best = agreement.loc[agreement["brier"].idxmin(), "model"]
@@ -515,6 +528,10 @@ def attribute(
     t_bal = all_shares[(all_shares["weight"] == "balance") & (all_shares["method"] == headline)]
     t_bal = t_bal.assign(method=f"{headline}_balance")
     table = pd.concat([t_count, t_bal], ignore_index=True)[list(TABLE_COLUMNS)]
+    m_order = {m: i for i, m in enumerate([headline, f"{headline}_balance", "model", "reported"])}
+    s_order = {s: i for i, s in enumerate(["all", "borrower_type", "industry", "region", "month"])}
+    table = table.assign(_m=table["method"].map(m_order), _s=table["segment_type"].map(s_order))
+    table = table.sort_values(["_m", "_s"], kind="stable").drop(columns=["_m", "_s"])
     if n_boot:
         notes.append(
             f"Intervals: {n_boot} loan-bootstrap replicates (Poisson weights per loan) with "

@@ -141,23 +141,23 @@ def plot_calibration(att: Attribution) -> Figure:
     return fig
 
 
-def plot_truth_comparison(att: Attribution, truth_shares: pd.DataFrame,
-                          method: str | None = None) -> Figure:
+def plot_truth_comparison(comparison: pd.DataFrame) -> Figure:
     """Estimated portfolio shares with intervals against the true shares (synthetic book).
 
-    ``truth_shares``: columns ``family`` and ``share`` (fractions).
+    ``comparison``: the output of :func:`analysis.causes.truth_comparison`.
     """
-    t = att.shares(method=method).set_index("family").reindex(FAMILIES)
-    truth = truth_shares.set_index("family")["share"].reindex(FAMILIES)
+    t = comparison.set_index("family").reindex(FAMILIES)
     fig, ax = new_figure()
     x = np.arange(len(FAMILIES))
     est = t["share"].to_numpy(dtype=float)
     ax.bar(x, est, 0.5, color=[FAMILY_COLORS[f] for f in FAMILIES], alpha=0.8, label="estimate")
     ax.errorbar(x, est, yerr=np.vstack([est - t["ci_low"], t["ci_high"] - est]), fmt="none",
                 ecolor="black", capsize=4, lw=1)
-    ax.scatter(x, truth.to_numpy(dtype=float), marker="D", color="black", zorder=3, label="truth")
+    ax.scatter(x, t["true_share"].to_numpy(dtype=float), marker="D", color="black", zorder=3,
+               label="true share")
     ax.set_xticks(x, FAMILIES)
     percent_axis(ax)
+    n = comparison.loc[comparison["family"] == "all", "n_episodes"]
     finish(ax, "Estimated vs true cause shares (synthetic book)", ylabel="share of episodes",
-           n=_n_all(att, method), n_unit="episodes")
+           n=float(n.iloc[0]) if len(n) else None, n_unit="episodes")
     return fig
