@@ -265,6 +265,14 @@ def _read_csv(path: Path, table: str, rep: _Report) -> _Loaded | None:
         return None
     with open(path, "rb") as fh:
         first = fh.readline()
+    header = first.decode("utf-8-sig", "replace").strip("\r\n")
+    if "," not in header:
+        for sep, word in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe")):
+            if sep in header:
+                rep.add(name, table, "", "delimiter", 1, [
+                    f"the header {header[:80]!r} reads as a single column: the file looks "
+                    f"{word}-separated; the contract needs comma-separated CSV"])
+                return None
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=NA_STRINGS,
                          skip_blank_lines=False, encoding="utf-8-sig")
@@ -277,15 +285,7 @@ def _read_csv(path: Path, table: str, rep: _Report) -> _Loaded | None:
     except (pd.errors.ParserError, ValueError, OSError) as e:
         rep.add(name, table, "", "readable", 1, [f"cannot parse as CSV: {str(e).strip()}"])
         return None
-    header = first.decode("utf-8-sig", "replace").strip("\r\n")
     names = next(csv.reader([header])) if header else []
-    if df.shape[1] == 1:
-        for sep, word in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe")):
-            if sep in header:
-                rep.add(name, table, "", "delimiter", 1, [
-                    f"the header {header[:80]!r} reads as a single column: the file looks "
-                    f"{word}-separated; the contract needs comma-separated CSV"])
-                return None
     dups = sorted({n.strip() for n in names if [m.strip() for m in names].count(n.strip()) > 1})
     if dups:
         rep.add(name, table, ", ".join(dups), "unique_column_names", len(dups),
@@ -328,7 +328,8 @@ def _read_parquet(path: Path, table: str, rep: _Report) -> _Loaded | None:
         return None
     if not isinstance(df.index, pd.RangeIndex):
         df = df.reset_index()
-    df = df.reset_index(drop=True)
+    if not (isinstance(df.index, pd.RangeIndex) and df.index.start == 0 and df.index.step == 1):
+        df.index = pd.RangeIndex(len(df))
     df.columns = [str(c).strip() for c in df.columns]
     dups = sorted(set(df.columns[df.columns.duplicated()]))
     if dups:
@@ -465,9 +466,11 @@ def _coerce(ld: _Loaded, rep: _Report) -> tuple[pd.DataFrame, dict[str, np.ndarr
         elif f.kind == "int" and f.nullable:
             v = v.astype("Int64")
         if f.kind == "month":
-            a = v.to_numpy()
-            d = a.astype("datetime64[D]")
-            me = ~np.isnat(a) & ((d + 1).astype("datetime64[M]") == d.astype("datetime64[M]"))
+            def not_month_end(u: np.ndarray) -> np.ndarray:
+                d = u.astype("datetime64[D]")
+                return ~np.isnat(u) & ((d + 1).astype("datetime64[M]") == d.astype("datetime64[M]"))
+
+            me = _per_unique(v.to_numpy(), not_month_end)
             rep.add_mask(ld, f.name, "month_end", me, df, [*keys, f.name],
                          note=lambda _: "write YYYY-MM or the month-end date")
             if me.any():
@@ -536,9 +539,16 @@ def _check_values(ld: _Loaded, df: pd.DataFrame, rawnull: dict[str, np.ndarray],
 _NAT = np.iinfo("int64").min
 
 
+def _per_unique(a: np.ndarray, fn) -> np.ndarray:
+    """``fn(a)`` computed on the distinct values only (months repeat across loans)."""
+    codes, uniq = pd.factorize(a, use_na_sentinel=False)
+    return np.asarray(fn(np.asarray(uniq)))[codes]
+
+
 def _month_no(s: pd.Series) -> np.ndarray:
     """Months since 1970-01 (``_NAT`` for missing)."""
-    return s.to_numpy(dtype="datetime64[ns]").astype("datetime64[M]").astype("int64")
+    return _per_unique(s.to_numpy(dtype="datetime64[ns]"),
+                       lambda u: u.astype("datetime64[M]").astype("int64"))
 
 
 def _unique_key(ld, df, rep, cols) -> None:
@@ -672,14 +682,17 @@ def _run(data_dir: str | Path) -> tuple[ValidationReport, dict[str, pd.DataFrame
                 [f"{data_dir} is not a directory" if data_dir.exists() else f"{data_dir} not found"])
         return rep.result(), {}
     lds: dict[str, _Loaded] = {}
+    found: set[str] = set()
     for name, t in TABLES.items():
         path = _locate(data_dir, name, rep, t.required == "always")
+        if any((data_dir / f).exists() for f in (f"{name}.parquet", f"{name}.csv", name)):
+            found.add(name)
         if path is not None:
             ld = _read(path, name, rep)
             if ld is not None:
                 lds[name] = ld
     for name in ("signals", "reasons"):
-        if name in lds and "cause_map" not in lds:
+        if name in lds and "cause_map" not in found:
             _locate(data_dir, "cause_map", rep, True, why=f" (required because {lds[name].file} exists)")
             break
     dfs: dict[str, pd.DataFrame] = {}

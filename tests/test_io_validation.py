@@ -204,6 +204,8 @@ CASES: dict[str, tuple[dict, tuple[str, str, str], str]] = {
                   "semicolon-separated"),
     "tab": ({"performance": PERFORMANCE.replace(",", "\t")}, ("performance", "", "delimiter"),
             "tab-separated"),
+    "decimal_comma": ({"loans": LOANS.replace(",", ";").replace("0.12", "0,12")},
+                      ("loans", "", "delimiter"), "semicolon-separated"),
     "non_utf8": ({"reasons": REASONS.encode() + "L1,2023-02-01,收入下降\n".encode("gbk")},
                  ("reasons", "", "encoding"), "at byte offset 103 (line 4) is not UTF-8: 'L1,2023-02-01,"),
     "ragged_row": ({"relief": RELIEF + "L1,2023-03-01,deferral,3,,extra,fields\n"},
