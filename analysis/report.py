@@ -228,9 +228,13 @@ def _load_and_validate(data_dir: Path):
 def _execute(spec: NotebookSpec, out_nb: Path, parameters: dict[str, Any], kernel: str,
              cell_timeout_s: float, cwd: Path, run_limit_s: float | None = None) -> None:
     """Run one notebook; ``run_limit_s`` set when the whole-run timeout caps the cell timeout."""
+    import logging
+
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
+    # the runner checked the parameters itself; papermill's line parser warns wrongly
+    logging.getLogger("papermill").setLevel(logging.ERROR)
     try:
         pm.execute_notebook(
             str(spec.path), str(out_nb), parameters=parameters, kernel_name=kernel,

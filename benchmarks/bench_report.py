@@ -1,0 +1,74 @@
+"""Benchmark: the whole report on the default demo book (20,000 loans, seed 1).
+
+Generates the book into ``benchmarks/_work/demo`` (once), runs
+``python -m analysis report`` into ``benchmarks/_work/reports`` and prints the wall time
+of each notebook, the HTML rendering and the whole run, as a markdown table for
+``benchmarks/README.md``. Target: the whole run in <= 90 s.
+
+    .venv/bin/python benchmarks/bench_report.py [--loans 20000] [--seed 1] [--as-of YYYY-MM]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--loans", type=int, default=20000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--as-of", default="", help="reporting month (default: latest in the data)")
+    ap.add_argument("--work", type=Path, default=HERE / "_work")
+    args = ap.parse_args()
+
+    from analysis.io import load_book
+    from analysis.nbcontext import latest_month
+    from analysis.report import ReportOptions, run_report
+    from analysis.synthetic import generate_book
+
+    book = args.work / f"demo_{args.loans}_{args.seed}"
+    if not (book / ".complete").exists():
+        t = time.perf_counter()
+        generate_book(args.loans, args.seed, book)
+        (book / ".complete").write_text("ok")
+        print(f"generated {args.loans} loans in {time.perf_counter() - t:.1f} s")
+    as_of = args.as_of or f"{latest_month(load_book(book)):%Y-%m}"
+    out = args.work / "reports"
+    t0 = time.perf_counter()
+    result = run_report(ReportOptions(data_dir=book, as_of=as_of, out_dir=out, quiet=False,
+                                      cell_timeout_s=900, run_timeout_s=3600))
+    wall = time.perf_counter() - t0
+    if result.exit_code != 0:
+        print(f"run failed: {result.message}")
+        return result.exit_code
+    info = json.loads((result.path / "run.json").read_text())
+    notebooks = info["notebook_durations_s"]
+    pages = info["page_bytes"]
+    print()
+    print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}; load average at the end "
+          f"{os.getloadavg()[0]:.1f}")
+    print(f"Book: {args.loans:,} loans, seed {args.seed}; reporting month {as_of}")
+    print()
+    print("| step | seconds |")
+    print("|---|---:|")
+    for name, sec in notebooks.items():
+        print(f"| {name} | {sec:.1f} |")
+    rest = wall - sum(notebooks.values())
+    print(f"| validation, rendering, publishing | {rest:.1f} |")
+    print(f"| **whole run** | **{wall:.1f}** |")
+    print()
+    print("Largest page: " + ", ".join(f"{k} {v / 1e6:.2f} MB" for k, v in
+                                       sorted(pages.items(), key=lambda kv: -kv[1])[:1]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
