@@ -25,11 +25,13 @@ Model
    ``0.010 * exp(-0.8 q)``, continuing with probability 0.6);
    personal — rare medical and family events (about 0.2 % a month each).
 3. **Onset.** A performing loan-month (at least 4 instalments left) starts an
-   episode with hazard ``h_E + h_M + h_P``: ``h_E = b_E * exp(a_D * demand + a_C * cost)``,
-   ``h_M = b_M * exp(-0.4 q) * (1 + 12 * distress)``, ``h_P = b_P * (1 + 40 * event
-   this month + 15 * event last month)``, each times ``exp(-0.25 z_score)``. The
-   episode's **true family** is drawn with probabilities ``h_f / sum h`` (also written
-   to ``truth/episodes.parquet`` as ``p_true_*``: the best any method can do).
+   episode with hazard ``h_E + h_M + h_P``, each scaled by ``exp(-0.25 z_score)``:
+   ``h_E = b_E * exp(a_D * demand + a_C * cost)``, ``h_M = b_M * exp(-0.4 q) + 0.08 *
+   distress``, ``h_P = b_P + 0.20 * event this month + 0.08 * event last month``, with
+   small background hazards ``b_f`` (0.02-0.07 % a month), so that most onsets happen in
+   a spike of one family. The episode's **true family** is drawn with probabilities
+   ``h_f / sum h`` (written to ``truth/episodes.parquet`` as ``p_true_*``: no method can
+   beat their maximum, on average about 0.88).
 4. **Signals** (observed monthly for every loan): ``demand_index_change`` and
    ``input_cost_change`` (economic stress plus noise), ``revenue_volatility`` and
    ``late_filing_flag`` (quality and distress plus noise), ``medical_claim_flag`` and
@@ -134,7 +136,7 @@ class Macro:
 
 
 def _months(p: SynthParams) -> tuple[np.ndarray, np.ndarray]:
-    tx = p.n_months + p.extra_months + 24
+    tx = p.n_months + p.extra_months
     first = pd.Period(p.data_start, "M")
     periods = pd.period_range(first, periods=tx, freq="M")
     ends = periods.to_timestamp(how="end").normalize().to_numpy(dtype="datetime64[ns]")

@@ -33,6 +33,9 @@ from analysis.synthetic_paths import (
 )
 
 PERF, EPIS, CLOSED = 1, 2, 3
+ROW_DTYPES = {"balance": np.float64, "dpd": np.int32, "due": np.float64, "paid": np.float64,
+              "wo": np.float64, "rec": np.float64}
+SIGNAL_DTYPE = {k: (np.bool_ if k.endswith("_flag") else np.float32) for k in SIGNALS}
 MIN_LEFT = 4  # instalments left for an onset
 
 
@@ -107,21 +110,45 @@ def _static(p: SynthParams, rng, n: int) -> dict:
         borrower=b_of_loan, btype=btype, q=q, region=b_region[b_of_loan],
         industry=b_industry[b_of_loan], orig=orig, term=terms, score=score, z=z,
         principal=principal, rate=rate, firm_age=firm_age, revenue=revenue, due_day=due_day,
-        instalment=instalment, growth_f=growth_f, r=r,
+        instalment=instalment, growth_f=growth_f, r=r, log1r=np.log1p(r),
     )
 
 
 def _balance(s: dict, ix: np.ndarray, npaid: np.ndarray) -> np.ndarray:
     g = s["growth_f"][ix]
-    return s["principal"][ix] * (g - (1 + s["r"][ix]) ** npaid) / (g - 1)
+    return s["principal"][ix] * (g - np.exp(npaid * s["log1r"][ix])) / (g - 1)
+
+
+class _Latent:
+    """Latent states of a chunk, time-major ``(months, loans)`` for contiguous month slices."""
+
+    def __init__(self, p: SynthParams, s: dict, macro, rng, n: int):
+        tx = len(macro.month_ends)
+        self.n = n
+        entry = np.clip(p.distress_entry * np.exp(p.distress_entry_quality * s["q"]), 0, 1)
+        self.distress = np.zeros((tx, n), dtype=bool)
+        for t in range(1, tx):
+            u = rng.random(n)
+            self.distress[t] = np.where(self.distress[t - 1], u < p.distress_stay, u < entry)
+        self.med = _sparse_events(rng, (tx, n), p.medical_event_rate)
+        self.fam = _sparse_events(rng, (tx, n), p.family_event_rate)
+        n_i = macro.demand.shape[1]
+        self.cell = (s["region"] * n_i + s["industry"]).astype(np.int64)
+        self.demand = macro.demand.reshape(-1, tx).T.copy()  # (tx, regions * industries)
+        self.cost = macro.cost.T.copy()  # (tx, industries)
+        self.industry = s["industry"]
+        q = s["q"]
+        lf = p.late_filing_logit
+        self.vol_base = (p.volatility_log_mean + p.volatility_quality * q).astype(np.float32)
+        self.lf0 = (1 / (1 + np.exp(-(lf[0] + lf[1] * q)))).astype(np.float32)
+        self.lf1 = (1 / (1 + np.exp(-(lf[0] + lf[1] * q + lf[2])))).astype(np.float32)
 
 
 class _Hazards:
     """Family hazards h_f(loan, month) computed on demand from latent states."""
 
-    def __init__(self, p: SynthParams, s: dict, macro, distress, med, fam):
-        self.p, self.s, self.macro = p, s, macro
-        self.distress, self.med, self.fam = distress, med, fam
+    def __init__(self, p: SynthParams, s: dict, lat: _Latent):
+        self.p, self.s, self.lat = p, s, lat
         bt = s["btype"]
         scale = np.exp(p.hazard_score_loading * s["z"])
         self.scale = scale
@@ -132,45 +159,48 @@ class _Hazards:
         self.mq = np.exp(p.management_quality_loading * s["q"])
 
     def __call__(self, ix: np.ndarray, tt: np.ndarray) -> np.ndarray:
-        p, s = self.p, self.s
-        dem = self.macro.demand[s["region"][ix], s["industry"][ix], tt]
-        cost = self.macro.cost[s["industry"][ix], tt]
+        p, lat = self.p, self.lat
+        dem = lat.demand[tt, lat.cell[ix]]
+        cost = lat.cost[tt, lat.industry[ix]]
+        flat = tt * lat.n + ix
+        flat_b = np.maximum(tt - 1, 0) * lat.n + ix
         h_e = self.b[ix, 0] * np.exp(self.a_d[ix] * dem + p.economic_cost_loading * cost)
         h_m = self.b[ix, 1] * self.mq[ix] + self.scale[ix] * (
-            p.management_distress_hazard * self.distress[ix, tt]
+            p.management_distress_hazard * lat.distress.ravel()[flat]
         )
-        now = self.med[ix, tt] | self.fam[ix, tt]
-        before = self.med[ix, np.maximum(tt - 1, 0)] | self.fam[ix, np.maximum(tt - 1, 0)]
+        now = lat.med.ravel()[flat] | lat.fam.ravel()[flat]
+        before = lat.med.ravel()[flat_b] | lat.fam.ravel()[flat_b]
         h_p = self.b[ix, 2] + self.scale[ix] * (
             p.personal_event_hazard * now + p.personal_after_hazard * before
         )
         return np.stack([h_e, h_m, h_p], axis=1)
 
 
-def _signals(p: SynthParams, s, macro, distress, med, fam, rng, ix, t) -> dict:
+def _signals(p: SynthParams, s, lat: _Latent, rng, ix, t) -> dict:
     n = len(ix)
-    dem = macro.demand[s["region"][ix], s["industry"][ix], t]
-    cost = macro.cost[s["industry"][ix], t]
-    d = distress[ix, t]
-    q = s["q"][ix]
+    dem = lat.demand[t][lat.cell[ix]]
+    cost = lat.cost[t][lat.industry[ix]]
+    d = lat.distress[t][ix]
     tm = max(t - 1, 0)
-    med_any = med[ix, t] | med[ix, tm]
-    fam_any = fam[ix, t] | fam[ix, tm]
-    lf = p.late_filing_logit
+    med_any = lat.med[t][ix] | lat.med[tm][ix]
+    fam_any = lat.fam[t][ix] | lat.fam[tm][ix]
+    f32 = np.float32
     out = {
-        "demand_index_change": p.demand_signal_scale * dem + rng.normal(0, p.demand_signal_noise, n),
-        "input_cost_change": p.cost_signal_scale * cost + rng.normal(0, p.cost_signal_noise, n),
-        "revenue_volatility": np.exp(
-            p.volatility_log_mean + p.volatility_quality * q + p.volatility_distress * d
-            + rng.normal(0, p.volatility_noise, n)
-        ),
-        "late_filing_flag": rng.random(n) < 1 / (1 + np.exp(-(lf[0] + lf[1] * q + lf[2] * d))),
-        "medical_claim_flag": rng.random(n)
-        < np.where(med_any, p.medical_detect, p.medical_background),
-        "family_event_flag": rng.random(n)
-        < np.where(fam_any, p.family_detect, p.family_background),
+        "demand_index_change": np.round(
+            f32(p.demand_signal_scale) * dem.astype(f32)
+            + rng.standard_normal(n, dtype=f32) * f32(p.demand_signal_noise), 2),
+        "input_cost_change": np.round(
+            f32(p.cost_signal_scale) * cost.astype(f32)
+            + rng.standard_normal(n, dtype=f32) * f32(p.cost_signal_noise), 2),
+        "revenue_volatility": np.round(np.exp(
+            lat.vol_base[ix] + f32(p.volatility_distress) * d
+            + rng.standard_normal(n, dtype=f32) * f32(p.volatility_noise)), 3),
+        "late_filing_flag": rng.random(n, dtype=f32) < np.where(d, lat.lf1[ix], lat.lf0[ix]),
+        "medical_claim_flag": rng.random(n, dtype=f32)
+        < np.where(med_any, f32(p.medical_detect), f32(p.medical_background)),
+        "family_event_flag": rng.random(n, dtype=f32)
+        < np.where(fam_any, f32(p.family_detect), f32(p.family_background)),
     }
-    out = {k: np.round(v.astype(np.float64), 3) for k, v in out.items()}
     assert tuple(out) == tuple(SIGNALS)
     return out
 
@@ -179,17 +209,9 @@ def simulate_chunk(p: SynthParams, macro, seed: int, chunk: int, n: int) -> Chun
     """Simulate ``n`` loans over the data window (calendar months 0..n_months-1)."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, 1, chunk]))
     T = p.n_months
-    TX = len(macro.month_ends)
     s = _static(p, rng, n)
-    # latent processes over the extended calendar
-    entry = np.clip(p.distress_entry * np.exp(p.distress_entry_quality * s["q"]), 0, 1)
-    distress = np.zeros((n, TX), dtype=bool)
-    for t in range(1, TX):
-        u = rng.random(n)
-        distress[:, t] = np.where(distress[:, t - 1], u < p.distress_stay, u < entry)
-    med = _sparse_events(rng, (n, TX), p.medical_event_rate)
-    fam = _sparse_events(rng, (n, TX), p.family_event_rate)
-    hz = _Hazards(p, s, macro, distress, med, fam)
+    lat = _Latent(p, s, macro, rng, n)  # latent processes over the extended calendar
+    hz = _Hazards(p, s, lat)
 
     status = np.zeros(n, dtype=np.int8)
     npaid = np.zeros(n, dtype=np.int64)
@@ -207,8 +229,14 @@ def simulate_chunk(p: SynthParams, macro, seed: int, chunk: int, n: int) -> Chun
     rec_w = np.asarray(p.recovery_weights)
     lo, hi = p.redefault_window_months
 
-    rows = {k: [] for k in ("loan", "t", "balance", "dpd", "due", "paid", "wo", "rec")}
-    sig_rows = {k: [] for k in SIGNALS}
+    # output rows are scattered straight into loan-major buffers: loan i owns the slots
+    # base[i] .. base[i] + (T - orig[i]) - 1, one per possible month (monotone writes, no sort)
+    cap = T - s["orig"]
+    base = np.r_[0, np.cumsum(cap)[:-1]]
+    n_cap = int(cap.sum())
+    buf = {k: np.zeros(n_cap, dtype=dt) for k, dt in ROW_DTYPES.items()}
+    buf.update({k: np.zeros(n_cap, dtype=SIGNAL_DTYPE[k]) for k in SIGNALS})
+    valid = np.zeros(n_cap, dtype=bool)
     eps: dict[str, list] = {}
     relief = {k: [] for k in ("loan", "t", "measure", "late")}
     reasons = {k: [] for k in ("loan", "t", "code")}
@@ -217,7 +245,7 @@ def simulate_chunk(p: SynthParams, macro, seed: int, chunk: int, n: int) -> Chun
     for t in range(T):
         status[orig == t] = PERF
         act = np.flatnonzero((status == PERF) | (status == EPIS))
-        sig = _signals(p, s, macro, distress, med, fam, rng, act, t)
+        sig = _signals(p, s, lat, rng, act, t)
         # --- onsets ---------------------------------------------------------------
         perf = act[(status[act] == PERF) & (orig[act] < t)]
         cand = perf[(t > block_until[perf]) & (forced[perf] < 0) & (term[perf] - npaid[perf] >= MIN_LEFT)]
@@ -270,23 +298,23 @@ def simulate_chunk(p: SynthParams, macro, seed: int, chunk: int, n: int) -> Chun
         wo[em] = np.where(kind == WRITE_OFF, ead_now[ie], 0.0)
         j = np.clip(k - sc_wo[ie] - 1, 0, len(rec_w) - 1)
         rec[em] = np.where(kind == POST, np.round(rec_rate[ie] * ead_now[ie] * rec_w[j], 2), 0.0)
-        for name, arr in zip(
-            ("loan", "t", "balance", "dpd", "due", "paid", "wo", "rec"),
-            (act, np.full(len(act), t), bal, dpd, due, paid, wo, rec),
-            strict=True,
-        ):
-            rows[name].append(arr)
-        for name in SIGNALS:
-            sig_rows[name].append(sig[name])
+        pos = base[act] + (t - orig[act])
+        valid[pos] = True
+        for name, arr in (("balance", bal), ("dpd", dpd), ("due", due), ("paid", paid),
+                          ("wo", wo), ("rec", rec), *sig.items()):
+            buf[name][pos] = arr
         status[closing] = CLOSED
         ended = ie[k >= sc_len[ie] - 1]
         status[ended] = np.where(sc_closes[ended], CLOSED, PERF)
 
-    out_rows = {k: np.concatenate(v) for k, v in rows.items()}
-    for k, v in sig_rows.items():
-        out_rows[k] = np.concatenate(v)
-    order = np.argsort(out_rows["loan"], kind="stable")
-    out_rows = {k: v[order] for k, v in out_rows.items()}
+    loan_of_slot = np.repeat(np.arange(n, dtype=np.int32), cap)
+    out_rows = {"loan": loan_of_slot[valid]}
+    del loan_of_slot
+    slot = np.flatnonzero(valid)
+    out_rows["t"] = (slot - base[out_rows["loan"]] + orig[out_rows["loan"]]).astype(np.int16)
+    del slot
+    for k in list(buf):
+        out_rows[k] = buf.pop(k)[valid]
     episodes = {k: np.concatenate(v) for k, v in eps.items()} if eps else {}
     return ChunkOut(
         loans=s,

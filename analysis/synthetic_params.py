@@ -74,7 +74,7 @@ class SynthParams:
     n_months: int = 48  # months of data (2021-01 .. 2024-12)
     origination_months: int = 27  # loans originate in the first this-many months
     origination_growth: float = 0.02  # monthly growth of origination volume
-    extra_months: int = 30  # latent processes run this far past the data end
+    extra_months: int = 24  # latent processes run this far past the data end (>= 22)
     borrower_type_shares: dict = _f(_by_type(0.30, 0.50, 0.20))
     repeat_borrower_share: float = 0.08  # loans taken by a borrower with another loan
     region_weights: dict = _f(dict(zip(REGIONS, (0.18, 0.17, 0.14, 0.08, 0.12, 0.09, 0.11, 0.11),
@@ -154,8 +154,8 @@ class SynthParams:
     # --- relief assignment: multinomial logit on observed covariates (ref: none) -----------
     assign_intercept: dict = _f({"deferral": -1.7, "instalment": -2.0, "rate_reduction": -2.2,
                                  "counselling": -2.1})
-    assign_score: dict = _f({"deferral": 0.8, "instalment": 0.7, "rate_reduction": 0.75,
-                             "counselling": 0.7})  # per score sd
+    assign_score: dict = _f({"deferral": 0.65, "instalment": 0.55, "rate_reduction": 0.6,
+                             "counselling": 0.55})  # per score sd
     assign_type: dict = _f({
         "deferral": _by_type(0.3, 0.0, -0.3), "instalment": _by_type(0.0, 0.0, 0.3),
         "rate_reduction": _by_type(0.0, 0.0, 0.2), "counselling": _by_type(0.3, 0.0, -0.2)})
@@ -200,7 +200,7 @@ class SynthParams:
         "deferral": _by_family(-0.55, 0.15, -0.20), "instalment": _by_family(-0.30, -0.10, -0.55),
         "rate_reduction": _by_family(-0.20, -0.05, -0.45),
         "counselling": _by_family(0.0, -0.40, -0.05)})
-    redefault_intercept: float = -0.2
+    redefault_intercept: float = 0.35
     redefault_family: dict = _f(_by_family(-0.1, 0.25, -0.1))
     redefault_score: float = -0.35
     redefault_quality: float = -0.35

@@ -8,6 +8,7 @@ arrays (a few hundred bytes per episode).
 from __future__ import annotations
 
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -65,12 +66,14 @@ def _chunk_tables(c, p: SynthParams, macro, chunk: int, offset: int, seed: int) 
         "annual_revenue_cny": pa.array(s["revenue"].astype(np.float64)),
     })
     r = c.rows
-    id_col = pa.array(loan_ids, pa.string()).take(pa.array(r["loan"].astype(np.int32)))
-    month = pa.array(ends[r["t"]])
+    # dictionary-encoded IDs: no per-row strings; written as plain strings (store_schema off)
+    id_col = pa.DictionaryArray.from_arrays(pa.array(r["loan"].astype(np.int32)),
+                                            pa.array(loan_ids, pa.string()))
+    month = pa.DictionaryArray.from_arrays(pa.array(r["t"].astype(np.int32)), pa.array(ends))
     perf = pa.table({
         "loan_id": id_col, "month": month,
         "balance": pa.array(np.round(r["balance"], 2)),
-        "days_past_due": pa.array(r["dpd"].astype(np.int64)),
+        "days_past_due": pa.array(r["dpd"]).cast(pa.int64()),
         "amount_due": pa.array(np.round(r["due"], 2)),
         "amount_paid": pa.array(np.round(r["paid"], 2)),
         "write_off": pa.array(np.round(r["wo"], 2)),
@@ -79,7 +82,7 @@ def _chunk_tables(c, p: SynthParams, macro, chunk: int, offset: int, seed: int) 
     sig_cols = {"loan_id": id_col, "month": month}
     for name in SIGNALS:
         v = r[name]
-        sig_cols[name] = pa.array(v.astype(np.int64) if name.endswith("_flag") else v)
+        sig_cols[name] = pa.array(v).cast(pa.int8()) if name.endswith("_flag") else pa.array(v)
     signals = pa.table(sig_cols)
 
     rng = np.random.default_rng(np.random.SeedSequence([seed, 2, chunk]))
@@ -120,6 +123,35 @@ def _chunk_tables(c, p: SynthParams, macro, chunk: int, offset: int, seed: int) 
             "reasons": reasons, "episodes": ep}
 
 
+WRITE_OPTIONS = dict(store_schema=False, use_dictionary=["loan_id", "month", "measure",
+                                                         "borrower_type", "industry", "region",
+                                                         "reason_code", "borrower_id"],
+                     write_statistics=["loan_id", "month"])
+
+
+def _decode(tab: pa.Table) -> pa.Table:
+    """Dictionary columns back to plain values (for the in-memory frames)."""
+    for i, f in enumerate(tab.schema):
+        if pa.types.is_dictionary(f.type):
+            tab = tab.set_column(i, f.name, tab.column(i).cast(f.type.value_type))
+    return tab
+
+
+def _write_chunk(tabs: dict, out_dir: Path, chunk: int, folders: bool, writers: dict) -> None:
+    for name in ("loans", "performance", "signals", "relief", "reasons"):
+        tab = tabs[name]
+        if name in FOLDER_TABLES:
+            path = out_dir / name / f"part-{chunk:05d}.parquet" if folders else (
+                out_dir / f"{name}.parquet")
+            pq.write_table(tab, path, **WRITE_OPTIONS)
+            continue
+        if name not in writers:
+            schema = pa.schema([pa.field(f.name, f.type.value_type)
+                                if pa.types.is_dictionary(f.type) else f for f in tab.schema])
+            writers[name] = pq.ParquetWriter(out_dir / f"{name}.parquet", schema, **WRITE_OPTIONS)
+        writers[name].write_table(_decode(tab))
+
+
 def _clear(out: Path) -> None:
     for name in (*CONTRACT_TABLES, "measures"):
         for f in (out / f"{name}.parquet", out / f"{name}.csv"):
@@ -149,6 +181,8 @@ def run(n_loans: int, seed: int, chunk_loans: int, p: SynthParams, out_dir: Path
         for name in FOLDER_TABLES:
             if folders:
                 (out_dir / name).mkdir()
+    pool = ThreadPoolExecutor(max_workers=1)  # Parquet encoding overlaps the next chunk
+    pending: list = []
     try:
         for chunk in range(n_chunks):
             offset = chunk * chunk_loans
@@ -158,23 +192,24 @@ def run(n_loans: int, seed: int, chunk_loans: int, p: SynthParams, out_dir: Path
             del c
             if tabs["episodes"]:
                 episodes.append(tabs["episodes"])
-            for name in collected:
-                tab = tabs[name]
-                if out_dir is None:
-                    collected[name].append(tab)
-                elif folders and name in FOLDER_TABLES:
-                    pq.write_table(tab, out_dir / name / f"part-{chunk:05d}.parquet")
-                else:
-                    if name not in writers:
-                        writers[name] = pq.ParquetWriter(out_dir / f"{name}.parquet", tab.schema)
-                    writers[name].write_table(tab)
+            if out_dir is None:
+                for name in collected:
+                    collected[name].append(tabs[name])
+                continue
+            for f in pending:
+                f.result()  # at most one chunk in flight: bounded memory
+            pending = [pool.submit(_write_chunk, tabs, out_dir, chunk, folders, writers)]
             del tabs
+        for f in pending:
+            f.result()
     finally:
+        pool.shutdown(wait=True)
         for w in writers.values():
             w.close()
     truth = _truth(episodes, p, macro, seed, n_loans)
     if out_dir is None:
-        out = {name: pa.concat_tables(t).to_pandas() for name, t in collected.items()}
+        out = {name: _decode(pa.concat_tables([_decode(x) for x in t])).to_pandas()
+               for name, t in collected.items()}
         out["cause_map"] = cause_map()
         out.update({f"truth_{k}": v for k, v in truth.items()})
         return out
