@@ -237,6 +237,42 @@ def _build_episodes(book: Book, definitions: Definitions) -> pd.DataFrame:
     return ep_mod.build_episodes(book, **kwargs)
 
 
+def book_cache_path(cache_dir: str | os.PathLike, fingerprint: str) -> Path:
+    """Where a run keeps the validated book (pickle) for its notebooks."""
+    return Path(cache_dir) / f"book-{fingerprint[:24]}.pkl"
+
+
+def store_book(book: Book, cache_dir: str | os.PathLike, fingerprint: str) -> Path:
+    """Keep a validated book for the notebooks of this run (written atomically)."""
+    import pickle
+
+    path = book_cache_path(cache_dir, fingerprint)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        pickle.dump(book, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)
+    return path
+
+
+def _load_book(data_dir: str) -> Book:
+    """The validated book: from the run's cache when the runner left it there."""
+    from analysis.io import load_book
+
+    cache_dir = os.environ.get(CACHE_ENV, "")
+    fp = os.environ.get(CACHE_ENV + "_FINGERPRINT", "")
+    if cache_dir and fp:
+        path = book_cache_path(cache_dir, fp)
+        if path.exists():
+            import pickle
+
+            with open(path, "rb") as fh:
+                book = pickle.load(fh)  # written by this run's runner (store_book)
+            if book.source is None or Path(book.source).resolve() == Path(data_dir).resolve():
+                return book
+    return load_book(data_dir)
+
+
 def _cached_episodes(
     book: Book, definitions: Definitions, key_parts: dict[str, Any]
 ) -> pd.DataFrame:
@@ -376,9 +412,7 @@ def open_context(
         data_dir, as_of, horizon_months, probation_months, segment, min_cell, tables_dir,
         language, definitions,
     )
-    from analysis.io import load_book
-
-    book = load_book(data_dir)
+    book = _load_book(data_dir)
     last = latest_month(book)
     first = pd.Timestamp(book.performance["month"].min()) + pd.offsets.MonthEnd(0)
     month = last if as_of == "" else parse_month(as_of)

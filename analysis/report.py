@@ -51,6 +51,7 @@ from analysis.nbcontext import (
     data_fingerprint,
     latest_month,
     parse_month,
+    store_book,
 )
 from analysis.report_history import record_run
 from analysis.report_params import (
@@ -455,13 +456,14 @@ def run_report_locked(opts: ReportOptions, log: Callable[[str], None] | None = N
                 f"--as-of {opts.as_of}: outside the data ({first:%Y-%m} to {last:%Y-%m})"
             )
         ids = _id_values(book)
-        del book
         fingerprint = data_fingerprint(data_dir)
         kernel = resolve_kernel(opts.kernel_name)
         staging = staging_dir(out, run_id)
         (staging / "executed").mkdir()
         (staging / "tables").mkdir()
         cache = staging / ".cache"
+        store_book(book, cache, fingerprint)
+        del book
         env = {CACHE_ENV: str(cache), CACHE_ENV + "_FINGERPRINT": fingerprint,
                "PYTHONWARNINGS": os.environ.get("PYTHONWARNINGS", "")}
         with _env(env), _run_deadline(opts.run_timeout_s):
