@@ -10,17 +10,22 @@ from __future__ import annotations
 import argparse
 import sys
 
+from analysis.errors import InputError
+
 
 def _validate(args: argparse.Namespace) -> int:
-    from analysis.io import validate_book
+    from analysis.engine_dask import validate_with_engine
 
-    report = validate_book(args.data)
+    report = validate_with_engine(args.data, args.engine, args.scheduler)
     if report.ok:
         print(report.message())
         return 0
     print(report.format(), file=sys.stderr)
     if args.report:
-        report.table.to_csv(args.report, index=False)
+        try:
+            report.table.to_csv(args.report, index=False)
+        except OSError as e:
+            raise InputError(f"cannot write the report to {args.report}: {e}") from e
         print(f"report written to {args.report}", file=sys.stderr)
     return 2
 
@@ -35,6 +40,9 @@ def _add_validate(sub) -> None:
     )
     p.add_argument("--data", required=True, metavar="DIR", help="data directory")
     p.add_argument("--report", metavar="CSV", help="also write the report table to this CSV")
+    from analysis.engine_dask import add_engine_arguments
+
+    add_engine_arguments(p)
     p.set_defaults(func=_validate)
 
 

@@ -412,3 +412,36 @@ def test_validate_writes_report_csv(tmp_path):
     back = pd.read_csv(tmp_path / "r.csv")
     assert back[["table", "column", "check"]].values.tolist() == [
         ["performance", "balance", ">= 0"]]
+
+
+# --- no input, however broken, ends in a traceback --------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_FUZZ = settings(max_examples=15, deadline=None,
+                 suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@_FUZZ
+@given(content=st.binary(max_size=300))
+def test_arbitrary_bytes_give_a_report_not_a_traceback(tmp_path_factory, content):
+    d = write_book(tmp_path_factory.mktemp("fuzz"), loans=content)
+    assert not validate_book(d).ok
+
+
+@_FUZZ
+@given(row=st.integers(0, 8), col=st.integers(0, 5),
+       value=st.text(alphabet=st.characters(blacklist_categories=["Cs"],
+                                            blacklist_characters=',"\r\n'), max_size=12))
+def test_any_cell_value_gives_a_report_or_a_book(tmp_path_factory, row, col, value):
+    lines = PERFORMANCE.splitlines()
+    cells = lines[row + 1].split(",")
+    cells[col] = value
+    lines[row + 1] = ",".join(cells)
+    d = write_book(tmp_path_factory.mktemp("fuzz"), performance="\n".join(lines) + "\n")
+    report = validate_book(d)
+    if report.ok:
+        assert len(load_book(d).performance) >= 8
+    else:
+        assert set(report.table["check"]) <= schema.known_checks()
