@@ -220,8 +220,9 @@ def _build_tables(spec: ImportSpec, sources: dict[str, Source]) -> _Built:
         if len(p):
             built.problems.append(p.assign(__src=src, table=table))
 
-    def bad_rows(src: str) -> set:
-        return {r for p in built.problems if p["__src"].iloc[0] == src for r in p["__row"]}
+    def bad_rows(src: str) -> np.ndarray:
+        rows = [p.loc[p["__src"] == src, "__row"].to_numpy(np.int64) for p in built.problems]
+        return np.concatenate(rows) if rows else np.array([], dtype=np.int64)
 
     registry = derivations()
     for tname in TABLE_ORDER:
@@ -237,7 +238,7 @@ def _build_tables(spec: ImportSpec, sources: dict[str, Source]) -> _Built:
         elif t.derive:
             src = sources[t.derive_source]
             known = bad_rows(t.derive_source)
-            frame = src.frame[~src.frame.index.isin(list(known))]
+            frame = src.frame[~src.frame.index.isin(known)]
             try:
                 derived = registry[t.derive](frame, t.params)
             except KeyError as exc:
@@ -354,10 +355,11 @@ def _finish(df: pd.DataFrame, name: str, pseudo: tuple[str, ...], key: bytes | N
     for c in df.columns:
         if str(df[c].dtype) == "Int64" and not df[c].isna().any():
             df[c] = df[c].astype("int64")
-    if name == "relief" and df.empty:
-        df = pd.DataFrame({"loan_id": pd.Series([], dtype=object),
-                           "granted_date": pd.Series([], dtype="datetime64[ns]"),
-                           "measure": pd.Series([], dtype=object)})
+    if df.empty and not len(df.columns):
+        from analysis.schema import FIELDS, TABLES
+
+        df = pd.DataFrame({f: pd.Series([], dtype=FIELDS[f].dtype)
+                           for f in TABLES[name].fields if FIELDS[f].required})
     return df
 
 
