@@ -28,9 +28,17 @@ $(DATA)/loans.parquet: | $(STAMP)
 synth: $(STAMP) ## (re)generate the synthetic book into $(DATA)
 	$(PY) -m analysis synth --loans $(LOANS) --seed $(SEED) --out $(DATA)
 
-demo: $(STAMP) $(DATA)/loans.parquet ## generate the synthetic book and run the whole job on it
+demo: $(STAMP) $(DATA)/loans.parquet ## generate the synthetic book and publish the whole report for it
 	$(PY) -m analysis validate --data $(DATA)
 	$(PY) -m analysis kpis --data $(DATA)
+	$(PY) -m analysis refresh --data $(DATA) --out $(OUT)
+	@echo "open $(OUT)/index.html"
+
+report: $(STAMP) ## publish the report for AS_OF (YYYY-MM) from $(DATA) into $(OUT)
+	$(PY) -m analysis report --data $(DATA) --as-of $(AS_OF) --out $(OUT)
+
+refresh: $(STAMP) ## scheduled job: publish the latest complete month if new or changed
+	$(PY) -m analysis refresh --data $(DATA) --out $(OUT)
 
 test: $(STAMP) ## run the test suite (slow statistical checks excluded)
 	$(PY) -m pytest -m "not slow" -q
@@ -50,4 +58,4 @@ bench: $(STAMP) ## run the benchmarks (minutes; writes benchmarks/results/)
 clean: ## remove the venv and generated data
 	rm -rf $(VENV) data/synthetic
 
-.PHONY: help venv synth demo test test-slow lint lab bench clean
+.PHONY: help venv synth demo report refresh test test-slow lint lab bench clean
