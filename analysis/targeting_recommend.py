@@ -104,9 +104,10 @@ def recommend(book, episodes: pd.DataFrame, as_of: str | pd.Timestamp,
     if not is_open.any():
         return empty_recommendations(f"no episode is open at {month:%Y-%m}: nothing to recommend")
     msgs: list[str] = []
-    episodes, note = with_cause(book, episodes, definitions, seed)
-    if note:
-        msgs.append(note)
+    if result is None or result.estimates.features.columns[0] not in episodes:
+        episodes, note = with_cause(book, episodes, definitions, seed)
+        if note:
+            msgs.append(note)
     if result is None:
         cutoff = (month.to_period("M") - (horizon_months + probation_months - 1)).to_timestamp(how="end").normalize()
         train = episodes.loc[pd.to_datetime(episodes["start_month"]) <= cutoff]

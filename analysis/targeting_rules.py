@@ -54,8 +54,10 @@ MAX_TREE_LEVELS = 8
 
 
 def category_values(frame: pd.DataFrame, col: str) -> np.ndarray:
-    """A categorical feature as strings, missing as ``<NA>``."""
-    return frame[col].astype("string").fillna(MISSING).to_numpy(dtype=object)
+    """A categorical feature as strings (object array), missing as ``<NA>``."""
+    s = frame[col]
+    arr = s.to_numpy(dtype=object, na_value=MISSING) if s.hasnans else s.to_numpy(dtype=object)
+    return arr.astype(str).astype(object)
 
 
 def _numeric(frame: pd.DataFrame, col: str) -> np.ndarray:
@@ -71,10 +73,11 @@ class Split:
     levels: tuple[str, ...] = ()
     threshold: float = float("nan")
 
-    def left(self, frame: pd.DataFrame) -> np.ndarray:
+    def left(self, frame: pd.DataFrame, values: np.ndarray | None = None) -> np.ndarray:
+        """Rows going left; ``values``: the feature already read (see :func:`feature_values`)."""
+        v = feature_values(frame, self) if values is None else values
         if self.kind == "categorical":
-            return np.isin(category_values(frame, self.feature), list(self.levels))
-        v = _numeric(frame, self.feature)
+            return np.isin(v, list(self.levels))
         return np.nan_to_num(v, nan=np.inf) <= self.threshold
 
     def text(self, side: str = "left") -> str:
@@ -83,6 +86,25 @@ class Split:
             return f"{self.feature} {op} {{{', '.join(self.levels)}}}"
         op = "<=" if side == "left" else ">"
         return f"{self.feature} {op} {self.threshold:,.4g}"
+
+
+def feature_values(frame: pd.DataFrame, split: Split) -> np.ndarray:
+    """The column a split reads, as strings (categorical) or floats (numeric)."""
+    if split.kind == "categorical":
+        return category_values(frame, split.feature)
+    return _numeric(frame, split.feature)
+
+
+def split_masks(frame: pd.DataFrame, splits: Sequence[Split]) -> np.ndarray:
+    """n x S boolean matrix of the rows going left at every split (each column read once)."""
+    cache: dict[tuple[str, str], np.ndarray] = {}
+    cols = []
+    for sp in splits:
+        key = (sp.feature, sp.kind)
+        if key not in cache:
+            cache[key] = feature_values(frame, sp)
+        cols.append(sp.left(frame, cache[key]))
+    return np.column_stack(cols) if cols else np.zeros((len(frame), 0), bool)
 
 
 @dataclass(frozen=True)
@@ -235,7 +257,7 @@ def fit_policy_tree(frame: pd.DataFrame, scores: np.ndarray, arms: Sequence[str]
         onehot = np.eye(k)[treated]
     if not splits or n == 0:
         return Node(arm=arms[_best_arm(scores.sum(0), onehot.sum(0), min_arm)])
-    members = np.column_stack([s.left(frame) for s in splits])
+    members = split_masks(frame, splits)
     inv, first = _atoms(members)
     n_atoms = len(first)
     g = np.zeros((n_atoms, k))
@@ -342,16 +364,17 @@ class BudgetRule:
     budget_share: float
     reference: str = "none"
 
-    def group_keys(self, frame: pd.DataFrame) -> list[tuple]:
-        leaf = self.base.leaf_ids(frame)
-        cols = [category_values(frame, f) for f in self.group_features]
-        return list(zip(leaf.tolist(), *[c.tolist() for c in cols], strict=True))
+    def group_keys(self, frame: pd.DataFrame) -> pd.MultiIndex:
+        return _group_keys(self.base, frame, self.group_features)
 
-    def assign(self, frame: pd.DataFrame) -> np.ndarray:
-        arms = self.base.assign(frame)
-        chosen = {(lf, *lv) for lf, lv, _, _ in self.selected}
-        keys = self.group_keys(frame)
-        keep = np.fromiter((k in chosen for k in keys), bool, len(keys))
+    def assign(self, frame: pd.DataFrame, keys: pd.MultiIndex | None = None,
+               base_arms: np.ndarray | None = None) -> np.ndarray:
+        """Arms per row (``keys``/``base_arms``: precomputed group keys and base arms)."""
+        arms = self.base.assign(frame) if base_arms is None else base_arms
+        keys = self.group_keys(frame) if keys is None else keys
+        chosen = pd.MultiIndex.from_tuples([(lf, *lv) for lf, lv, _, _ in self.selected],
+                                           names=keys.names) if self.selected else None
+        keep = keys.isin(chosen) if chosen is not None else np.zeros(len(keys), bool)
         return np.where(keep, arms, self.reference).astype(object)
 
     def text(self) -> str:
@@ -372,6 +395,61 @@ class BudgetRule:
         return f"learned rule within budget ({lim}): {len(self.selected)} groups treated, rest none"
 
 
+def _group_keys(base: Rule, frame: pd.DataFrame, group_features: Sequence[str]) -> pd.MultiIndex:
+    return pd.MultiIndex.from_arrays([base.leaf_ids(frame), *[category_values(frame, f) for f in group_features]],
+                                     names=["leaf", *group_features])
+
+
+@dataclass(frozen=True)
+class BudgetGroups:
+    """The groups of a rule with their score sums and budget units, in priority order;
+    :meth:`select` applies a budget (cheap: reuse for a budget curve)."""
+
+    base: Rule
+    group_features: tuple[str, ...]
+    table: pd.DataFrame  # index: group keys; gain, units, arm (code), priority
+    arms: tuple[str, ...]
+    total: float  # budget base: total EAD or number of episodes
+    budget_kind: str
+
+    def select(self, budget_share: float) -> BudgetRule:
+        cap = budget_share * self.total
+        units = self.table["units"].to_numpy()
+        used, chosen = 0.0, []
+        for j in range(len(units)):  # a handful of groups, not episodes
+            if used + units[j] <= cap + 1e-9:
+                used += units[j]
+                key = self.table.index[j]
+                key = key if isinstance(key, tuple) else (key,)
+                chosen.append((int(key[0]), tuple(str(x) for x in key[1:]),
+                               self.arms[int(self.table["arm"].iloc[j])], float(self.table["priority"].iloc[j])))
+        return BudgetRule(self.base, self.group_features, tuple(chosen), self.budget_kind, float(budget_share))
+
+
+def budget_groups(base: Rule, frame: pd.DataFrame, scores: np.ndarray, costs: np.ndarray,
+                  ead: np.ndarray, arms: Sequence[str], group_features: Sequence[str],
+                  budget_kind: str = "ead") -> BudgetGroups:
+    """Groups (leaf x ``group_features``) of ``base`` with positive score sum for their rule
+    arm, sorted by score per budget unit (CNY of cost, or treated episodes)."""
+    if budget_kind not in ("ead", "treated"):
+        raise ValueError(f"budget_kind must be 'ead' or 'treated', got {budget_kind!r}")
+    arm_idx = {a: i for i, a in enumerate(arms)}
+    rule_arm = np.array([arm_idx[a] for a in base.assign(frame)], int)
+    n = len(frame)
+    rows = np.arange(n)
+    cost = costs[rows, rule_arm]
+    units = cost if budget_kind == "ead" else (cost > 0).astype(float)
+    keys = _group_keys(base, frame, group_features)
+    agg = (pd.DataFrame({"gain": scores[rows, rule_arm], "units": units, "arm": rule_arm}, index=keys)
+           .groupby(level=list(range(keys.nlevels)), sort=True)
+           .agg(gain=("gain", "sum"), units=("units", "sum"), arm=("arm", "first")))
+    agg = agg[(agg["gain"] > 0) & (agg["arm"] != 0)].copy()
+    agg["priority"] = np.where(agg["units"] > 0, agg["gain"] / agg["units"].where(agg["units"] > 0, 1.0), np.inf)
+    agg = agg.sort_values("priority", ascending=False, kind="stable")
+    total = float(ead.sum()) if budget_kind == "ead" else float(n)
+    return BudgetGroups(base, tuple(group_features), agg, tuple(arms), total, budget_kind)
+
+
 def fit_budget_rule(base: Rule, frame: pd.DataFrame, scores: np.ndarray, costs: np.ndarray,
                     ead: np.ndarray, arms: Sequence[str], group_features: Sequence[str],
                     budget_share: float, budget_kind: str = "ead") -> BudgetRule:
@@ -381,27 +459,4 @@ def fit_budget_rule(base: Rule, frame: pd.DataFrame, scores: np.ndarray, costs: 
     ``budget_share`` x total EAD) or ``treated`` (episodes given a costly arm <=
     ``budget_share`` x n).
     """
-    arm_idx = {a: i for i, a in enumerate(arms)}
-    rule_arm = np.array([arm_idx[a] for a in base.assign(frame)], int)
-    n = len(frame)
-    rows = np.arange(n)
-    gain = scores[rows, rule_arm]
-    cost = costs[rows, rule_arm]
-    units = cost if budget_kind == "ead" else (cost > 0).astype(float)
-    cap = budget_share * (ead.sum() if budget_kind == "ead" else n)
-    keys = pd.DataFrame({"leaf": base.leaf_ids(frame),
-                         **{f: category_values(frame, f) for f in group_features}})
-    agg = (pd.DataFrame({"gain": gain, "units": units, "arm": rule_arm})
-           .groupby([keys[c] for c in keys.columns], sort=True)
-           .agg(gain=("gain", "sum"), units=("units", "sum"), arm=("arm", "first")))
-    agg = agg[(agg["gain"] > 0) & (agg["arm"] != 0)]
-    with np.errstate(divide="ignore"):
-        agg["priority"] = np.where(agg["units"] > 0, agg["gain"] / agg["units"].where(agg["units"] > 0, 1), np.inf)
-    agg = agg.sort_values("priority", ascending=False, kind="stable")
-    used, chosen = 0.0, []
-    for key, r in agg.iterrows():  # loop over a handful of groups, not episodes
-        if used + r["units"] <= cap + 1e-9:
-            used += r["units"]
-            key = key if isinstance(key, tuple) else (key,)
-            chosen.append((int(key[0]), tuple(str(x) for x in key[1:]), arms[int(r["arm"])], float(r["priority"])))
-    return BudgetRule(base, tuple(group_features), tuple(chosen), budget_kind, float(budget_share))
+    return budget_groups(base, frame, scores, costs, ead, arms, group_features, budget_kind).select(budget_share)
