@@ -35,10 +35,10 @@ Model
 4. **Signals** (observed monthly for every loan): ``demand_index_change`` and
    ``input_cost_change`` (economic stress plus noise), ``revenue_volatility`` and
    ``late_filing_flag`` (quality and distress plus noise), ``medical_claim_flag`` and
-   ``family_event_flag`` (an event this or last month, detected with probability 0.75 /
-   0.6, false alarms 0.4 % / 0.6 %). **Reasons**: 30-55 % of episodes report a reason
-   code one month before to two months after the start; management problems are
-   often reported as economic ones (35 %).
+   ``family_event_flag`` (an event this or last month, detected with probability 0.85 /
+   0.75, false alarms 0.4 % / 0.6 %). **Reasons**: 35-45 % of episodes report a reason
+   code one month before to two months after the start, with some noise: 8-18 % name
+   another family (management problems are most often passed off as economic, 15 %).
 5. **Relief** is a multinomial logit on observed covariates only (credit score,
    borrower type, EAD, DPD at start, reported reason family, signals in the start
    month), so unconfoundedness given those covariates holds by construction; every

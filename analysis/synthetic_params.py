@@ -144,11 +144,11 @@ class SynthParams:
     family_detect: float = 0.75
     family_background: float = 0.006
     # --- reported reasons ----------------------------------------------------------------
-    report_rate: dict = _f(_by_family(0.45, 0.30, 0.55))
+    report_rate: dict = _f(_by_family(0.40, 0.35, 0.45))
     report_family_confusion: dict = _f({  # P(reported family | true family)
-        "economic": _by_family(0.85, 0.10, 0.05),
-        "management": _by_family(0.35, 0.60, 0.05),
-        "personal": _by_family(0.10, 0.05, 0.85),
+        "economic": _by_family(0.90, 0.07, 0.03),
+        "management": _by_family(0.15, 0.82, 0.03),
+        "personal": _by_family(0.05, 0.03, 0.92),
     })
     report_month_offsets: dict = _f({"-1": 0.1, "0": 0.5, "1": 0.3, "2": 0.1})
     # --- relief assignment: multinomial logit on observed covariates (ref: none) -----------
