@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analysis.book import Book
 from analysis.definitions import BORROWER_TYPES, FAMILIES, MEASURES
@@ -285,3 +287,61 @@ def test_every_arm_in_every_cell(joined):
         assert (cells > 0).all().all() and cells.shape == (3, 5)
     ps = joined[[c for c in joined.columns if c.startswith("propensity_")]]
     assert np.allclose(ps.sum(axis=1), 1.0) and (ps.to_numpy() > 0).all()
+
+
+def test_redefault_draws_match_their_probabilities(joined):
+    cured = joined[~joined["is_censored_true"] & (joined["drawn_outcome"] == "cure")]
+    drawn = cured["drawn_redefault"].astype(float)
+    assert abs(drawn.mean() - cured["p_redefault"].mean()) <= 4 * _se(cured["p_redefault"])
+
+
+# --- DPD scripts (property test) --------------------------------------------------------------
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), t0=st.integers(0, 47))
+def test_scripts_realise_their_branch(seed, t0):
+    from analysis.synthetic import SynthParams, make_macro
+    from analysis.synthetic_paths import (
+        CLEAN,
+        CLEAN_FALSE,
+        CURE,
+        DEFAULT,
+        NEITHER,
+        WRITE_OFF,
+        build_scripts,
+    )
+
+    p = SynthParams()
+    dim = make_macro(p, 0).days_in_month
+    rng = np.random.default_rng(seed)
+    e = 300
+    branch = rng.integers(0, 3, e)
+    due = rng.integers(5, 28, e)
+    sc = build_scripts(branch, t0, due, dim, rng, p)
+    k = np.arange(sc.kind.shape[1])[None, :]
+    inside = k < sc.length[:, None]
+    dpd = np.where(inside, sc.dpd, 0)
+    assert (dpd[:, 0] >= 1).all() and (dpd[:, 0] <= 26).all()
+    first90 = np.where((dpd >= 90).any(axis=1), (dpd >= 90).argmax(axis=1), 99)
+    wo = np.where((sc.kind == WRITE_OFF).any(axis=1), (sc.kind == WRITE_OFF).argmax(axis=1), 99)
+    ret = sc.return_offset
+    # cure within the horizon: never 90+, three clean month-ends from the return month
+    c = branch == CURE
+    assert (first90[c] == 99).all() and ((ret[c] >= 1) & (ret[c] <= 6)).all()
+    for j in range(3):
+        assert (sc.kind[c, ret[c] + j] == CLEAN).all()
+    assert (sc.length[c] == ret[c] + 3).all()
+    # default within the horizon: 90+ at 3..6, write-off 3 months later, then recoveries
+    d = branch == DEFAULT
+    assert ((first90[d] >= 3) & (first90[d] <= 6)).all() and (wo[d] == first90[d] + 3).all()
+    assert sc.closes[d].all()
+    # neither: no 90+ and no write-off within the horizon; late cure or late default
+    n = branch == NEITHER
+    assert (first90[n] > 6).all() and (wo[n] > 6).all()
+    late_cure = n & (ret > 0)
+    assert ((ret[late_cure] >= 7) & (first90[late_cure] == 99)).all()
+    assert ((first90[n & ~late_cure] >= 7) & (first90[n & ~late_cure] <= 9)).all()
+    # before the final return, every clean month is followed by a relapse (false cure)
+    clean_early = (sc.kind == CLEAN_FALSE) & (k < ret[:, None])
+    rows, cols = np.nonzero(clean_early)
+    assert (sc.dpd[rows, cols + 1] > 0).all()
