@@ -215,8 +215,12 @@ def cause_map() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["source", "name", "family"])
 
 
-def write_params(p: SynthParams, seed: int, n_loans: int, path: Path) -> None:
-    doc = {"seed": seed, "n_loans": n_loans, "families": list(FAMILIES),
+def write_params(
+    p: SynthParams, seed: int, n_loans: int, path: Path, chunk_loans: int | None = None
+) -> None:
+    """``truth/params.json``: seed, size, chunking (the draws depend on it) and parameters."""
+    doc = {"seed": seed, "n_loans": n_loans, "chunk_loans": chunk_loans,
+           "families": list(FAMILIES),
            "arms": list(ARMS), "borrower_types": list(BORROWER_TYPES),
            "measures": list(MEASURES), "params": p.as_dict()}
     path.write_text(json.dumps(doc, indent=1, default=list), encoding="utf-8")

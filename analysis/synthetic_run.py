@@ -220,7 +220,7 @@ def run(n_loans: int, seed: int, chunk_loans: int, p: SynthParams, out_dir: Path
     truth["potential_outcomes"].to_parquet(tdir / "potential_outcomes.parquet", index=False)
     truth["effects"].to_csv(tdir / "effects.csv", index=False)
     truth["shares"].to_csv(tdir / "shares.csv", index=False)
-    write_params(p, seed, n_loans, tdir / "params.json")
+    write_params(p, seed, n_loans, tdir / "params.json", chunk_loans=chunk_loans)
     return {}
 
 
