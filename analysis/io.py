@@ -50,12 +50,17 @@ import pandas as pd
 from analysis.book import Book
 from analysis.definitions import FAMILIES
 from analysis.errors import InputError, ParameterError
-from analysis.schema import FIELDS, STANDARD_MEASURES, TABLES, field_rules, pandera_schema
+from analysis.schema import (
+    FIELDS,
+    NA_STRINGS,
+    STANDARD_MEASURES,
+    TABLES,
+    field_rules,
+    pandera_schema,
+)
 
 #: Tables with more rows are checked with the registry's vectorised rules, not pandera.
 PANDERA_MAX_ROWS = 1_000_000
-#: Strings read as missing in CSV files.
-NA_STRINGS = ["", "NA", "N/A", "NaN", "nan", "null", "NULL"]
 MAX_EXAMPLES = 5
 REPORT_COLUMNS = ["file", "table", "column", "check", "n_failures", "examples"]
 ENGINES = ("pandas",)
@@ -274,7 +279,7 @@ def _read_csv(path: Path, table: str, rep: _Report) -> _Loaded | None:
                     f"{word}-separated; the contract needs comma-separated CSV"])
                 return None
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=NA_STRINGS,
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=list(NA_STRINGS),
                          skip_blank_lines=False, encoding="utf-8-sig")
     except UnicodeDecodeError:
         rep.add(name, table, "", "encoding", 1, [_utf8_problem(path)])
@@ -285,7 +290,10 @@ def _read_csv(path: Path, table: str, rep: _Report) -> _Loaded | None:
     except (pd.errors.ParserError, ValueError, OSError) as e:
         rep.add(name, table, "", "readable", 1, [f"cannot parse as CSV: {str(e).strip()}"])
         return None
-    names = next(csv.reader([header])) if header else []
+    try:
+        names = next(csv.reader([header.replace("\r", "").replace("\x00", "")]), [])
+    except csv.Error:
+        names = []
     dups = sorted({n.strip() for n in names if [m.strip() for m in names].count(n.strip()) > 1})
     if dups:
         rep.add(name, table, ", ".join(dups), "unique_column_names", len(dups),

@@ -59,6 +59,9 @@ KIND_TEXT: dict[str, str] = {
     "bool": "boolean (true/false)",
 }
 
+#: Strings read as missing in CSV files.
+NA_STRINGS: tuple[str, ...] = ("", "NA", "N/A", "NaN", "nan", "null", "NULL")
+
 #: Standard relief measures, always known; a ``measures`` table may add more.
 STANDARD_MEASURES: dict[str, tuple[str, bool]] = {
     "deferral": ("payments deferred for deferral_months (interest may accrue)", True),
@@ -295,7 +298,7 @@ CROSS_CHECKS: dict[str, str] = {
     "standard_measure": "a standard code redeclared in measures keeps its is_concession",
     "numeric": "signal columns are numeric",
     "signal_mapped": "every signal column has a cause_map row with source=signal",
-    "mapped_signal_exists": "every cause_map signal names a column of signals",
+    "mapped_signal_exists": "when signals exist, every cause_map signal names one of its columns",
     "family_has_signal": "when signals exist, every cause family has at least one signal",
     "reason_mapped": "every reason_code has a cause_map row with source=reason",
 }
@@ -440,8 +443,8 @@ def render_markdown() -> str:
         f"{k} → `{v[0]}`" + (f" (`{v[1]}` when missing allowed)" if v[1] != v[0] else "")
         for k, v in DTYPES.items()
     ) + ". Months given as `YYYY-MM` become the month-end date; a full date must be a "
-        "month end. IDs are read as text. Missing values in CSV: empty, `NA`, `N/A`, `NaN`, "
-        "`null`."]
+        "month end. IDs are read as text. Missing values in CSV: empty, "
+        + ", ".join(f"`{x}`" for x in NA_STRINGS if x) + "."]
     lines += ["", "Checks a validation report can name, besides the column checks above:", ""]
     lines += [f"- `{k}`: {v}" for k, v in {**FILE_CHECKS, **CROSS_CHECKS}.items()]
     return "\n".join(lines) + "\n"

@@ -416,7 +416,7 @@ def test_validate_writes_report_csv(tmp_path):
 
 # --- no input, however broken, ends in a traceback --------------------------------------
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import HealthCheck, example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 _FUZZ = settings(max_examples=15, deadline=None,
@@ -425,6 +425,8 @@ _FUZZ = settings(max_examples=15, deadline=None,
 
 @_FUZZ
 @given(content=st.binary(max_size=300))
+@example(content=b"\x00\r\x00")  # once broke the header parser
+@example(content=b"\xef\xbb\xbf")  # a UTF-8 byte-order mark and nothing else
 def test_arbitrary_bytes_give_a_report_not_a_traceback(tmp_path_factory, content):
     d = write_book(tmp_path_factory.mktemp("fuzz"), loans=content)
     assert not validate_book(d).ok
