@@ -136,8 +136,7 @@ def at_risk_months(
     at_risk &= onset | (bal > 0)
     keys = pd.DataFrame(
         {
-            "loan_id": uniques.to_numpy()[codes[at_risk]] if hasattr(uniques, "to_numpy")
-            else np.asarray(uniques)[codes[at_risk]],
+            "loan_id": np.asarray(uniques)[codes[at_risk]],
             "_m": mi[at_risk],
             "is_onset": onset[at_risk],
         }

@@ -429,7 +429,7 @@ def test_bad_shares_arguments(sim_att) -> None:
 # method's assumptions hold.
 @pytest.fixture(scope="module")
 def synth_att(synth_book, synth_episodes) -> Attribution:
-    return attribute(synth_book, synth_episodes, n_boot=100, seed=1)
+    return attribute(synth_book, synth_episodes, n_boot=50, seed=1)
 
 
 def _truth_figures(att: Attribution, truth_dir) -> tuple[pd.DataFrame, float]:
