@@ -175,7 +175,7 @@ def make_macro(p: SynthParams, seed: int) -> Macro:
 
 def simulate(
     n_loans: int, seed: int, chunk_loans: int = 200_000, params: SynthParams | None = None
-) -> dict[str, pd.DataFrame]:
+) -> dict[str, pd.DataFrame | dict]:
     """The whole book in memory: contract tables plus ``truth_*`` frames.
 
     Keys: ``loans, performance, relief, signals, reasons, cause_map`` and

@@ -103,11 +103,12 @@ def _chunk_tables(c, p: SynthParams, macro, chunk: int, offset: int, seed: int) 
                                     typ, mask=mask)
     relief = pa.table(relief_cols)
     rs = c.reasons
+    r_loan, r_t = rs["loan"].astype(np.int64), rs["t"].astype(np.int64)
+    r_day = rng.integers(1, 29, size=len(r_loan))
+    r_day = np.where(r_t == s["orig"][r_loan], np.maximum(r_day, s["due_day"][r_loan]), r_day)
     reasons = pa.table({
-        "loan_id": pa.array(loan_ids[rs["loan"].astype(np.int64)], pa.string()),
-        "reported_date": pa.array(_day_in_month(ends, rs["t"].astype(np.int64),
-                                                rng.integers(1, 29, size=len(rs["loan"]))),
-                                  pa.timestamp("ns")),
+        "loan_id": pa.array(loan_ids[r_loan], pa.string()),
+        "reported_date": pa.array(_day_in_month(ends, r_t, r_day), pa.timestamp("ns")),
         "reason_code": pa.array(rs["code"].astype(object) if len(rs["code"]) else [], pa.string()),
     })
     ep = c.episodes

@@ -88,6 +88,9 @@ def test_performance_contiguous_from_origination(sim):
     assert (first.sort_index() == orig.sort_index()).all()
     assert (perf[["balance", "amount_due", "amount_paid", "write_off", "recovery"]] >= 0).all().all()
     assert (perf["days_past_due"] >= 0).all()
+    for table, col in (("relief", "granted_date"), ("reasons", "reported_date")):
+        x = sim[table].merge(sim["loans"][["loan_id", "origination_date"]], on="loan_id")
+        assert (x[col] >= x["origination_date"]).all() and (x[col] <= perf["month"].max()).all()
     rows = perf.groupby("loan_id").size()
     assert 20 <= rows.mean() <= 36
     assert perf[["loan_id", "month"]].equals(sim["signals"][["loan_id", "month"]])
