@@ -348,3 +348,23 @@ def test_scripts_realise_their_branch(seed, t0):
     clean_early = (sc.kind == CLEAN_FALSE) & (k < ret[:, None])
     rows, cols = np.nonzero(clean_early)
     assert (sc.dpd[rows, cols + 1] > 0).all()
+
+
+@pytest.mark.slow
+def test_realised_outcomes_match_truth_by_arm_and_family_on_a_large_book():
+    """40,000 loans: every arm x true family cell within 4 SE (cure, default, loss)."""
+    b = simulate(40_000, 3)
+    ep = build_episodes(_book(b))
+    tr = b["truth_episodes"]
+    po = b["truth_potential_outcomes"]
+    m = ep.merge(tr, on=["loan_id", "start_month"], suffixes=("", "_true"))
+    m = m.merge(po.rename(columns={"arm": "measure"}), on=["loan_id", "start_month", "measure"])
+    m = m[~m["is_censored_true"]]
+    for (_, _), g in m.groupby(["measure", "family"]):
+        if len(g) < 40:
+            continue
+        assert abs(g["is_cured"].astype(float).mean() - g["p_cure"].mean()) <= 4 * _se(g["p_cure"])
+        assert abs(g["is_defaulted"].astype(float).mean() - g["p_default"].mean()) <= 4 * _se(
+            g["p_default"])
+        se = g["loss_rate"].std() / np.sqrt(len(g))
+        assert abs(g["loss_rate"].mean() - g["exp_loss_rate"].mean()) <= 4 * se
