@@ -293,6 +293,30 @@ def _cached_episodes(
     return episodes
 
 
+def _column_formats(df: pd.DataFrame) -> dict[str, Any]:
+    """Readable formats by column role: rates and shares in %, amounts and counts whole."""
+
+    def pct(v: Any) -> str:
+        return v if isinstance(v, str) else f"{100 * float(v):.1f} %"
+
+    def whole(v: Any) -> str:
+        return v if isinstance(v, str) else f"{float(v):,.0f}"
+
+    out: dict[str, Any] = {}
+    for c in df.columns:
+        name = str(c)
+        values = pd.to_numeric(df[c], errors="coerce")
+        if values.notna().sum() == 0 or pd.api.types.is_bool_dtype(df[c]):
+            continue
+        if name.startswith(("share", "rate_")) or name.endswith(("_rate", "_share")) or "_rate_" in name:
+            out[c] = pct
+        elif name in ("n", "count", "balance", "ead", "loss", "transitions") or name.startswith(
+            ("n_", "balance")
+        ):
+            out[c] = whole
+    return out
+
+
 # ----------------------------------------------------------------------------- context
 @dataclass(frozen=True)
 class ReportContext:
@@ -375,6 +399,7 @@ class ReportContext:
 
         shown = self.display_table(df, n_col=n_col, keep=keep, name=caption or "table")
         styler = shown.style.hide(axis="index").format(precision=precision, na_rep="")
+        styler = styler.format(_column_formats(shown), na_rep="")
         if caption:
             styler = styler.set_caption(caption)
         display(HTML(styler.to_html()))

@@ -182,6 +182,7 @@ body {{ font-family: system-ui, "DejaVu Sans", sans-serif; max-width: 1100px; ma
 h1 {{ font-size: 22px; margin-top: 20px; }} h2 {{ font-size: 17px; margin-top: 24px; }}
 table {{ border-collapse: collapse; font-size: 13px; margin: 8px 0; }}
 th, td {{ border-bottom: 1px solid #e3e3e3; padding: 4px 10px; text-align: right; }}
+td {{ white-space: nowrap; }}
 th:first-child, td:first-child {{ text-align: left; }}
 th {{ background: #f7f8fa; }}
 a {{ color: #1f5fa8; }} .muted {{ color: #777; font-size: 12px; }}

@@ -52,10 +52,12 @@ def format_value(value: float, kind: str) -> str:
     return f"{float(value):,.0f}"
 
 
-def portfolio_mix(book: Book, as_of: pd.Timestamp,
-                  segments: Sequence[str] = SEGMENTS) -> pd.DataFrame:
+def portfolio_mix(book: Book, as_of: pd.Timestamp, segments: Sequence[str] = SEGMENTS,
+                  rates: pd.DataFrame | None = None) -> pd.DataFrame:
     """Active loans and balance at ``as_of`` by each segment column, with shares.
 
+    ``rates``: :func:`analysis.metrics.overdue_rates` rows already computed for these
+    segments (e.g. :func:`overdue_trend` with ``months=None``), to avoid recomputing.
     Columns: ``segment_type``, ``segment``, ``n_loans``, ``balance`` (CNY),
     ``share_loans``, ``share_balance`` (fractions of the portfolio).
     """
@@ -63,7 +65,10 @@ def portfolio_mix(book: Book, as_of: pd.Timestamp,
     for by in segments:
         if by not in book.loans.columns:
             continue
-        od = metrics.overdue_rates(book, by=by)
+        if rates is not None and by in set(rates["segment_type"]):
+            od = rates[rates["segment_type"] == by]
+        else:
+            od = metrics.overdue_rates(book, by=by)
         od = od[od["month"] == as_of]
         rows.append(od[["segment_type", "segment", "n_loans", "balance"]])
     if not rows:
@@ -79,6 +84,7 @@ def portfolio_mix(book: Book, as_of: pd.Timestamp,
 def overdue_trend(book: Book, segments: Sequence[str | None] = (None, "borrower_type"),
                   months: int | None = 24) -> pd.DataFrame:
     """Overdue rates per month (count and balance, DPD 1+, 30+, 90+), last ``months``."""
+    segments = [s for s in segments if s is None or s in book.loans.columns]
     od = metrics.by_segments(metrics.overdue_rates, book, segments=segments)
     od = od[list(TREND_COLUMNS)]
     if months:
@@ -206,16 +212,33 @@ def month_change(trend: pd.DataFrame, as_of: pd.Timestamp,
 def summary_block(ctx, table: pd.DataFrame | None, name: str, max_rows: int = 15) -> None:
     """Show a table another notebook wrote in this run (already suppressed), or a note.
 
+    Only the whole-book rows (``segment_type == "all"``) when the table has segments.
     ``ctx`` is the notebook's :class:`analysis.nbcontext.ReportContext`.
     """
     from IPython.display import HTML, Markdown, display
 
+    from analysis.nbcontext import _column_formats
     from analysis.privacy import assert_no_ids, for_display
 
     if table is None:
         display(Markdown(f"*No `{name}` table in this run: the page that writes it did not run.*"))
         return
     assert_no_ids(table, name)
+    if "segment_type" in table.columns and (table["segment_type"] == "all").any():
+        table = table[table["segment_type"] == "all"].drop(columns=["segment_type", "segment"],
+                                                           errors="ignore")
     shown = for_display(table, ctx.min_cell).head(max_rows)
     styler = shown.style.hide(axis="index").format(precision=3, na_rep="")
-    display(HTML(styler.set_caption(f"{name} ({len(table)} rows; first {len(shown)})").to_html()))
+    styler = styler.format(_column_formats(shown), na_rep="")
+    caption = f"{name}: first {len(shown)} of {len(table)} rows" if len(table) > len(shown) else name
+    display(HTML(styler.set_caption(caption).to_html()))
+
+
+def last_months(table: pd.DataFrame, months: int,
+                segment_types: Sequence[str] | None = None) -> pd.DataFrame:
+    """Rows of the last ``months`` month-ends (and of ``segment_types``) of a monthly table."""
+    keep = np.sort(table["month"].unique())[-months:]
+    out = table[table["month"].isin(keep)]
+    if segment_types is not None:
+        out = out[out["segment_type"].isin(list(segment_types))]
+    return out.reset_index(drop=True)

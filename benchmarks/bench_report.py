@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import time
 from pathlib import Path
 
@@ -41,10 +42,14 @@ def main() -> int:
         print(f"generated {args.loans} loans in {time.perf_counter() - t:.1f} s")
     as_of = args.as_of or f"{latest_month(load_book(book)):%Y-%m}"
     out = args.work / "reports"
+    load_before = os.getloadavg()[0]
+    ru0 = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
     t0 = time.perf_counter()
     result = run_report(ReportOptions(data_dir=book, as_of=as_of, out_dir=out, quiet=False,
                                       cell_timeout_s=900, run_timeout_s=3600))
     wall = time.perf_counter() - t0
+    ru1 = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    cpu = sum(b.ru_utime + b.ru_stime - a.ru_utime - a.ru_stime for a, b in zip(ru0, ru1, strict=True))
     if result.exit_code != 0:
         print(f"run failed: {result.message}")
         return result.exit_code
@@ -53,8 +58,8 @@ def main() -> int:
     pages = info["page_bytes"]
     print()
     print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}; load average at the end "
-          f"{os.getloadavg()[0]:.1f}")
+          f"Python {platform.python_version()}; load average {load_before:.1f} before, "
+          f"{os.getloadavg()[0]:.1f} after")
     print(f"Book: {args.loans:,} loans, seed {args.seed}; reporting month {as_of}")
     print()
     print("| step | seconds |")
@@ -64,6 +69,7 @@ def main() -> int:
     rest = wall - sum(notebooks.values())
     print(f"| validation, rendering, publishing | {rest:.1f} |")
     print(f"| **whole run** | **{wall:.1f}** |")
+    print(f"\nCPU time (runner and kernels, user + system): {cpu:.1f} s")
     print()
     print("Largest page: " + ", ".join(f"{k} {v / 1e6:.2f} MB" for k, v in
                                        sorted(pages.items(), key=lambda kv: -kv[1])[:1]))
