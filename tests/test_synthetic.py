@@ -32,14 +32,23 @@ def _book(b: dict) -> Book:
 
 
 @pytest.fixture(scope="module")
-def sim() -> dict:
-    return simulate(N_LOANS, SEED)
+def sim(synth_dir) -> dict:
+    """The shared synthetic book (tests/conftest.py: 4,000 loans, seed 7) as written."""
+    assert (N_LOANS, SEED) == (4000, 7)  # the conftest book
+    out = {name: pd.read_parquet(synth_dir / f"{name}.parquet") for name in (
+        "loans", "performance", "relief", "signals", "reasons", "cause_map")}
+    t = synth_dir / "truth"
+    out["truth_episodes"] = pd.read_parquet(t / "episodes.parquet")
+    out["truth_potential_outcomes"] = pd.read_parquet(t / "potential_outcomes.parquet")
+    out["truth_effects"] = pd.read_csv(t / "effects.csv")
+    out["truth_shares"] = pd.read_csv(t / "shares.csv", dtype={"segment": str})
+    return out
 
 
 @pytest.fixture(scope="module")
-def joined(sim) -> pd.DataFrame:
+def joined(sim, synth_episodes) -> pd.DataFrame:
     """Built episodes joined one to one with the truth (and the assigned arm's outcomes)."""
-    ep = build_episodes(_book(sim))
+    ep = synth_episodes
     tr = sim["truth_episodes"]
     m = ep.merge(tr, on=["loan_id", "start_month"], how="outer", suffixes=("", "_true"),
                  indicator=True, validate="one_to_one")
