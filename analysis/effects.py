@@ -323,6 +323,7 @@ class ArmModel:
     params: np.ndarray
     link: str  # "logit" or "identity"
     note: str = ""
+    penalty: float = 0.0  # L2 penalty per observation on the slopes (0 = plain GLM)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         eta = x[:, self.cols] @ self.params
@@ -353,11 +354,28 @@ def _usable_cols(x: np.ndarray) -> np.ndarray:
     return cols[_independent_columns(x[_row_sample(len(x))][:, cols])]
 
 
+EPV_MIN = 10  # events per parameter below which models are penalised
+RIDGE_SCALE = 0.2  # outcome models: penalty = RIDGE_SCALE / (events per parameter)
+PROPENSITY_RIDGE_SCALE = 0.02  # propensity: ten times lighter (shrinking it leaves confounding)
+
+
+def small_sample_penalty(n_events: float, n_params: int, scale: float = RIDGE_SCALE) -> float:
+    """L2 penalty (per observation, on standardised slopes) for a model with
+    ``n_events`` of the rarer outcome (or arm) and ``n_params`` parameters: 0 when there
+    are at least :data:`EPV_MIN` events per parameter, else RIDGE_SCALE / EPV (about half
+    shrinkage at one event per parameter), so small arms borrow strength from the
+    intercept instead of overfitting."""
+    epv = n_events / max(n_params, 1)
+    return 0.0 if epv >= EPV_MIN else scale / max(epv, 1e-3)
+
+
 def fit_arm_model(arm: str, x: np.ndarray, y: np.ndarray, kind: str,
                   ridge: float = 1e-3) -> ArmModel:
     """Fit a GLM of ``y`` on ``x`` (statsmodels): binomial-logit for binary and
-    fractional outcomes, Gaussian identity otherwise. On separation or
-    non-convergence refit with a light L2 penalty (``ridge``) and say so in ``note``."""
+    fractional outcomes, Gaussian identity otherwise. With fewer than ``EPV_MIN`` events
+    per parameter it is fitted with the L2 penalty of :func:`small_sample_penalty`; on
+    separation or non-convergence it is refitted with at least ``ridge``. Either is
+    said in ``note``."""
     import statsmodels.api as sm
     from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
 
@@ -366,28 +384,38 @@ def fit_arm_model(arm: str, x: np.ndarray, y: np.ndarray, kind: str,
     family = sm.families.Binomial() if kind in ("binary", "fraction") else sm.families.Gaussian()
     link = "logit" if kind in ("binary", "fraction") else "identity"
     note = ""
-    with _warnings.catch_warnings(record=True) as caught:
-        _warnings.simplefilter("always")
-        try:
-            start = None
-            if len(y) > MAX_HESSIAN_ROWS:  # warm start from a subsample: fewer full passes
-                sub = _row_sample(len(y), 100_000, seed=3)
-                start = sm.GLM(y[sub], xs[sub], family=family).fit(maxiter=50, wls_method="qr").params
-            res = sm.GLM(y, xs, family=family).fit(maxiter=50, start_params=start, wls_method="qr")
-            params = np.asarray(res.params)
-            ok = np.isfinite(params).all() and bool(res.converged)
-        except Exception as exc:  # noqa: BLE001 - statsmodels raises several kinds
-            ok, params, note = False, None, f"GLM failed ({type(exc).__name__})"
-    trouble = [w for w in caught if issubclass(w.category, (ConvergenceWarning, PerfectSeparationWarning))]
-    if link == "logit" and ok and (trouble or np.abs(params).max() > 15):
-        ok = False
+    events = min(y.sum(), (1 - y).sum()) if kind in ("binary", "fraction") else len(y)
+    alpha = small_sample_penalty(events, xs.shape[1])
+    ok = False
+    if alpha == 0:
+        with _warnings.catch_warnings(record=True) as caught:
+            _warnings.simplefilter("always")
+            try:
+                start = None
+                if len(y) > MAX_HESSIAN_ROWS:  # warm start from a subsample: fewer full passes
+                    sub = _row_sample(len(y), 100_000, seed=3)
+                    start = sm.GLM(y[sub], xs[sub], family=family).fit(maxiter=50, wls_method="qr").params
+                res = sm.GLM(y, xs, family=family).fit(maxiter=50, start_params=start, wls_method="qr")
+                params = np.asarray(res.params)
+                ok = np.isfinite(params).all() and bool(res.converged)
+            except Exception as exc:  # noqa: BLE001 - statsmodels raises several kinds
+                ok, params, note = False, None, f"GLM failed ({type(exc).__name__})"
+        trouble = [w for w in caught if issubclass(w.category, (ConvergenceWarning, PerfectSeparationWarning))]
+        if link == "logit" and ok and (trouble or np.abs(params).max() > 15):
+            ok = False
+        if not ok:
+            alpha = ridge
+            note = (note + "; " if note else "") + (
+                f"arm {arm!r}: outcome GLM separated or did not converge, refitted with L2 penalty {ridge}")
+    elif len(y) > 0:
+        note = (f"arm {arm!r}: {events:.0f} events for {xs.shape[1]} parameters; outcome GLM "
+                f"fitted with L2 penalty {alpha:.3g}")
     if not ok:
-        pen = np.full(xs.shape[1], ridge)
+        pen = np.full(xs.shape[1], alpha)
         pen[0] = 0.0
         res = sm.GLM(y, xs, family=family).fit_regularized(alpha=pen, L1_wt=0.0)
         params = np.asarray(res.params)
-        note = (note + "; " if note else "") + f"arm {arm!r}: outcome GLM separated or did not converge, refitted with L2 penalty {ridge}"
-    return ArmModel(arm, cols, params, link, note)
+    return ArmModel(arm, cols, params, link, note, alpha if not ok else 0.0)
 
 
 def _mn_probs(x: np.ndarray, gamma: np.ndarray) -> np.ndarray:
@@ -442,38 +470,56 @@ def _mnlogit_class():
 
 def fit_propensity(x: np.ndarray, a: np.ndarray, n_arms: int,
                    ridge: float = 1e-3) -> tuple[np.ndarray, str]:
+    """Multinomial logit of arm codes ``a`` (0 = reference) on ``x``; returns
+    (gamma p x (K-1), note). See :func:`fit_propensity_penalised` for the penalty."""
+    gamma, note, _ = fit_propensity_penalised(x, a, n_arms, ridge)
+    return gamma, note
+
+
+def fit_propensity_penalised(x: np.ndarray, a: np.ndarray, n_arms: int,
+                             ridge: float = 1e-3) -> tuple[np.ndarray, str, float]:
     """Multinomial logit of arm codes ``a`` (0 = reference) on ``x``.
 
-    statsmodels ``MNLogit`` (Newton, started from a fit on a subsample when n is
-    large); if it fails or does not converge, a Newton fit with a light L2 penalty
-    ``ridge`` x n on the slopes (noted). Returns (gamma p x (K-1), note).
+    statsmodels ``MNLogit`` (Newton with a vectorised Hessian, started from a fit on a
+    subsample when n is large). When the smallest arm has fewer than ``EPV_MIN``
+    episodes per parameter, or MNLogit fails or does not converge, a Newton fit with an
+    L2 penalty on the slopes (:func:`small_sample_penalty`, at least ``ridge``), noted.
+    Returns (gamma, note, penalty per observation).
     """
     MNLogit = _mnlogit_class()
     n, p = x.shape
     note = ""
     start = None
-    with _warnings.catch_warnings(record=True) as caught:
-        _warnings.simplefilter("always")
-        try:
-            if n > 200_000:
-                rng = np.random.default_rng(1)
-                sub = rng.choice(n, 100_000, replace=False)
-                if len(np.unique(a[sub])) == n_arms:
-                    r0 = MNLogit(a[sub], x[sub]).fit(method="newton", maxiter=30, disp=False)
-                    start = np.asarray(r0.params).ravel(order="F")
-            res = MNLogit(a, x).fit(method="newton", maxiter=50, disp=False, start_params=start)
-            gamma = np.asarray(res.params).reshape(p, n_arms - 1)
-            conv = bool(res.mle_retvals.get("converged", True))
-            ok = conv and np.isfinite(gamma).all() and np.abs(gamma).max() < 20
-        except Exception as exc:  # noqa: BLE001
-            ok, gamma, note = False, None, f"MNLogit failed ({type(exc).__name__})"
-    if ok and any("separation" in str(w.message).lower() for w in caught):
-        ok = False
-    if ok:
-        return gamma, note
+    alpha = small_sample_penalty(np.bincount(a, minlength=n_arms).min(), p, PROPENSITY_RIDGE_SCALE)
+    ok = False
+    if alpha == 0:
+        with _warnings.catch_warnings(record=True) as caught:
+            _warnings.simplefilter("always")
+            try:
+                if n > 200_000:
+                    sub = _row_sample(n, 100_000, seed=1)
+                    if len(np.unique(a[sub])) == n_arms:
+                        r0 = MNLogit(a[sub], x[sub]).fit(method="newton", maxiter=30, disp=False)
+                        start = np.asarray(r0.params).ravel(order="F")
+                res = MNLogit(a, x).fit(method="newton", maxiter=50, disp=False, start_params=start)
+                gamma = np.asarray(res.params).reshape(p, n_arms - 1)
+                conv = bool(res.mle_retvals.get("converged", True))
+                ok = conv and np.isfinite(gamma).all() and np.abs(gamma).max() < 20
+            except Exception as exc:  # noqa: BLE001
+                ok, gamma, note = False, None, f"MNLogit failed ({type(exc).__name__})"
+        if ok and any("separation" in str(w.message).lower() for w in caught):
+            ok = False
+        if ok:
+            return gamma, note, 0.0
+        alpha = ridge
+        note = (note + "; " if note else "") + (
+            f"propensity MNLogit did not converge cleanly; refitted with L2 penalty {ridge}")
+    else:
+        note = (f"propensity: smallest arm has {np.bincount(a, minlength=n_arms).min()} episodes "
+                f"for {p} parameters per arm; multinomial logit fitted with L2 penalty {alpha:.3g}")
     gamma = np.zeros((p, n_arms - 1))
     d = np.eye(n_arms)[a][:, 1:]
-    pen = np.full(p, ridge)
+    pen = np.full(p, alpha)
     pen[0] = 0.0
     for _ in range(100):
         e = _mn_probs(x, gamma)
@@ -483,8 +529,7 @@ def fit_propensity(x: np.ndarray, a: np.ndarray, n_arms: int,
         gamma = gamma + step.reshape(p, n_arms - 1, order="F")
         if np.abs(step).max() < 1e-8:
             break
-    note = (note + "; " if note else "") + f"propensity MNLogit did not converge cleanly; refitted with L2 penalty {ridge}"
-    return gamma, note
+    return gamma, note, alpha
 
 
 # --------------------------------------------------------------------------- nuisance
@@ -517,11 +562,14 @@ class Nuisance:
     clip: float
     crossfit_folds: int
     notes: tuple[str, ...] = ()
+    gamma_penalty: float = 0.0
 
     @cached_property
     def info_inv(self) -> np.ndarray:
-        """Inverse average Fisher information of the propensity model (for IPW errors)."""
-        return linalg.pinvh(mn_information(self.x, self.e_raw))
+        """Inverse average Hessian of the (penalised) propensity objective (IPW errors)."""
+        p, k1 = self.gamma.shape
+        pen = np.kron(np.eye(k1), np.diag(np.r_[0.0, np.full(p - 1, self.gamma_penalty)]))
+        return linalg.pinvh(mn_information(self.x, self.e_raw) + pen)
 
     @property
     def e(self) -> np.ndarray:
@@ -636,17 +684,17 @@ def _fit_nuisance(episodes, outcome, covariates, crossfit_folds, clip, min_cell,
     missing = [c for c in covs if c not in rows]
     _require(not missing, f"episodes: covariate column(s) not found: {missing}")
     design = build_design(rows, covs)
-    notes += [f"covariate {c!r} dropped ({why})" for c, why in design.dropped]
+    notes += [f"{outcome}: covariate {c!r} dropped ({why})" for c, why in design.dropped]
     x = design.transform(rows)
     k_arms = len(arms)
 
     def fit_all(idx: np.ndarray) -> tuple[list[ArmModel], np.ndarray, str]:
-        gamma, note = fit_propensity(x[idx], a[idx], k_arms)
+        gamma, note, pen = fit_propensity_penalised(x[idx], a[idx], k_arms)
         models = [fit_arm_model(arms[k], x[idx][a[idx] == k], y[idx][a[idx] == k], kind)
                   for k in range(k_arms)]
-        return models, gamma, note
+        return models, gamma, note, pen
 
-    models, gamma, pnote = fit_all(np.arange(len(y)))
+    models, gamma, pnote, gpen = fit_all(np.arange(len(y)))
     notes += [n for n in [pnote, *(m.note for m in models)] if n]
     mu = np.column_stack([m.predict(x) for m in models])
     e_raw = _mn_probs(x, gamma)
@@ -657,7 +705,7 @@ def _fit_nuisance(episodes, outcome, covariates, crossfit_folds, clip, min_cell,
             tr, te = np.flatnonzero(folds != f), np.flatnonzero(folds == f)
             if len(np.unique(a[tr])) < k_arms:
                 raise InputError(f"cross-fitting: a training fold lacks an arm; use fewer folds than {crossfit_folds}")
-            ms, g, note = fit_all(tr)
+            ms, g, note, _ = fit_all(tr)
             mu_cf[te] = np.column_stack([m.predict(x[te]) for m in ms])
             e_cf[te] = _mn_probs(x[te], g)
             if note or any(m.note for m in ms):
@@ -665,7 +713,7 @@ def _fit_nuisance(episodes, outcome, covariates, crossfit_folds, clip, min_cell,
     else:
         mu_cf, e_cf = mu, e_raw
     return Nuisance(outcome, kind, arms, design, tuple(models), gamma, rows.index, a, y, x,
-                    mu, e_raw, mu_cf, e_cf, clip, crossfit_folds, tuple(dict.fromkeys(notes)))
+                    mu, e_raw, mu_cf, e_cf, clip, crossfit_folds, tuple(dict.fromkeys(notes)), gpen)
 
 
 # --------------------------------------------------------------------------- estimators
@@ -682,6 +730,8 @@ def _ra_correction(nu: Nuisance, k: int, weights_rows: np.ndarray) -> np.ndarray
     g = xs.T @ (weights_rows * deriv)  # gradient of the weighted mean
     ink = nu.a == k
     h = (xs[ink] * deriv[ink][:, None]).T @ xs[ink] / len(nu.y)
+    if m.penalty:  # Hessian of the penalised objective, in the same (1/n) units
+        h = h + np.diag(np.r_[0.0, np.full(len(m.cols) - 1, m.penalty)]) * ink.sum() / len(nu.y)
     v = linalg.lstsq(h, g)[0]
     c = np.zeros(len(nu.y))
     c[ink] = (xs[ink] @ v) * (nu.y[ink] - mu_k[ink])
@@ -909,7 +959,7 @@ def _estimate_effects(
     seg_cols = {b: segment_column(episodes, b) for b in by_list}
     nu = _fit_nuisance(episodes, outcome, covariates, crossfit_folds, clip, min_cell, seed,
                        loss_model, list(seg_cols.values()), followup)
-    warns = list(nu.notes)
+    warns = [n if n.startswith(f"{outcome}:") else f"{outcome}: {n}" for n in nu.notes]
     rows = episodes.loc[nu.index]
     obs = outcome_frame(episodes, outcome, followup)[0]
     segments: list[tuple[str, str, np.ndarray]] = [("all", "all", np.ones(len(nu.y), bool))]
@@ -952,11 +1002,11 @@ def _estimate_effects(
     table = table[list(TABLE_COLUMNS)]
     balance = balance_table(nu)
     overlap, owarn = overlap_table(nu)
-    warns += owarn
+    warns += [f"{outcome}: {w}" for w in owarn]
     nflag = balance["flag"].sum()
     if nflag:
         worst = balance.loc[balance["smd_after"].abs().idxmax()]
-        warns.append(f"balance: {int(nflag)} covariate x arm x estimand cells have |SMD| > 0.1 after "
+        warns.append(f"{outcome}: balance: {int(nflag)} covariate x arm x estimand cells have |SMD| > 0.1 after "
                      f"weighting (worst {worst['covariate']} in {worst['arm']} {worst['estimand']}: "
                      f"{worst['smd_after']:.2f})")
     ev = e_values(table, pd.Series(base, index=table.index), nu.kind, float(np.std(nu.y)))

@@ -162,3 +162,68 @@ def net_benefit_plot(table: pd.DataFrame, estimand: str = "ATT", segment_type: s
            note="bars: 95% intervals from the doubly robust scores; red tick: minus the cost",
            legend=not per_ead)
     return fig
+
+
+def conclusions(effects: pd.DataFrame, net: pd.DataFrame | None = None,
+                evalues: pd.DataFrame | None = None, method: str = "aipw") -> str:
+    """Plain-language findings (Markdown) from the effects and net-benefit tables.
+
+    One bullet per measure: its effect on cure and on the loss rate for the episodes
+    that received it (ATT), whether the interval excludes zero, the net benefit, and how
+    strong an unmeasured confounder would need to be (E-value); then the best measure
+    per cause family. Caveats follow the findings.
+    """
+    def fmt_pp(r: pd.Series) -> str:
+        return (f"{100 * r['estimate']:+.1f} points (95% interval {100 * r['ci_low']:+.1f} to "
+                f"{100 * r['ci_high']:+.1f})")
+
+    t = effects[(effects["method"] == method) & (effects["segment_type"] == "all")]
+    lines = []
+    for m in sorted(t["measure"].unique()):
+        parts = []
+        for outcome, word in (("cure", "cure rate"), ("loss_rate", "loss rate")):
+            r = t[(t["measure"] == m) & (t["outcome"] == outcome) & (t["estimand"] == "ATT")]
+            if not len(r) or not np.isfinite(r["estimate"].iloc[0]):
+                continue
+            r = r.iloc[0]
+            sure = "clearly" if (r["ci_low"] > 0 or r["ci_high"] < 0) else "not clearly"
+            parts.append(f"{word} {fmt_pp(r)}, {sure} different from no relief")
+            if outcome == "cure" and evalues is not None:
+                ev = evalues[(evalues["measure"] == m) & (evalues["outcome"] == "cure")
+                             & (evalues["estimand"] == "ATT") & (evalues["method"] == method)
+                             & (evalues["segment_type"] == "all")]
+                if len(ev) and np.isfinite(ev["e_value_ci"].iloc[0]) and ev["e_value_ci"].iloc[0] > 1:
+                    parts.append(f"an unmeasured factor would need a risk ratio of "
+                                 f"{ev['e_value_ci'].iloc[0]:.2f} with both the measure and cure to "
+                                 "erase the cure effect")
+        if net is not None:
+            r = net[(net["measure"] == m) & (net["estimand"] == "ATT") & (net["segment_type"] == "all")]
+            if len(r) and np.isfinite(r["net_benefit_cny"].iloc[0]):
+                r = r.iloc[0]
+                verdict = ("pays for itself" if r["ci_low"] > 0 else
+                           "costs more than it saves" if r["ci_high"] < 0 else "may or may not pay")
+                parts.append(f"net benefit {r['net_benefit_cny']:,.0f} CNY per episode "
+                             f"({r['ci_low']:,.0f} to {r['ci_high']:,.0f}): it {verdict}")
+        if parts:
+            n = int(t[t["measure"] == m]["n_treated"].max())
+            lines.append(f"- **{m}** ({n:,} episodes): " + "; ".join(parts) + ".")
+    seg = effects[(effects["method"] == method) & (effects["segment_type"] == "cause_family")
+                  & (effects["outcome"] == "cure") & (effects["estimand"] == "ATT")]
+    seg = seg[np.isfinite(seg["estimate"])]
+    if len(seg):
+        best = seg.loc[seg.groupby("segment")["estimate"].idxmax()]
+        lines.append("- **Best measure for cure by cause family** (largest ATT): " + "; ".join(
+            f"{r['segment']}: {r['measure']} ({100 * r['estimate']:+.1f} points, "
+            f"interval {100 * r['ci_low']:+.1f} to {100 * r['ci_high']:+.1f})" for _, r in best.iterrows()) + ".")
+    lines += [
+        "",
+        "**Caveats.** Relief was not randomised: these estimates adjust for what the lender "
+        "recorded at the start of each episode (loan terms, credit score, exposure, days past "
+        "due, signals, reported reason) and are only as good as that list; a factor seen by "
+        "the collections officer but not recorded would bias them (the E-values say how strong "
+        "it would have to be). Measures given rarely, or to very different borrowers, have wide "
+        "intervals and rely on extrapolation (see overlap). Effects on re-default compare cured "
+        "episodes only and mix the effect on who cures with the effect on the cured. Costs rest "
+        "on the stated funding-cost and counselling-cost assumptions.",
+    ]
+    return "\n".join(lines)

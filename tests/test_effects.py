@@ -123,9 +123,10 @@ def test_hand_computed_naive():
     assert row["std_error"] == pytest.approx(np.sqrt(0.25 / 4 + (1 / 3) / 4))
 
 
-def test_ra_and_aipw_on_saturated_model_equal_stratified_means():
+def test_ra_and_aipw_on_saturated_model_equal_stratified_means(monkeypatch):
     # one binary covariate: per-arm GLMs are saturated, so regression = AIPW = the
-    # stratum-weighted difference computed by hand
+    # stratum-weighted difference computed by hand (small-sample penalty switched off)
+    monkeypatch.setattr("analysis.effects.EPV_MIN", 0)
     eps = pd.DataFrame({
         "measure": ["none"] * 6 + ["deferral"] * 6,
         "g": [0, 0, 0, 1, 1, 1, 0, 1, 1, 1, 1, 1],
@@ -254,6 +255,15 @@ def test_evalues(cure_result):
     assert len(ev) == len(cure_result.table)
     assert (ev["e_value"].dropna() >= 1).all()
     assert (ev["e_value_ci"].dropna() <= ev["e_value"].dropna() + 1e-12).all()
+
+
+def test_small_arms_are_penalised_and_say_so(sim):
+    eps, _ = sim
+    small = eps[(eps["measure"] != "rate_reduction") | (eps.index % 8 == 0)]
+    r = estimate_effects(small, "cure", covariates=["severity", "credit_score", "borrower_type",
+                                                     "reported_family"], methods=["aipw"])
+    assert any("rate_reduction" in w and "L2 penalty" in w for w in r.warnings)
+    assert r.table["estimate"].notna().all()
 
 
 def test_agrees_with_statsmodels_treatment_effect(sim):
