@@ -61,6 +61,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.book import Book
+from analysis.causes_inputs import AttributionUnavailable, CauseMapError, check_inputs
 from analysis.causes_labels import (
     LabelModel,
     cohen_kappa,
@@ -83,6 +84,7 @@ from analysis.causes_model import (
     subsample,
 )
 from analysis.causes_shares import SEGMENT_TYPES, bootstrap_shares, segment_codes
+from analysis.causes_tables import drivers_table, truth_comparison
 from analysis.definitions import FAMILIES, Definitions
 from analysis.errors import InputError
 
@@ -95,73 +97,6 @@ PER_EPISODE_COLUMNS: tuple[str, ...] = (
 )
 P_COLUMNS = [f"p_{f}" for f in FAMILIES]
 SegmentType = Literal["month", "borrower_type", "industry", "region"]
-
-
-class AttributionUnavailable(InputError):
-    """The book has neither signals nor reported reasons (or no episode to attribute)."""
-
-
-class CauseMapError(InputError):
-    """``cause_map`` does not cover the signals / reason codes, or leaves a family empty."""
-
-
-# ----------------------------------------------------------------------------- validation
-def check_inputs(book: Book) -> tuple[dict[str, str], bool]:
-    """Validate the cause inputs; returns (signal column -> family, has reasons).
-
-    Raises :class:`AttributionUnavailable` without signals and reasons, and
-    :class:`CauseMapError` for an unmapped signal column or reason code, an unknown family,
-    or a family with no signal.
-    """
-    sig_cols = list(book.signal_columns)
-    has_reasons = book.reasons is not None and len(book.reasons) > 0
-    if not sig_cols and not has_reasons:
-        raise AttributionUnavailable(
-            "cause attribution needs signals (table 'signals') or reported reasons "
-            "(table 'reasons'); this book has neither"
-        )
-    cmap = book.cause_map
-    if cmap is None or len(cmap) == 0:
-        raise CauseMapError(
-            "table 'cause_map' is missing or empty: it must map every signal column and "
-            "reason code to a family (economic, management, personal)"
-        )
-    for col in ("source", "name", "family"):
-        if col not in cmap.columns:
-            raise CauseMapError(f"table 'cause_map': column '{col}' is missing")
-    bad_fam = cmap[~cmap["family"].isin(FAMILIES)]
-    if len(bad_fam):
-        raise CauseMapError(
-            f"table 'cause_map', column 'family': unknown famil(ies) "
-            f"{sorted(bad_fam['family'].astype(str).unique())}; allowed {list(FAMILIES)}; "
-            f"example rows: {bad_fam.head(5).to_dict('records')}"
-        )
-    sig_map = cmap[cmap["source"] == "signal"]
-    signals = dict(zip(sig_map["name"].astype(str), sig_map["family"].astype(str), strict=False))
-    if sig_cols:
-        missing = [c for c in sig_cols if c not in signals]
-        if missing:
-            raise CauseMapError(
-                f"table 'signals': column(s) {missing} have no row in 'cause_map' "
-                "(source='signal', name=<column>, family=<family>)"
-            )
-        empty = [f for f in FAMILIES if not any(signals[c] == f for c in sig_cols)]
-        if empty:
-            raise CauseMapError(
-                f"table 'cause_map': famil(ies) {empty} have no signal column; the Shapley "
-                "split needs at least one signal per family"
-            )
-    if has_reasons:
-        codes = set(cmap.loc[cmap["source"] == "reason", "name"].astype(str))
-        unknown = book.reasons[~book.reasons["reason_code"].astype(str).isin(codes)]
-        if len(unknown):
-            raise CauseMapError(
-                f"table 'reasons', column 'reason_code': code(s) "
-                f"{sorted(unknown['reason_code'].astype(str).unique())[:10]} have no row in "
-                f"'cause_map' (source='reason'); example rows: "
-                f"{unknown.head(5).to_dict('records')}"
-            )
-    return {c: signals[c] for c in sig_cols}, has_reasons
 
 
 # ----------------------------------------------------------------------------- result
@@ -543,7 +478,7 @@ def attribute(
         "signals; reported reasons describe only the borrowers who report."
     )
 
-    drivers = _drivers(onset, z_sig if signals else None, level)
+    drivers = drivers_table(onset, z_sig if signals else None, level)
     onset_tab = onset.coef_table(level) if onset is not None else pd.DataFrame()
     return Attribution(
         per_episode=per,
@@ -561,89 +496,6 @@ def attribute(
         notes=tuple(notes),
         all_shares=all_shares,
     )
-
-
-def truth_comparison(
-    att: Attribution, truth_episodes: pd.DataFrame, method: str | None = None
-) -> pd.DataFrame:
-    """Estimated portfolio shares and primary families against the true families.
-
-    ``truth_episodes``: ``loan_id``, ``start_month``, ``family`` (``truth/episodes`` of a
-    synthetic book). Episodes are matched on (loan_id, start_month); the true share is
-    over the matched episodes. Returns one row per family (``true_share``, ``share``,
-    ``ci_low``, ``ci_high``, ``error_pp`` in percentage points, ``covered``,
-    ``recall``: share of the family's episodes whose primary family is right,
-    ``n_episodes``) and a row ``all`` whose ``recall`` is the overall accuracy.
-    """
-    m = method or att.method
-    if m != att.method:
-        raise InputError("truth_comparison: per-episode families exist for the headline "
-                         f"method {att.method!r} only")
-    tru = truth_episodes[["loan_id", "start_month", "family"]].copy()
-    tru["start_month"] = pd.to_datetime(tru["start_month"]) + pd.offsets.MonthEnd(0)
-    pe = att.per_episode.assign(
-        start_month=pd.to_datetime(att.per_episode["start_month"]) + pd.offsets.MonthEnd(0)
-    )
-    j = pe.merge(tru, on=["loan_id", "start_month"], how="inner")
-    est = att.shares(method=m).set_index("family")
-    rows = []
-    for f in FAMILIES:
-        is_f = j["family"] == f
-        true_share = float(is_f.mean()) if len(j) else float("nan")
-        share = float(est.loc[f, "share"])
-        rows.append({
-            "family": f,
-            "true_share": true_share,
-            "share": share,
-            "ci_low": float(est.loc[f, "ci_low"]),
-            "ci_high": float(est.loc[f, "ci_high"]),
-            "error_pp": 100 * (share - true_share),
-            "covered": bool(est.loc[f, "ci_low"] <= true_share <= est.loc[f, "ci_high"]),
-            "recall": float((j.loc[is_f, "primary_family"] == f).mean()) if is_f.any()
-            else float("nan"),
-            "n_episodes": int(is_f.sum()),
-        })
-    rows.append({
-        "family": "all", "true_share": 1.0, "share": 1.0, "ci_low": np.nan, "ci_high": np.nan,
-        "error_pp": np.nan, "covered": np.nan,
-        "recall": float((j["primary_family"] == j["family"]).mean()) if len(j) else np.nan,
-        "n_episodes": len(j),
-    })
-    return pd.DataFrame(rows)
-
-
-def _drivers(onset: OnsetModel | None, z_sig: np.ndarray | None, level: float) -> pd.DataFrame:
-    """Per signal: family, coefficient per SD with interval, odds ratio, contributions."""
-    cols = ["family", "signal", "coef_per_sd", "ci_low", "ci_high", "odds_ratio", "p_value",
-            "mean_contribution", "share_of_family"]
-    if onset is None or z_sig is None:
-        return pd.DataFrame(columns=cols)
-    ct = onset.coef_table(level).set_index("term")
-    names = list(onset.design.signals)
-    beta = onset.signal_beta()
-    contrib = z_sig * beta  # (n, k) log-odds contribution of each signal
-    mean_c = contrib.mean(axis=0)
-    pos = np.clip(contrib, 0, None).mean(axis=0)
-    out = pd.DataFrame(
-        {
-            "family": [onset.design.signals[c] for c in names],
-            "signal": names,
-            "coef_per_sd": beta,
-            "ci_low": ct.loc[names, "ci_low"].to_numpy(),
-            "ci_high": ct.loc[names, "ci_high"].to_numpy(),
-            "odds_ratio": np.exp(beta),
-            "p_value": ct.loc[names, "p_value"].to_numpy(),
-            "mean_contribution": mean_c,
-            "_pos": pos,
-        }
-    )
-    tot = out.groupby("family")["_pos"].transform("sum")
-    out["share_of_family"] = np.divide(out["_pos"], tot, out=np.zeros(len(out)), where=tot > 0)
-    out = out.drop(columns="_pos")
-    fam_order = {f: i for i, f in enumerate(FAMILIES)}
-    out = out.sort_values(["family", "share_of_family"], ascending=[True, False],
-                          key=lambda s: s.map(fam_order) if s.name == "family" else s)
-    return out.reset_index(drop=True)[cols]
 
 
 __all__ = [
