@@ -1,6 +1,10 @@
 """Why loans go overdue: economic, management or personal, per episode and per portfolio.
 
-Public API: :func:`attribute` returns an :class:`Attribution`.
+Public API: :func:`attribute` returns an :class:`Attribution`. The parts live in
+:mod:`analysis.causes_inputs` (checks), :mod:`analysis.causes_model` (at-risk months, onset
+logit, Shapley split), :mod:`analysis.causes_labels` (reported reasons, label model,
+calibration), :mod:`analysis.causes_shares` (bootstrap shares, trends) and
+:mod:`analysis.causes_tables` (drivers, truth comparison).
 
 Method
 ------
