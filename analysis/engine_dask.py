@@ -26,9 +26,9 @@ Method
    comes back as one pandas DataFrame sorted by ``loan_id, episode_no``; models run on it
    in pandas (:mod:`analysis.engine_dask_sample` when it does not fit).
 
-``P`` defaults to one partition per :data:`LOANS_PER_PARTITION` loans (about 5 million
-loan-months for 24-month histories), small enough that the pandas builder's working set
-stays near 1.5 GiB per worker thread.
+``P`` defaults to one partition per :data:`LOANS_PER_PARTITION` loans (about 2.4 million
+loan-months for 24-month histories), small enough that the pandas code's working set
+stays near 1.5-2 GiB per worker thread (measured; ``docs/dask.md``).
 
 Engine choice
 -------------
@@ -64,8 +64,9 @@ from analysis.book import Book
 from analysis.definitions import Definitions
 from analysis.errors import InputError, ParameterError
 
-#: Loans per partition of the co-partitioned book (about 5M loan-months at 24 months).
-LOANS_PER_PARTITION = 200_000
+#: Loans per partition of the co-partitioned book (about 2.4M loan-months at 24 months;
+#: about 1.5 GiB of working memory for the episode builder, see docs/dask.md).
+LOANS_PER_PARTITION = 100_000
 #: ``engine="auto"`` switches to Dask above this many performance rows (loan-months):
 #: 50M rows is about 2M loans of 24 months, where the pandas path needs ~8 GiB.
 AUTO_DASK_ROWS = 50_000_000
@@ -105,8 +106,12 @@ def client(
     at most 6 GiB per worker), closed when the block ends. The environment variable
     ``OVERDUE_RELIEF_SCHEDULER`` is used when ``scheduler`` is None.
     """
+    import logging
+
     from distributed import Client, LocalCluster
 
+    # p2p shuffles log every start and stop at WARNING; they are routine here
+    logging.getLogger("distributed.shuffle._scheduler_plugin").setLevel(logging.ERROR)
     scheduler = scheduler or os.environ.get("OVERDUE_RELIEF_SCHEDULER") or None
     if scheduler:
         try:
@@ -128,7 +133,7 @@ def client(
         threads_per_worker=1,
         processes=processes,
         memory_limit=mem,
-        dashboard_address=None,
+        dashboard_address=":0",
     )
     c = Client(cluster)
     try:
@@ -438,15 +443,74 @@ def episodes_dask(dbook: DaskBook, definitions: Definitions | None = None) -> pd
                                                name="episodes"))
 
 
+# ----------------------------------------------------------------------------- entry points
+
+
+def validate_with_engine(
+    data_dir: str | os.PathLike, engine: str = "pandas", scheduler: str | None = None
+):
+    """:func:`analysis.io.validate_book` (pandas) or
+    :func:`analysis.engine_dask_validate.validate_book_dask` on a cluster (:func:`client`)
+    for ``engine`` in pandas|dask|auto; the same ``ValidationReport`` either way."""
+    from analysis.io import validate_book
+
+    if not Path(data_dir).is_dir() or choose_engine(data_dir, engine) == "pandas":
+        return validate_book(data_dir)
+    from analysis.engine_dask_validate import validate_book_dask
+
+    with client(scheduler):
+        return validate_book_dask(data_dir)
+
+
+def load_book_any(
+    data_dir: str | os.PathLike, engine: str = "pandas", scheduler: str | None = None
+) -> Book | DaskBook:
+    """The validated book: a pandas :class:`Book` (``engine="pandas"``, or ``"auto"`` below
+    :data:`AUTO_DASK_ROWS`) or a lazy :class:`DaskBook`, validated on the cluster, for
+    ``"dask"``. Raises ``analysis.io.BookValidationError`` with the report when invalid.
+    Use the DaskBook's functions inside ``with client(scheduler):``."""
+    from analysis.io import load_book
+
+    if choose_engine(data_dir, engine) == "pandas":
+        return load_book(data_dir)
+    with client(scheduler):
+        return load_book_dask(data_dir, validate=True)
+
+
+#: ``synth --engine auto`` runs the chunks on Dask above this many loans.
+AUTO_DASK_SYNTH_LOANS = 1_000_000
+
+
+def synth_with_engine(
+    n_loans: int, seed: int, out_dir: str | os.PathLike, chunk_loans: int = 200_000,
+    engine: str = "pandas", scheduler: str | None = None,
+) -> Path:
+    """The synthetic book: :func:`analysis.synthetic.generate_book` (chunks one after the
+    other) or, for ``engine="dask"`` (``"auto"`` above :data:`AUTO_DASK_SYNTH_LOANS`
+    loans), :func:`analysis.engine_dask_synth.synth_dask` (chunks in parallel on the
+    cluster, each written straight to Parquet parts)."""
+    if engine not in ENGINES:
+        raise ParameterError(f"engine={engine!r}; use one of {list(ENGINES)}")
+    if engine == "pandas" or (engine == "auto" and n_loans <= AUTO_DASK_SYNTH_LOANS):
+        from analysis.synthetic import generate_book
+
+        return Path(generate_book(n_loans, seed, out_dir, chunk_loans=chunk_loans))
+    from analysis.engine_dask_synth import synth_dask
+
+    with client(scheduler):
+        return synth_dask(n_loans, seed, out_dir, chunk_loans=chunk_loans)
+
+
 # ----------------------------------------------------------------------------- CLI hook
 
 
-def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``--engine pandas|dask|auto`` and ``--scheduler ADDRESS`` to a command."""
+def add_engine_arguments(parser: argparse.ArgumentParser, auto: str | None = None) -> None:
+    """Add ``--engine pandas|dask|auto`` and ``--scheduler ADDRESS`` to a command;
+    ``auto`` describes when ``auto`` picks Dask (default: the performance-row rule)."""
+    auto = auto or f"the performance table has more than {AUTO_DASK_ROWS:,} rows"
     parser.add_argument(
         "--engine", choices=ENGINES, default="pandas",
-        help="pandas (default), dask (loan partitions on a Dask cluster) or auto (dask when "
-        f"the performance table has more than {AUTO_DASK_ROWS:,} rows)",
+        help=f"pandas (default), dask (a Dask cluster) or auto (dask when {auto})",
     )
     parser.add_argument(
         "--scheduler", default=None, metavar="ADDRESS",

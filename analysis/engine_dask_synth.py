@@ -8,7 +8,9 @@ every loan table (``loans``, ``performance``, ``relief``, ``signals``, ``reasons
 worker holds one chunk at a time: memory per worker is bounded by ``chunk_loans``
 (about 1.5 GiB for the default 200,000 loans), whatever ``n_loans``. Only the per-episode
 truth arrays (a few hundred bytes per episode) come back to the client, which writes
-``truth/`` and ``cause_map.parquet`` as the sequential generator does.
+``truth/`` and ``cause_map.parquet`` as the sequential generator does. Parts are written
+with the generator's Parquet options (``synthetic_run.WRITE_OPTIONS``: dictionary-encoded
+IDs, read back as plain strings).
 
 Known drawbacks: the layout differs from the sequential generator's (there the small
 tables are single files); the contract reads both. Relies on the chunk functions of
@@ -25,14 +27,15 @@ LOAN_TABLES = ("loans", "performance", "relief", "signals", "reasons")
 
 
 def _chunk_to_parts(p, macro, seed: int, chunk: int, offset: int, n: int, out: str) -> dict:
+    from analysis import synthetic_run
     from analysis.synthetic_chunk import simulate_chunk
-    from analysis.synthetic_run import _chunk_tables
 
+    options = getattr(synthetic_run, "WRITE_OPTIONS", {})
     c = simulate_chunk(p, macro, seed, chunk, n)
-    tabs = _chunk_tables(c, p, macro, chunk, offset, seed)
+    tabs = synthetic_run._chunk_tables(c, p, macro, chunk, offset, seed)
     del c
     for name in LOAN_TABLES:
-        pq.write_table(tabs[name], Path(out) / name / f"part-{chunk:05d}.parquet")
+        pq.write_table(tabs[name], Path(out) / name / f"part-{chunk:05d}.parquet", **options)
     return tabs["episodes"]
 
 

@@ -1,0 +1,294 @@
+"""Scale benchmark: pandas and Dask engines side by side, time and peak memory by book size.
+
+Run on demand (not in CI)::
+
+    .venv/bin/python benchmarks/bench_scale.py run --sizes 100000 1000000 --engines pandas dask
+    .venv/bin/python benchmarks/bench_scale.py run --sizes 10000000 --engines dask
+    .venv/bin/python benchmarks/bench_scale.py table     # markdown table + benchmarks/bench_scale.png
+
+For each size the synthetic book is generated once (``synth``, chunks in parallel on a
+local Dask cluster, :func:`analysis.engine_dask_synth.synth_dask`) into
+``--workdir/<size>/``; then each engine runs, each step in a fresh subprocess:
+
+* ``validate``: :func:`analysis.io.validate_book` / :func:`analysis.engine_dask_validate.validate_book_dask`;
+* ``episodes+kpis``: load the book, build the episodes and the KPI tables of
+  :func:`analysis.engine_dask_kpis.kpis_dask` (overdue rates, roll rates by count and
+  balance, 30+ and 90+ vintages, five categories; overall and by borrower type, industry
+  and region): pandas = ``load_book`` + ``build_episodes`` + the :mod:`analysis.metrics`
+  functions, Dask = ``load_book_dask`` + ``kpis_dask`` in one pass.
+
+Peak memory is the largest sum of the resident set sizes of the step's process and all
+its children (the Dask scheduler and worker processes), sampled every 0.2 s with psutil.
+Results are appended to ``benchmarks/bench_scale.csv`` (one row per size, engine, step).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "bench_scale.csv"
+PLOT = HERE / "bench_scale.png"
+FIELDS = ["date", "machine", "n_loans", "loan_months", "engine", "step", "seconds",
+          "cpu_seconds", "peak_rss_gib", "n_episodes", "status", "note"]
+SEGMENTS = (None, "borrower_type", "industry", "region")
+
+
+# ----------------------------------------------------------------------------- steps
+
+
+def _step_synth(data: str, n_loans: int, chunk: int) -> dict:
+    from analysis.engine_dask import client
+    from analysis.engine_dask_synth import synth_dask
+
+    with client():
+        synth_dask(n_loans, 7, data, chunk_loans=chunk)
+    from analysis.engine_dask import table_size
+
+    return {"loan_months": table_size(data)[0]}
+
+
+def _step_pandas(data: str, what: str) -> dict:
+    from analysis import metrics
+    from analysis.episodes import build_episodes
+    from analysis.io import load_book, validate_book
+
+    if what == "validate":
+        rep = validate_book(data)
+        return {"ok": rep.ok, "loan_months": rep.counts.get("loan_months")}
+    book = load_book(data)
+    ep = build_episodes(book)
+    for s in SEGMENTS:
+        metrics.overdue_rates(book, by=s)
+        for w in ("count", "balance"):
+            metrics.roll_rates(book, weight=w, by=s)
+        for t in (30, 90):
+            metrics.vintage_curves(book, dpd_threshold=t, by=s)
+        metrics.loan_classification(book, by=s)
+    return {"n_episodes": len(ep), "loan_months": len(book.performance)}
+
+
+def _step_dask(data: str, what: str, scheduler: str | None) -> dict:
+    from analysis.engine_dask import client, load_book_dask, table_size
+
+    with client(scheduler):
+        if what == "validate":
+            from analysis.engine_dask_validate import validate_book_dask
+
+            rep = validate_book_dask(data)
+            return {"ok": rep.ok, "loan_months": rep.counts.get("loan_months")}
+        from analysis.engine_dask_kpis import kpis_dask
+
+        res = kpis_dask(load_book_dask(data), segments=SEGMENTS)
+        return {"n_episodes": len(res.episodes), "loan_months": table_size(data)[0]}
+
+
+# ----------------------------------------------------------------------------- harness
+
+
+def _tree_rss(proc) -> int:
+    import psutil
+
+    total = 0
+    try:
+        procs = [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    for p in procs:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def measure(cmd: list[str], timeout: float) -> tuple[float, float, int, str, float]:
+    """Run ``cmd``; (wall seconds, peak RSS of its process tree in GiB, exit code, stdout,
+    CPU seconds of the whole tree). CPU seconds (user + system, from ``getrusage`` of
+    the reaped children) do not depend on what else the machine runs; wall time does."""
+    import resource
+
+    import psutil
+
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ps = psutil.Process(p.pid)
+    peak = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], _tree_rss(ps))
+            done.wait(0.2)
+
+    th = threading.Thread(target=sample, daemon=True)
+    th.start()
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+        err = f"timeout after {timeout:.0f} s\n" + err
+    done.set()
+    th.join()
+    secs = time.perf_counter() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+    if p.returncode != 0:
+        sys.stderr.write(err[-3000:])
+    return secs, peak[0] / 1024**3, p.returncode, out, cpu
+
+
+def _machine() -> str:
+    import psutil
+
+    mem = psutil.virtual_memory().total / 1024**3
+    return f"{platform.machine()} {os.cpu_count()} cores {mem:.0f} GiB"
+
+
+def _load() -> str:
+    """The machine's 5-minute load average (other work competing for the cores)."""
+    return f"load {os.getloadavg()[1]:.1f}"
+
+
+def _record(row: dict) -> None:
+    new = not RESULTS.exists()
+    with open(RESULTS, "a", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=FIELDS)
+        if new:
+            w.writeheader()
+        w.writerow({k: row.get(k, "") for k in FIELDS})
+    print(json.dumps(row), flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    me = [sys.executable, str(Path(__file__).resolve())]
+    for n in args.sizes:
+        data = str(Path(args.workdir) / str(n))
+        base = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": _machine(), "n_loans": n}
+        lm = ""
+        if not (Path(data) / "performance").exists() or args.regenerate:
+            secs, peak, rc, out, cpu = measure([*me, "step", "synth", data, "--n", str(n),
+                                                "--chunk", str(args.chunk)], args.timeout)
+            info = json.loads(out.strip().splitlines()[-1]) if rc == 0 else {}
+            lm = info.get("loan_months", "")
+            _record({**base, "loan_months": lm, "engine": "dask", "step": "synth",
+                     "seconds": round(secs, 1), "cpu_seconds": round(cpu, 1),
+                     "peak_rss_gib": round(peak, 2), "note": _load(),
+                     "status": "ok" if rc == 0 else f"exit {rc}"})
+            if rc != 0:
+                continue
+        for engine in args.engines:
+            for step in args.steps:
+                cmd = [*me, "step", f"{engine}-{step}", data]
+                if args.scheduler:
+                    cmd += ["--scheduler", args.scheduler]
+                secs, peak, rc, out, cpu = measure(cmd, args.timeout)
+                info = json.loads(out.strip().splitlines()[-1]) if rc == 0 and out.strip() else {}
+                _record({**base, "loan_months": info.get("loan_months", lm), "engine": engine,
+                         "step": step, "seconds": round(secs, 1), "cpu_seconds": round(cpu, 1),
+                         "peak_rss_gib": round(peak, 2), "n_episodes": info.get("n_episodes", ""),
+                         "note": _load(),
+                         "status": "ok" if rc == 0 else f"exit {rc}"})
+    return 0
+
+
+def step(args: argparse.Namespace) -> int:
+    name = args.name
+    if name == "synth":
+        info = _step_synth(args.data, args.n, args.chunk)
+    elif name.startswith("pandas-"):
+        info = _step_pandas(args.data, name.split("-", 1)[1])
+    elif name.startswith("dask-"):
+        info = _step_dask(args.data, name.split("-", 1)[1], args.scheduler)
+    else:
+        raise SystemExit(f"unknown step {name}")
+    print(json.dumps(info, default=str))
+    return 0
+
+
+def _markdown(df) -> str:
+    head = "| " + " | ".join(map(str, df.columns)) + " |"
+    rule = "|" + "|".join("---" for _ in df.columns) + "|"
+    body = ["| " + " | ".join("" if str(v) == "nan" else str(v) for v in row) + " |"
+            for row in df.itertuples(index=False)]
+    return "\n".join([head, rule, *body])
+
+
+def table(args: argparse.Namespace) -> int:
+    """Markdown table of the latest result per (size, engine, step) and the plot."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    df = pd.read_csv(RESULTS)
+    df = df.drop_duplicates(["n_loans", "engine", "step"], keep="last")
+    df = df.sort_values(["step", "engine", "n_loans"])
+    cols = ["step", "engine", "n_loans", "loan_months", "seconds", "cpu_seconds",
+            "peak_rss_gib", "n_episodes", "status", "note"]
+    cols = [c for c in cols if c in df.columns]
+    show = df[cols].copy()
+    show["n_loans"] = show["n_loans"].map("{:,}".format)
+    show["loan_months"] = pd.to_numeric(show["loan_months"], errors="coerce").map(
+        lambda v: "" if pd.isna(v) else f"{int(v):,}")
+    show["n_episodes"] = pd.to_numeric(show["n_episodes"], errors="coerce").map(
+        lambda v: "" if pd.isna(v) else f"{int(v):,}")
+    print(_markdown(show))
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for (step_name, engine), g in df[df["status"] == "ok"].groupby(["step", "engine"]):
+        ax.plot(g["n_loans"], g["seconds"], marker="o", label=f"{step_name} ({engine})")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("loans (about 24 monthly rows each)")
+    ax.set_ylabel("wall time, seconds")
+    ax.set_title(f"Time against book size ({df['machine'].iloc[-1]})")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(PLOT, dpi=120)
+    print(f"\nwrote {PLOT}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="benchmark the given sizes and engines")
+    r.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    r.add_argument("--engines", nargs="+", default=["pandas", "dask"],
+                   choices=["pandas", "dask"])
+    r.add_argument("--steps", nargs="+", default=["validate", "episodes+kpis"],
+                   choices=["validate", "episodes+kpis"])
+    r.add_argument("--workdir", default="/tmp/overdue-relief-bench")
+    r.add_argument("--chunk", type=int, default=200_000, help="loans per synthetic chunk")
+    r.add_argument("--scheduler", default=None, help="existing Dask cluster address")
+    r.add_argument("--timeout", type=float, default=3 * 3600, help="seconds per step")
+    r.add_argument("--regenerate", action="store_true", help="regenerate existing books")
+    r.set_defaults(func=run)
+    s = sub.add_parser("step", help="(internal) one measured step")
+    s.add_argument("name")
+    s.add_argument("data")
+    s.add_argument("--n", type=int, default=0)
+    s.add_argument("--chunk", type=int, default=200_000)
+    s.add_argument("--scheduler", default=None)
+    s.set_defaults(func=step)
+    t = sub.add_parser("table", help="print the markdown table and write the plot")
+    t.set_defaults(func=table)
+    args = p.parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
