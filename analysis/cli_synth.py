@@ -20,10 +20,11 @@ def _positive(text: str) -> int:
 
 
 def _synth(args: argparse.Namespace) -> int:
-    from analysis.synthetic import generate_book
+    from analysis.engine_dask import synth_with_engine
 
     t0 = time.perf_counter()
-    out = generate_book(args.loans, args.seed, args.out, chunk_loans=args.chunk_loans)
+    out = synth_with_engine(args.loans, args.seed, args.out, args.chunk_loans, args.engine,
+                            args.scheduler)
     print(f"synthetic book: {args.loans:,} loans, seed {args.seed} -> {out} "
           f"(truth in {out / 'truth'}) in {time.perf_counter() - t0:.1f} s")
     return 0
@@ -45,4 +46,7 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="output data directory")
     p.add_argument("--chunk-loans", type=_positive, default=200_000, metavar="K",
                    help="loans simulated and written per chunk (bounds memory; default 200000)")
+    from analysis.engine_dask import add_engine_arguments
+
+    add_engine_arguments(p, auto="--loans is above 1,000,000; chunks run in parallel")
     p.set_defaults(func=_synth)
