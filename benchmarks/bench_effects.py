@@ -13,6 +13,7 @@ multinomial-logit assignment and a logistic cure outcome.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import resource
 import time
@@ -55,14 +56,19 @@ def main() -> None:
     t0 = time.perf_counter()
     df = simulate(args.episodes)
     t1 = time.perf_counter()
+    ru0 = resource.getrusage(resource.RUSAGE_SELF)
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     r = estimate_effects(df, "cure", covariates=[c for c in df.columns if c not in ("measure", "is_cured")],
                          methods=args.methods.split(","), crossfit_folds=args.crossfit, followup=None)
     t2 = time.perf_counter()
-    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    ru1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+    rss1 = ru1.ru_maxrss / 1024
     print(f"machine: {platform.processor() or platform.machine()}, {platform.system()}, python {platform.python_version()}")
     print(f"episodes: {args.episodes:,}; covariate columns: 30; design columns: {r.nuisance.x.shape[1]}")
-    print(f"simulate: {t1 - t0:.1f} s; estimate_effects(methods={args.methods}, crossfit={args.crossfit}): {t2 - t1:.1f} s")
+    print(f"load average (1 min) at the end: {os.getloadavg()[0]:.1f}")
+    print(f"simulate: {t1 - t0:.1f} s; estimate_effects(methods={args.methods}, crossfit={args.crossfit}): "
+          f"wall {t2 - t1:.1f} s, CPU {cpu:.1f} s")
     print(f"peak RSS: {rss1:.0f} MiB (after simulating the frame: {rss0:.0f} MiB; frame {df.memory_usage(deep=True).sum() / 2**20:.0f} MiB)")
     print(r.table.query("segment_type == 'all'")[["measure", "estimand", "method", "estimate", "std_error"]].to_string(index=False))
     print("warnings:", r.warnings)
