@@ -797,7 +797,13 @@ def load_book(data_dir: str | Path, *, engine: str = "pandas") -> Book:
     any declared (columns ``code, description, is_concession, is_standard``).
     Raises :class:`BookValidationError` with the full report when the data break
     the contract; ``engine`` must be ``"pandas"`` (the Dask engine extends it).
+    ``engine="dask"`` (or ``"auto"`` above ``engine_dask.AUTO_DASK_ROWS`` rows) returns a
+    lazy ``analysis.engine_dask.DaskBook`` validated on a cluster (docs/dask.md).
     """
+    if engine in ("dask", "auto"):
+        from analysis.engine_dask import load_book_any
+
+        return load_book_any(data_dir, engine)
     if engine not in ENGINES:
         raise ParameterError(f"engine={engine!r} is not available here; choose from {ENGINES}")
     report, dfs = _run(data_dir)
