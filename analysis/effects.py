@@ -708,8 +708,9 @@ def _fit_nuisance(episodes, outcome, covariates, crossfit_folds, clip, min_cell,
             ms, g, note, _ = fit_all(tr)
             mu_cf[te] = np.column_stack([m.predict(x[te]) for m in ms])
             e_cf[te] = _mn_probs(x[te], g)
-            if note or any(m.note for m in ms):
-                notes.append(f"cross-fitting fold {f}: " + "; ".join(n for n in [note, *(m.note for m in ms)] if n))
+            bad = [n for n in [note, *(m.note for m in ms)] if "converge" in n or "failed" in n]
+            if bad:  # penalised small-sample fits are already named by the full-sample fit
+                notes.append(f"cross-fitting fold {f}: " + "; ".join(bad))
     else:
         mu_cf, e_cf = mu, e_raw
     return Nuisance(outcome, kind, arms, design, tuple(models), gamma, rows.index, a, y, x,
