@@ -114,7 +114,7 @@ def balance_plot(balance: pd.DataFrame, estimand: str = "ATE", top: int = 25) ->
     ax.axvline(0.1, color="#c23b3b", ls="--", lw=1)
     ax.set_yticks(range(len(worst)), worst)
     ax.invert_yaxis()
-    finish(ax, f"Covariate balance ({estimand} weights): |standardised mean difference|",
+    finish(ax, f"Covariate balance, {estimand} weights: |SMD| per covariate",
            xlabel="|SMD| (hollow: before weighting, filled: after; red line 0.1)",
            note="target: all episodes (ATE) / the treated arm (ATT)", legend=True)
     return fig
