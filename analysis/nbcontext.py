@@ -314,6 +314,8 @@ def _column_formats(df: pd.DataFrame) -> dict[str, Any]:
             ("n_", "balance")
         ):
             out[c] = whole
+        elif values.abs().max() >= 1000:  # amounts in CNY: whole numbers read better
+            out[c] = whole
     return out
 
 

@@ -209,10 +209,13 @@ def month_change(trend: pd.DataFrame, as_of: pd.Timestamp,
     return float(t.loc[as_of] - t.loc[before])
 
 
-def summary_block(ctx, table: pd.DataFrame | None, name: str, max_rows: int = 15) -> None:
+def summary_block(ctx, table: pd.DataFrame | None, name: str, max_rows: int = 15,
+                  prefer: dict[str, Sequence[str]] | None = None) -> None:
     """Show a table another notebook wrote in this run (already suppressed), or a note.
 
     Only the whole-book rows (``segment_type == "all"``) when the table has segments.
+    ``prefer`` keeps, for each named column, the rows of the first listed value present
+    (e.g. ``{"method": ["aipw"]}``: one estimator for management) and drops the column.
     ``ctx`` is the notebook's :class:`analysis.nbcontext.ReportContext`.
     """
     from IPython.display import HTML, Markdown, display
@@ -227,10 +230,20 @@ def summary_block(ctx, table: pd.DataFrame | None, name: str, max_rows: int = 15
     if "segment_type" in table.columns and (table["segment_type"] == "all").any():
         table = table[table["segment_type"] == "all"].drop(columns=["segment_type", "segment"],
                                                            errors="ignore")
+    notes = []
+    for col, values in (prefer or {}).items():
+        if col not in table.columns:
+            continue
+        hit = next((v for v in values if (table[col].astype(str) == v).any()), None)
+        if hit is not None:
+            table = table[table[col].astype(str) == hit].drop(columns=[col])
+            notes.append(f"{col} {hit}")
     shown = for_display(table, ctx.min_cell).head(max_rows)
     styler = shown.style.hide(axis="index").format(precision=3, na_rep="")
     styler = styler.format(_column_formats(shown), na_rep="")
-    caption = f"{name}: first {len(shown)} of {len(table)} rows" if len(table) > len(shown) else name
+    caption = name + (f" ({', '.join(notes)})" if notes else "")
+    if len(table) > len(shown):
+        caption += f": first {len(shown)} of {len(table)} rows"
     display(HTML(styler.set_caption(caption).to_html()))
 
 

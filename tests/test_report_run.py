@@ -178,12 +178,14 @@ def test_concurrent_run_waits_then_exits_3(book, good_notebooks, tmp_path):
     assert not (out / AS_OF).exists()
 
 
-def test_refresh_twice_does_the_work_once(book, good_notebooks, tmp_path):
+def test_refresh_twice_does_the_work_once(book, tmp_path):
     from analysis.io import load_book
 
+    nbdir = tmp_path / "nbs"
+    write_notebook(nbdir / "01_kpis.ipynb", LIGHT_KPI_BODY, title="KPIs")
     out = tmp_path / "reports"
     month = latest_complete_month(load_book(book))
-    opts = _opts(book, good_notebooks, out, as_of="")
+    opts = _opts(book, nbdir, out, as_of="")
     first = refresh(opts)
     assert first is not None and first.exit_code == 0, first.message
     assert first.as_of == month and (out / month / "index.html").exists()
