@@ -65,10 +65,9 @@ the models and of every policy (a warning says so; its episodes are not in the
 comparison). Within a leaf, an arm needs ``min_cell`` episodes that received it.
 
 Assumptions: those of :mod:`analysis.effects` (no unmeasured confounding given the
-covariates, overlap, no interference), costs known. Known drawbacks: the nuisance
-models of the scores used to learn a fold's rule were fitted partly on that fold
-(cross-fitting of the nuisances and of the rule share folds; no nested cross-fitting),
-a second-order optimism; the value interval ignores the variability of the learned rule
+covariates, overlap, no interference), costs known. The rule scored on fold f is learned from loss models fitted without fold f (one extra
+loss-rate fit per fold), so fold f's outcomes reach neither the rule nor, through the
+cross-fitted nuisances, its scores. Known drawbacks: the value interval ignores the variability of the learned rule
 across folds; expected cure probabilities refer to the horizon from the episode's start,
 not from today, for episodes that are already some months old.
 """
@@ -168,6 +167,16 @@ class ArmEstimates:
     warnings: tuple[str, ...]
     nuisance_cure: object = field(repr=False, default=None)
     nuisance_loss: object = field(repr=False, default=None)
+    fold_learning: dict = field(repr=False, default_factory=dict)
+
+    def learning_scores(self, fold: int | None, learn_on: str) -> np.ndarray:
+        """Net benefit a rule is learned from: on all episodes (``fold=None``: the
+        cross-fitted ones), or on the episodes outside ``fold`` from loss models fitted
+        without ``fold`` (so the rule scored on ``fold`` never saw it)."""
+        if fold is None or fold not in self.fold_learning:
+            return self.net_benefit if learn_on == "model" else self.nb_score
+        model_nb, dr_nb = self.fold_learning[fold]
+        return model_nb if learn_on == "model" else dr_nb
 
     @property
     def table(self) -> pd.DataFrame:
@@ -197,7 +206,7 @@ def _warn(msgs: list[str], msg: str) -> None:
 
 def arm_estimates(episodes: pd.DataFrame, costs: CostParameters | None = None, *,
                   covariates: Sequence[str] | None = None, crossfit_folds: int = 5,
-                  clip: float = 0.05, min_cell: int = 10, seed: int = 0,
+                  clip: float = 0.01, min_cell: int = 10, seed: int = 0,
                   numeric_features: Sequence[str] | None = None) -> ArmEstimates:
     """Expected cure probability and net benefit of every arm for every analysed episode,
     with their doubly robust scores (see module docstring)."""
@@ -242,13 +251,27 @@ def arm_estimates(episodes: pd.DataFrame, costs: CostParameters | None = None, *
     nb = ead[:, None] * (loss[:, :1] - loss) - cost
     phi_l = nu_l.aipw_scores().to_numpy()
     nb_score = ead[:, None] * (phi_l[:, :1] - phi_l) - cost
+    folds = _folds(nu_c.a, crossfit_folds, seed)
+    fold_learning = {}
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore")
+        for fo in range(crossfit_folds):  # loss models without each fold, for its rule
+            tr = folds != fo
+            nu_f = fit_nuisance(sub.loc[tr], "loss_rate", covariates, 0, clip, 1, seed,
+                                extra_covariates=extra)
+            _require(nu_f.arms == arms, f"targeting: fold {fo} lacks an arm; use fewer crossfit_folds")
+            lf = nu_f.mu
+            phi_f = nu_f.aipw_scores().to_numpy()
+            fold_learning[fo] = (ead[tr, None] * (lf[:, :1] - lf) - cost[tr],
+                                 ead[tr, None] * (phi_f[:, :1] - phi_f) - cost[tr])
     numeric = [c for c in (numeric_features if numeric_features is not None else DEFAULT_NUMERIC) if c in sub]
     feat_cols = list(dict.fromkeys([cause, *[c for c in ("borrower_type",) if c in sub], *numeric]))
     return ArmEstimates(
-        index=sub.index, arms=arms, a=nu_c.a, folds=_folds(nu_c.a, crossfit_folds, seed), ead=ead,
+        index=sub.index, arms=arms, a=nu_c.a, folds=folds, ead=ead,
         cost=cost, p_cure=nu_c.mu_cf, loss_rate=loss, net_benefit=nb,
         cure_score=nu_c.aipw_scores().to_numpy(), nb_score=nb_score,
-        features=sub[feat_cols].copy(), warnings=tuple(msgs), nuisance_cure=nu_c, nuisance_loss=nu_l)
+        features=sub[feat_cols].copy(), warnings=tuple(msgs), nuisance_cure=nu_c, nuisance_loss=nu_l,
+        fold_learning=fold_learning)
 
 
 # ----------------------------------------------------------------------------- policies
@@ -321,14 +344,13 @@ class PolicyResult:
         return head + body + rule + (f"<ul>{warn}</ul>" if warn else "")
 
 
-def _learning_scores(est: ArmEstimates, learn_on: str) -> np.ndarray:
-    return est.net_benefit if learn_on == "model" else est.nb_score
-
-
 def _fit_rule(est: ArmEstimates, rows: np.ndarray, rule_class: str, min_leaf: int,
-              min_cell: int, numeric: Sequence[str], learn_on: str = "model") -> Rule:
+              min_cell: int, numeric: Sequence[str], learn_on: str, fold: int | None) -> Rule:
+    """The rule learned on ``rows`` (all episodes when ``fold`` is None, else those outside
+    ``fold``, with the fold-free learning scores)."""
     f = est.features.iloc[rows]
-    sc = _learning_scores(est, learn_on)[rows]
+    sc = est.learning_scores(fold, learn_on)
+    sc = sc[rows] if fold is None or fold not in est.fold_learning else sc
     cause = f.columns[0]
     cats = [c for c in (cause, "borrower_type") if c in f]
     if rule_class == "grid":
@@ -364,7 +386,7 @@ def compare_policies(
     budget_points: int = 11,
     covariates: Sequence[str] | None = None,
     crossfit_folds: int = 5,
-    clip: float = 0.05,
+    clip: float = 0.01,
     min_cell: int = 10,
     min_leaf_share: float = 0.05,
     level: float = 0.95,
@@ -384,9 +406,9 @@ def compare_policies(
     <= this share of total EAD, a fraction) or ``budget_share_treated`` (share of episodes
     given a costly measure); give one. ``budget_points``: points of the budget curve.
     ``budget_share_treated`` takes precedence when given.
-    ``clip``: lower bound on propensities in the scores (0.05: weights at most 20; the
-    effects report uses 0.01 -- policy learning compares many noisy group sums, so it
-    trades a little bias for much less variance).
+    ``clip``: lower bound on propensities in the doubly robust scores (as in the effects
+    report; a larger clip lowers the variance of the values but biases them where
+    overlap is poor).
     ``crossfit_folds``: folds for the nuisances and for scoring the learned rules out of
     fold. ``min_cell``: fewest episodes of an arm (overall and within a leaf) to use it.
     ``min_leaf_share``: fewest episodes in a leaf, as a share of the episodes (and at
@@ -439,13 +461,13 @@ def compare_policies(
         add(f"all_{arm}", f"{arm} for everybody", np.full(n, j))
 
     # learned rules: out of fold
-    learn = _learning_scores(est, learn_on)
-    full_rule = _fit_rule(est, rows_all, rule_class, min_leaf, min_cell, numeric, learn_on)
+    learn = est.learning_scores(None, learn_on)
+    full_rule = _fit_rule(est, rows_all, rule_class, min_leaf, min_cell, numeric, learn_on, None)
     oof = np.zeros(n, int)
     fold_rules = {}
     for fo in np.unique(est.folds):  # a handful of folds
         tr, te = est.folds != fo, est.folds == fo
-        r = _fit_rule(est, np.flatnonzero(tr), rule_class, min_leaf, min_cell, numeric, learn_on)
+        r = _fit_rule(est, np.flatnonzero(tr), rule_class, min_leaf, min_cell, numeric, learn_on, int(fo))
         fold_rules[fo] = r
         oof[te] = _codes(est, r.assign(f.iloc[np.flatnonzero(te)]))
     add("learned", full_rule.one_line(), oof)
@@ -455,7 +477,9 @@ def compare_policies(
     fold_groups = {}
     for fo, r in fold_rules.items():  # budget groups per fold: learned once, reused per budget
         tr, te = np.flatnonzero(est.folds != fo), np.flatnonzero(est.folds == fo)
-        bg = budget_groups(r, f.iloc[tr], learn[tr], est.cost[tr], est.ead[tr], est.arms, group_feats, kind)
+        lf = est.learning_scores(int(fo), learn_on)
+        lf = lf[tr] if int(fo) not in est.fold_learning else lf
+        bg = budget_groups(r, f.iloc[tr], lf, est.cost[tr], est.ead[tr], est.arms, group_feats, kind)
         fold_groups[fo] = (bg, te, _group_keys(r, f.iloc[te], group_feats), r.assign(f.iloc[te]))
 
     def budget_oof(b: float) -> np.ndarray:

@@ -120,12 +120,16 @@ class Node:
     def is_leaf(self) -> bool:
         return self.split is None
 
-    def leaves(self, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], str]]:
-        """(conditions, arm) for every leaf, left to right."""
+    def leaves(self) -> list[tuple[tuple[str, ...], str]]:
+        """(conditions, arm) for every leaf, left to right (bounds on one numeric feature
+        merged: ``x <= 5 & x <= 3`` reads ``x <= 3``)."""
+        return [(_simplify(path), arm) for path, arm in self._paths(())]
+
+    def _paths(self, path: tuple) -> list[tuple[tuple, str]]:
         if self.is_leaf:
             return [(path, str(self.arm))]
-        return (self.left.leaves((*path, self.split.text("left")))
-                + self.right.leaves((*path, self.split.text("right"))))
+        return (self.left._paths((*path, (self.split, "left")))
+                + self.right._paths((*path, (self.split, "right"))))
 
     def leaf_ids(self, frame: pd.DataFrame) -> np.ndarray:
         """Index (0-based, left to right) of the leaf each row falls in."""
@@ -165,6 +169,30 @@ class Node:
         if self.is_leaf:
             return ()
         return tuple(dict.fromkeys((self.split.feature, *self.left.features, *self.right.features)))
+
+
+def _simplify(path: tuple) -> tuple[str, ...]:
+    """Render a leaf's (split, side) conditions, keeping the tightest numeric bounds."""
+    out: list[str] = []
+    upper: dict[str, float] = {}
+    lower: dict[str, float] = {}
+    for sp, side in path:
+        if sp.kind == "numeric":
+            if side == "left":
+                upper[sp.feature] = min(upper.get(sp.feature, np.inf), sp.threshold)
+            else:
+                lower[sp.feature] = max(lower.get(sp.feature, -np.inf), sp.threshold)
+        else:
+            out.append(sp.text(side))
+    for f in dict.fromkeys([*lower, *upper]):
+        lo, hi = lower.get(f), upper.get(f)
+        if lo is not None and hi is not None:
+            out.append(f"{lo:,.4g} < {f} <= {hi:,.4g}")
+        elif hi is not None:
+            out.append(f"{f} <= {hi:,.4g}")
+        else:
+            out.append(f"{f} > {lo:,.4g}")
+    return tuple(out)
 
 
 @dataclass(frozen=True)

@@ -160,16 +160,11 @@ def policy(synth_episodes: pd.DataFrame):
         return compare_policies(synth_episodes, seed=1)
 
 
-@pytest.fixture(scope="module")
-def true_nb(policy, synth_dir, synth_episodes) -> np.ndarray:
-    """True net benefit (CNY) of every arm for every compared episode."""
+def _nb(policy, po: pd.DataFrame, episodes: pd.DataFrame) -> np.ndarray:
     est = policy.estimates
-    po = pd.read_parquet(synth_dir / "truth" / "potential_outcomes.parquet")
-    sub = synth_episodes.loc[est.index]
-    key = pd.MultiIndex.from_frame(sub[["loan_id", "start_month"]])
+    key = pd.MultiIndex.from_frame(episodes.loc[est.index, ["loan_id", "start_month"]])
     loss = (po.pivot_table(index=["loan_id", "start_month"], columns="arm", values="exp_loss_rate")
             .reindex(key)[list(est.arms)].to_numpy())
-    assert np.isfinite(loss).all()
     return (loss[:, :1] - loss) * est.ead[:, None] - est.cost
 
 
@@ -213,30 +208,55 @@ def test_estimates_are_net_benefit_of_cost_and_loss(policy) -> None:
 
 
 def test_learned_rules_are_scored_out_of_fold(policy) -> None:
-    """Changing the scores of fold 0 must not change the arms assigned to fold 0."""
+    """Nothing about fold 0 (its scores, its rows in any learning scores) changes the arms
+    the learned policies assign to fold 0; the value, scored on fold 0, does change."""
     est = policy.estimates
     rng = np.random.default_rng(0)
     f0 = est.folds == 0
-    noisy = est.nb_score.copy()
-    noisy[f0] = rng.normal(scale=1e6, size=(f0.sum(), noisy.shape[1]))
-    noisy[f0, 0] = 0.0
-    model = est.net_benefit.copy()
-    model[f0] = noisy[f0]
-    res2 = compare_policies(None, estimates=dataclasses.replace(est, nb_score=noisy, net_benefit=model),
-                            seed=1)
-    for name in ("learned", "learned_budget"):
-        assert (res2.assignments[name][f0] == policy.assignments[name][f0]).all()
-        # and the values do change (the scores of fold 0 are what they are scored on)
-    assert res2.table.set_index("policy").loc["learned", "value_net_benefit"] != pytest.approx(
-        policy.table.set_index("policy").loc["learned", "value_net_benefit"])
+    k = len(est.arms)
+
+    def noise(m: int) -> np.ndarray:
+        out = rng.normal(scale=1e6, size=(m, k))
+        out[:, 0] = 0.0
+        return out
+
+    nb_score, model = est.nb_score.copy(), est.net_benefit.copy()
+    nb_score[f0], model[f0] = noise(f0.sum()), noise(f0.sum())
+    learning = {}
+    for g, (m_nb, d_nb) in est.fold_learning.items():
+        assert len(m_nb) == len(d_nb) == (est.folds != g).sum()
+        in0 = est.folds[est.folds != g] == 0
+        m_nb, d_nb = m_nb.copy(), d_nb.copy()
+        m_nb[in0], d_nb[in0] = noise(in0.sum()), noise(in0.sum())
+        learning[g] = (m_nb, d_nb)
+    changed = dataclasses.replace(est, nb_score=nb_score, net_benefit=model, fold_learning=learning)
+    for learn_on in ("model", "dr"):
+        base = compare_policies(None, estimates=est, seed=1, learn_on=learn_on, budget_points=2)
+        res2 = compare_policies(None, estimates=changed, seed=1, learn_on=learn_on, budget_points=2)
+        for name in ("learned", "learned_budget"):
+            assert (res2.assignments[name][f0] == base.assignments[name][f0]).all(), (learn_on, name)
+        assert res2.table.set_index("policy").loc["learned", "value_net_benefit"] != pytest.approx(
+            base.table.set_index("policy").loc["learned", "value_net_benefit"])
 
 
-def test_policy_values_cover_their_true_values(policy, true_nb) -> None:
-    """Each policy's estimated value lies within its 95 % interval of its true value."""
-    t = policy.table.set_index("policy")
-    for name in t.index:
-        tv = _true_value(policy, true_nb, name)
-        assert t.loc[name, "ci_low"] <= tv <= t.loc[name, "ci_high"], (name, tv, t.loc[name].to_dict())
+def test_policy_values_cover_their_true_values(policy, synth_episodes, synth_dir) -> None:
+    """Each policy's estimated value lies within its 95 % interval of its true value.
+
+    About 620 episodes and heavy-tailed scores (EAD x inverse-propensity-weighted loss
+    residuals): with seven estimated policies at 95 % each, one miss is expected now and
+    then (about 30 % of books if independent), two would be a 4 % event; the large-book
+    slow test requires all seven."""
+    from analysis.targeting import true_policy_values
+
+    po = pd.read_parquet(synth_dir / "truth" / "potential_outcomes.parquet")
+    tv = true_policy_values(policy, synth_episodes, po)
+    nb = _nb(policy, po, synth_episodes)
+    assert np.isfinite(nb).all()
+    for name in tv["policy"]:  # the helper agrees with a direct computation
+        assert tv.set_index("policy").loc[name, "true_value"] == pytest.approx(_true_value(policy, nb, name))
+    missed = tv.loc[~tv["covered"], "policy"].tolist()
+    assert len(missed) <= 1, tv
+    assert tv.set_index("policy").loc["no_relief", "covered"]
 
 
 def test_budget_curve(policy) -> None:
