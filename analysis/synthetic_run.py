@@ -177,6 +177,8 @@ def run(n_loans: int, seed: int, chunk_loans: int, p: SynthParams, out_dir: Path
                                                   "reasons")}
     episodes: list[dict] = []
     if out_dir is not None:
+        if out_dir.exists() and not out_dir.is_dir():
+            raise ParameterError(f"--out {out_dir}: exists and is not a directory")
         out_dir.mkdir(parents=True, exist_ok=True)
         _clear(out_dir)
         for name in FOLDER_TABLES:

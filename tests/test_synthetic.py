@@ -162,6 +162,9 @@ def test_cli_synth(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["synth", "--loans", "0", "--out", str(tmp_path / "t")])
     assert exc.value.code == 2
+    (tmp_path / "file").write_text("x")
+    assert main(["synth", "--loans", "10", "--out", str(tmp_path / "file")]) == 2
+    assert "not a directory" in capsys.readouterr().err
 
 
 # --- realised outcomes against the truth ----------------------------------------------------
