@@ -22,7 +22,9 @@ arm a (``none`` first):
 is the mean over episodes of the net-benefit score of the assigned arm (CNY per episode,
 ``none`` = 0 by construction), its cure rate the mean cure score, its cost the mean cost.
 Intervals: mean +- z sd / sqrt(n) of the per-episode scores (the AIPW influence
-function; costs are treated as known). Compared on the same episodes:
+function; costs are treated as known). For ``current_practice`` the received arm's
+outcome is observed, so its score uses it directly (EAD (phi_none - loss rate) - cost,
+cure rate = observed cure): no inverse weighting where none is needed. Compared on the same episodes:
 ``current_practice`` (the measures given), ``no_relief``, ``all_<measure>``, ``learned``
 and ``learned_budget``. The two learned policies are evaluated *out of fold*: the rule
 applied to the episodes of fold f is learned on the scores of the other folds (the same
@@ -165,6 +167,9 @@ class ArmEstimates:
     nb_score: np.ndarray
     features: pd.DataFrame
     warnings: tuple[str, ...]
+    loss_score: np.ndarray = field(repr=False, default=None)
+    y_cure: np.ndarray = field(repr=False, default=None)
+    y_loss: np.ndarray = field(repr=False, default=None)
     nuisance_cure: object = field(repr=False, default=None)
     nuisance_loss: object = field(repr=False, default=None)
     fold_learning: dict = field(repr=False, default_factory=dict)
@@ -270,7 +275,8 @@ def arm_estimates(episodes: pd.DataFrame, costs: CostParameters | None = None, *
         index=sub.index, arms=arms, a=nu_c.a, folds=folds, ead=ead,
         cost=cost, p_cure=nu_c.mu_cf, loss_rate=loss, net_benefit=nb,
         cure_score=nu_c.aipw_scores().to_numpy(), nb_score=nb_score,
-        features=sub[feat_cols].copy(), warnings=tuple(msgs), nuisance_cure=nu_c, nuisance_loss=nu_l,
+        features=sub[feat_cols].copy(), warnings=tuple(msgs), loss_score=phi_l, y_cure=nu_c.y,
+        y_loss=nu_l.y, nuisance_cure=nu_c, nuisance_loss=nu_l,
         fold_learning=fold_learning)
 
 
@@ -456,6 +462,12 @@ def compare_policies(
         assign[name] = np.asarray(est.arms, dtype=object)[codes]
 
     add("current_practice", "the measures actually given", est.a)
+    if est.y_loss is not None and est.loss_score is not None:
+        # on-policy: the received arm's outcome is observed, no weighting needed for it
+        v = est.ead * (est.loss_score[:, 0] - est.y_loss) - est.cost[rows_all, est.a]
+        out[-1] = _row("current_practice", "the measures actually given", v, est.y_cure,
+                       est.cost[rows_all, est.a], z)
+        score_cols["current_practice"], cure_cols["current_practice"] = v, est.y_cure
     add("no_relief", "none for everybody", np.zeros(n, int))
     for j, arm in enumerate(est.arms[1:], start=1):
         add(f"all_{arm}", f"{arm} for everybody", np.full(n, j))
