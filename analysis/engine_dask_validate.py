@@ -127,13 +127,26 @@ def _check_part(
     bio._check_values(ld, df, rawnull, rep, measure_codes)
     keys = df[[c for c in keep if c in df.columns]].copy()
     keys[_LABEL] = df.index.to_numpy(dtype=np.int64)
-    return rep.records(), keys.reset_index(drop=True)
+    return rep.records(), _to_arrow(keys.reset_index(drop=True))
+
+
+def _to_arrow(df: pd.DataFrame) -> pd.DataFrame:
+    """Text columns as Arrow strings: the shuffle moves buffers, not Python objects."""
+    text = [c for c in df.columns if df[c].dtype == object]
+    return df.astype({c: "string[pyarrow]" for c in text}) if text else df
+
+
+def _from_arrow(df: pd.DataFrame) -> pd.DataFrame:
+    """Arrow strings back to the object columns ``io`` works on (missing = NaN)."""
+    out = {c: df[c].astype(object).where(df[c].notna(), np.nan)
+           for c in df.columns if isinstance(df[c].dtype, pd.StringDtype)}
+    return df.assign(**out) if out else df
 
 
 def _key_meta(table: str, keep: tuple[str, ...]) -> pd.DataFrame:
     cols = {c: pd.Series(dtype=FIELDS[c].dtype) for c in keep}
     cols[_LABEL] = pd.Series(dtype="int64")
-    return pd.DataFrame(cols)
+    return _to_arrow(pd.DataFrame(cols))
 
 
 def _cross_checks(
@@ -145,7 +158,7 @@ def _cross_checks(
     ld_of: dict[str, Any] = {}
     for name, piece in pieces.items():
         piece = piece.drop(columns=[c for c in piece.columns if c.startswith("_loan_bucket")])
-        piece = piece.sort_values(_LABEL, kind="stable").set_index(_LABEL)
+        piece = _from_arrow(piece.sort_values(_LABEL, kind="stable").set_index(_LABEL))
         piece.index.name = None
         file, fmt, parts = lds[name]
         dfs[name] = piece
@@ -376,7 +389,7 @@ def _cause_map_on_client(base, located, small_lds, small_dfs, reasons, rep) -> N
                                      pd.DataFrame(columns=cols))
         dfs["signals"] = lds["signals"].df
     if reasons is not None:
-        rs = reasons.sort_values(_LABEL, kind="stable").set_index(_LABEL)
+        rs = _from_arrow(reasons.sort_values(_LABEL, kind="stable").set_index(_LABEL))
         rs.index.name = None
         path = located["reasons"]
         fmt = "parquet" if (path.is_dir() or path.suffix == ".parquet") else "csv"
