@@ -197,8 +197,8 @@ def _env(values: dict[str, str]) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _run_deadline(seconds: float) -> Iterator[None]:
-    """Raise :class:`RunTimeout` in the main thread after ``seconds`` (SIGALRM)."""
+def _run_deadline(seconds: float, grace_s: float = 0.0) -> Iterator[None]:
+    """Raise :class:`RunTimeout` in the main thread after ``seconds + grace_s`` (SIGALRM)."""
     if threading.current_thread() is not threading.main_thread() or seconds <= 0:
         yield
         return
@@ -207,7 +207,7 @@ def _run_deadline(seconds: float) -> Iterator[None]:
         raise RunTimeout(f"the whole run exceeded its timeout of {seconds:g} s")
 
     previous = signal.signal(signal.SIGALRM, _alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, seconds + grace_s)
     try:
         yield
     finally:
@@ -466,7 +466,9 @@ def run_report_locked(opts: ReportOptions, log: Callable[[str], None] | None = N
         del book
         env = {CACHE_ENV: str(cache), CACHE_ENV + "_FINGERPRINT": fingerprint,
                "PYTHONWARNINGS": os.environ.get("PYTHONWARNINGS", "")}
-        with _env(env), _run_deadline(opts.run_timeout_s):
+        # the cell timeout is capped at the time left; the alarm is a backstop (kernel start,
+        # papermill I/O) that leaves the normal path time to shut the kernel down
+        with _env(env), _run_deadline(opts.run_timeout_s, grace_s=30):
             for i, spec in enumerate(specs, 1):
                 failed_nb = spec.stem
                 params = {"data_dir": str(data_dir), "as_of": opts.as_of,
