@@ -161,7 +161,12 @@ def recommend(book, episodes: pd.DataFrame, as_of: str | pd.Timestamp,
     })
     out["priority"] = out["expected_net_benefit_cny"].rank(ascending=False, method="first").astype(int)
     out = out.sort_values("priority", kind="stable").reset_index(drop=True)[list(RECOMMEND_COLUMNS)]
-    out.attrs["message"] = (f"{len(out):,} episodes open at {month:%Y-%m}; rule learned on "
-                            f"{len(est.index):,} episodes with a known outcome")
+    g = result.gain("current_practice").set_index("policy").loc["learned"]
+    out.attrs["message"] = (
+        f"{len(out):,} episodes open at {month:%Y-%m}; rule learned on {len(est.index):,} episodes "
+        f"with a known outcome; its estimated gain over current practice: "
+        f"{g['gain_per_episode_cny']:,.0f} CNY per episode (95 % interval {g['ci_low']:,.0f} to "
+        f"{g['ci_high']:,.0f})" + ("; the interval includes 0: treat the recommendations as a "
+                                   "hypothesis to test" if g["ci_low"] <= 0 <= g["ci_high"] else ""))
     out.attrs["warnings"] = tuple(dict.fromkeys(msgs))
     return out
