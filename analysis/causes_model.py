@@ -16,7 +16,8 @@ episode start of the episode table is in the set by construction. Built with num
 rows sorted by loan and month (no loop over loans).
 
 *Sub-sampling.* When the at-risk set has more than ``max_rows`` rows, all events are kept
-and non-events are kept with a known probability ``q`` (case-control sampling). In a logit
+and non-events are kept with a known probability ``q`` (case-control sampling), at least
+five non-events per event. In a logit
 this changes only the intercept, by ``log(1/q)``; the slopes are consistent. The fitted
 intercept is corrected by ``+log(q)``; the Shapley split does not use the intercept.
 
@@ -72,12 +73,18 @@ from analysis.book import Book
 from analysis.definitions import FAMILIES
 from analysis.errors import InputError
 
+_KEY_SPAN = 1 << 20  # loan code x this + month index: an integer key per loan-month
 _NOT_CONTROLS = ("loan_id", "borrower_id", "origination_date")
 _CATEGORICAL = ("borrower_type", "industry", "region")
 
 
 class ModelFitError(InputError):
     """The onset model cannot be fitted on this book (too few events, degenerate data)."""
+
+
+def _num(s: pd.Series) -> np.ndarray:
+    """A column as float64 with NaN for missing (works for nullable and boolean dtypes)."""
+    return pd.to_numeric(s, errors="coerce").astype("float64").to_numpy()
 
 
 def _month_index(values: pd.Series | np.ndarray) -> np.ndarray:
@@ -108,14 +115,14 @@ def at_risk_months(
     order = np.lexsort((mi, codes))
     codes, mi = codes[order], mi[order]
     dpd = perf["days_past_due"].to_numpy()[order]
-    bal = perf["balance"].to_numpy(dtype=float)[order]
+    bal = _num(perf["balance"])[order]
     n = len(codes)
     if n == 0:
         return pd.DataFrame({"loan_id": [], "month": pd.to_datetime([]), "is_onset": []})
     new_loan = np.r_[True, codes[1:] != codes[:-1]]
     first_row = np.maximum.accumulate(np.where(new_loan, np.arange(n), 0))
     if has_wo:
-        wo = np.nan_to_num(perf["write_off"].to_numpy(dtype=float)[order]) > 0
+        wo = np.nan_to_num(_num(perf["write_off"])[order]) > 0
         cum = np.cumsum(wo)
         written = (cum - cum[first_row] + wo[first_row]) > 0
     else:
@@ -134,26 +141,28 @@ def at_risk_months(
     at_risk &= ~np.r_[False, written[:-1]] | new_loan
     onset = at_risk & overdue
     at_risk &= onset | (bal > 0)
-    keys = pd.DataFrame(
+    r_codes, r_m, r_onset = codes[at_risk], mi[at_risk], onset[at_risk]
+    if len(episodes):
+        # episode starts by integer key (loan code, month): flag them, add any missed
+        e_codes = pd.Index(uniques).get_indexer(episodes["loan_id"])
+        e_m = _month_index(episodes["start_month"])
+        known = e_codes >= 0
+        e_key = e_codes[known].astype(np.int64) * _KEY_SPAN + e_m[known]
+        r_key = r_codes.astype(np.int64) * _KEY_SPAN + r_m
+        r_onset = r_onset | np.isin(r_key, e_key)
+        extra = ~np.isin(e_key, r_key)
+        if extra.any():
+            r_codes = np.r_[r_codes, e_codes[known][extra]]
+            r_m = np.r_[r_m, e_m[known][extra]]
+            r_onset = np.r_[r_onset, np.ones(int(extra.sum()), dtype=bool)]
+    month = pd.DatetimeIndex(r_m.astype("datetime64[M]").astype("datetime64[ns]"))
+    return pd.DataFrame(
         {
-            "loan_id": np.asarray(uniques)[codes[at_risk]],
-            "_m": mi[at_risk],
-            "is_onset": onset[at_risk],
+            "loan_id": np.asarray(uniques)[r_codes],
+            "month": month + pd.offsets.MonthEnd(0),
+            "is_onset": r_onset,
         }
     )
-    if len(episodes):
-        ep = pd.DataFrame(
-            {"loan_id": episodes["loan_id"].to_numpy(), "_m": _month_index(episodes["start_month"])}
-        )
-        keys = keys.merge(ep.assign(_ep=True), on=["loan_id", "_m"], how="outer")
-        keys["is_onset"] = (
-            keys["is_onset"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-            | keys["_ep"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-        )
-        keys = keys.drop(columns="_ep")
-    month = pd.DatetimeIndex(keys["_m"].to_numpy().astype("datetime64[M]").astype("datetime64[ns]"))
-    keys["month"] = month + pd.offsets.MonthEnd(0)
-    return keys[["loan_id", "month", "is_onset"]].reset_index(drop=True)
 
 
 def subsample(
@@ -164,7 +173,8 @@ def subsample(
     n_non = len(risk) - n_event
     if len(risk) <= max_rows or n_non == 0:
         return risk, 1.0
-    q = max(min(1.0, (max_rows - n_event) / n_non), 1e-6)
+    # at least 5 non-events per event, whatever max_rows says (case-control efficiency)
+    q = max(min(1.0, max(max_rows - n_event, 5 * n_event) / n_non), 1e-6)
     keep = risk["is_onset"].to_numpy() | (rng.random(len(risk)) < q)
     return risk[keep].reset_index(drop=True), q
 
@@ -176,8 +186,23 @@ def attach_covariates(keys: pd.DataFrame, book: Book) -> pd.DataFrame:
     if "origination_date" in out.columns:
         out["months_on_book"] = _month_index(out["month"]) - _month_index(out["origination_date"])
     if book.signals is not None and book.signal_columns:
-        sig = book.signals[["loan_id", "month", *book.signal_columns]]
-        out = out.merge(sig, on=["loan_id", "month"], how="left", sort=False)
+        sig = book.signals
+        s_codes, s_uniques = pd.factorize(sig["loan_id"], sort=False)
+        s_key = pd.Index(s_codes.astype(np.int64) * _KEY_SPAN + _month_index(sig["month"]))
+        k_codes = pd.Index(s_uniques).get_indexer(out["loan_id"])
+        k_key = np.where(
+            k_codes >= 0, k_codes.astype(np.int64) * _KEY_SPAN + _month_index(out["month"]), -1
+        )
+        if s_key.is_unique:
+            pos = s_key.get_indexer(k_key)
+            found = pos >= 0
+            for c in book.signal_columns:
+                vals = np.full(len(out), np.nan)
+                vals[found] = _num(sig[c])[pos[found]]
+                out[c] = vals
+        else:  # duplicated (loan_id, month): validation normally refuses them
+            cols = ["loan_id", "month", *book.signal_columns]
+            out = out.merge(sig[cols], on=["loan_id", "month"], how="left", sort=False)
     return out
 
 
@@ -217,7 +242,7 @@ class Design:
                 if pd.api.types.is_bool_dtype(s) or (
                     pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_datetime64_any_dtype(s)
                 ):
-                    if s.astype(float).std() > 0:
+                    if np.nanstd(_num(s)) > 0:
                         numeric.append(c)
                 elif (
                     c in _CATEGORICAL
@@ -232,7 +257,7 @@ class Design:
         scale: dict[str, float] = {}
         w = np.asarray(weights, dtype=float)
         for c in [*signals, *numeric]:
-            x = frame[c].to_numpy(dtype=float)
+            x = _num(frame[c])
             ok = np.isfinite(x)
             if not ok.any():
                 mean[c], scale[c] = 0.0, 1.0
@@ -249,7 +274,7 @@ class Design:
         """Standardised design (rows of ``frame``, columns :attr:`columns`, no constant)."""
         parts = []
         for c in [*self.signals, *self.numeric]:
-            x = frame[c].to_numpy(dtype=float) if c in frame.columns else np.full(len(frame), np.nan)
+            x = _num(frame[c]) if c in frame.columns else np.full(len(frame), np.nan)
             z = (x - self.mean[c]) / self.scale[c]
             parts.append(np.where(np.isfinite(z), z, 0.0))
         for c, levels in self.categorical.items():
