@@ -148,9 +148,12 @@ def at_risk_months(
         e_m = _month_index(episodes["start_month"])
         known = e_codes >= 0
         e_key = e_codes[known].astype(np.int64) * _KEY_SPAN + e_m[known]
-        r_key = r_codes.astype(np.int64) * _KEY_SPAN + r_m
-        r_onset = r_onset | np.isin(r_key, e_key)
-        extra = ~np.isin(e_key, r_key)
+        r_key = r_codes.astype(np.int64) * _KEY_SPAN + r_m  # sorted: rows are in key order
+        pos = np.minimum(np.searchsorted(r_key, e_key), max(len(r_key) - 1, 0))
+        hit = (r_key[pos] == e_key) if len(r_key) else np.zeros(len(e_key), dtype=bool)
+        r_onset = r_onset.copy()
+        r_onset[pos[hit]] = True
+        extra = ~hit
         if extra.any():
             r_codes = np.r_[r_codes, e_codes[known][extra]]
             r_m = np.r_[r_m, e_m[known][extra]]
@@ -188,14 +191,17 @@ def attach_covariates(keys: pd.DataFrame, book: Book) -> pd.DataFrame:
     if book.signals is not None and book.signal_columns:
         sig = book.signals
         s_codes, s_uniques = pd.factorize(sig["loan_id"], sort=False)
-        s_key = pd.Index(s_codes.astype(np.int64) * _KEY_SPAN + _month_index(sig["month"]))
+        s_key = s_codes.astype(np.int64) * _KEY_SPAN + _month_index(sig["month"])
+        order = np.argsort(s_key, kind="stable")
+        s_sorted = s_key[order]
         k_codes = pd.Index(s_uniques).get_indexer(out["loan_id"])
         k_key = np.where(
             k_codes >= 0, k_codes.astype(np.int64) * _KEY_SPAN + _month_index(out["month"]), -1
         )
-        if s_key.is_unique:
-            pos = s_key.get_indexer(k_key)
-            found = pos >= 0
+        if len(s_sorted) and not np.any(s_sorted[1:] == s_sorted[:-1]):
+            at = np.minimum(np.searchsorted(s_sorted, k_key), len(s_sorted) - 1)
+            found = s_sorted[at] == k_key
+            pos = order[at]
             for c in book.signal_columns:
                 vals = np.full(len(out), np.nan)
                 vals[found] = _num(sig[c])[pos[found]]
