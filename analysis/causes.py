@@ -428,6 +428,7 @@ def attribute(
         zl = z_ep if n_lab >= min_labelled else np.zeros((n, 0))
         return label_model.predict(zl, label_draws[b])
 
+    all_segs = segment_codes(seg_frame)
     share_tables, trend_tables = [], []
     for m, (pm, mask, _src) in methods.items():
         if m == "model":
@@ -441,7 +442,7 @@ def attribute(
                     return np.where(labelled[:, None], _p, _f(b))
         else:
             draw = None
-        sub_segs = {st: (c[mask], lbl) for st, (c, lbl) in segment_codes(seg_frame).items()}
+        sub_segs = {st: (c[mask], lbl) for st, (c, lbl) in all_segs.items()}
         sub_loans = pd.factorize(loan_codes[mask])[0]
         weights = [("count", np.ones(int(mask.sum())))]
         weights.append(("balance", ead[mask]))

@@ -64,9 +64,10 @@ def _shares_once(
         ok = codes >= 0
         c, ww = codes[ok], w[ok]
         den = np.bincount(c, weights=ww, minlength=len(labels))
-        num = np.column_stack(
-            [np.bincount(c, weights=ww * p[ok, j], minlength=len(labels)) for j in range(3)]
-        )
+        num = np.bincount(
+            (c[:, None] * 3 + np.arange(3)).ravel(), weights=(ww[:, None] * p[ok]).ravel(),
+            minlength=3 * len(labels),
+        ).reshape(len(labels), 3)
         share = np.divide(num, den[:, None], out=np.full(num.shape, np.nan), where=den[:, None] > 0)
         out[st] = (share, den)
     return out
