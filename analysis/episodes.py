@@ -316,7 +316,7 @@ def episodes_from_definitions(
     )
     ep = _add_loan_attributes(ep, book, start_m)
     ep = _add_relief(ep, book, start_m, d.relief_window_months)
-    ep = _add_signals(ep, book)
+    ep = _add_signals(ep, book, start_rows)
     ep = _add_reasons(ep, book, start_m)
     return ep.reset_index(drop=True)
 
@@ -353,14 +353,28 @@ def _add_relief(ep: pd.DataFrame, book: Book, start_m: np.ndarray, window: int) 
     return pd.concat([ep, out.set_index(ep.index)], axis=1)
 
 
-def _add_signals(ep: pd.DataFrame, book: Book) -> pd.DataFrame:
+def _add_signals(ep: pd.DataFrame, book: Book, start_rows: np.ndarray) -> pd.DataFrame:
+    """Every signal column's value in the episode's start month (NaN where none)."""
     if book.signals is None or not book.signal_columns:
         return ep
+    sig, perf = book.signals, book.performance
+    if len(sig) == len(perf) and _same_keys(sig, perf):
+        # The usual layout: one signal row per loan-month, in the performance order.
+        rows = sig.iloc[start_rows]
+        for c in book.signal_columns:
+            ep[c] = rows[c].to_numpy()
+        return ep
+    sig = sig[sig["loan_id"].isin(pd.unique(ep["loan_id"]))]
     keys = ep[["loan_id", "start_month"]].rename(columns={"start_month": "month"})
-    sig = keys.merge(book.signals, on=["loan_id", "month"], how="left", sort=False)
+    found = keys.merge(sig, on=["loan_id", "month"], how="left", sort=False)
     for c in book.signal_columns:
-        ep[c] = sig[c].to_numpy()
+        ep[c] = found[c].to_numpy()
     return ep
+
+
+def _same_keys(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    same_month = np.array_equal(a["month"].to_numpy(), b["month"].to_numpy())
+    return same_month and bool((_id_values(a["loan_id"]) == _id_values(b["loan_id"])).all())
 
 
 def _add_reasons(ep: pd.DataFrame, book: Book, start_m: np.ndarray) -> pd.DataFrame:

@@ -239,3 +239,15 @@ def test_categorical_loan_ids_give_the_same_episodes():
     pd.testing.assert_frame_equal(
         build_episodes(book), cat.assign(loan_id=cat.loan_id.astype(object)), check_dtype=False
     )
+
+
+def test_signals_are_read_in_the_start_month_whatever_their_row_order():
+    book = tiny_book({"S": {"first": "2023-01", "dpd": [0, 0, 30, 0, 0, 0]},
+                      "T": {"first": "2023-01", "dpd": [0, 30, 0, 0, 0, 0]}})
+    sig = book.performance[["loan_id", "month"]].copy()
+    sig["demand_change"] = range(len(sig))
+    aligned = build_episodes(type(book)(**{**book.__dict__, "signals": sig}))
+    shuffled = sig.sample(frac=1.0, random_state=3)
+    other = build_episodes(type(book)(**{**book.__dict__, "signals": shuffled}))
+    assert list(aligned.demand_change) == [2, 7]  # S starts in its 3rd row, T in its 2nd
+    pd.testing.assert_frame_equal(aligned, other)
