@@ -56,6 +56,13 @@ one-hot with the most frequent level as reference, numerics median-imputed with 
 missing indicator when needed, all standardised; zero-variance and collinear columns
 are dropped (pivoted QR), with a warning.
 
+Small samples: an arm with fewer than ``min_cell`` episodes is left out of the models
+and its rows carry no estimate (never dropped silently); an outcome model with fewer
+than 10 events per parameter gets an L2 penalty 0.2 / EPV on its standardised slopes,
+the propensity a ten times lighter one; every penalised or refitted model is named in
+the warnings. Penalised fits enter the influence functions through their penalised
+Hessian.
+
 Assumptions: no unmeasured confounding given the covariates, overlap (every episode
 could have received every measure), no interference between episodes, consistency (a
 measure code means one treatment). Known drawbacks: GLMs without interactions are a
