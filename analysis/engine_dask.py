@@ -126,15 +126,22 @@ def client(
         finally:
             c.close()
         return
+    import dask
+
     n = int(n_workers or os.cpu_count() or 1)
     mem = memory_limit if memory_limit is not None else _default_worker_memory(n)
-    cluster = LocalCluster(
-        n_workers=n,
-        threads_per_worker=1,
-        processes=processes,
-        memory_limit=mem,
-        dashboard_address=":0",
-    )
+    # Workers inherit this config: no statistical profiler (it samples every 10 ms in
+    # every worker) and a slower system monitor, which matter on a machine of few cores.
+    quiet = {"distributed.worker.profile.enabled": False,
+             "distributed.admin.system-monitor.interval": "2s"}
+    with dask.config.set(quiet):
+        cluster = LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=processes,
+            memory_limit=mem,
+            dashboard_address=":0",
+        )
     c = Client(cluster)
     try:
         yield c
