@@ -41,6 +41,8 @@ CATEGORY_COLORS: dict[str, str] = dict(
     zip(LOAN_CATEGORIES, ("#4c9a2a", "#f2c14e", "#f28e2b", "#e15759", "#3b3b3b"), strict=True)
 )
 OUTCOME_COLORS: dict[str, str] = {"cure": _GREEN, "default": _RED, "loss": _PURPLE, "open": _GREY}
+# Fonts tried, glyph by glyph, after DejaVu Sans (a CJK font added by analysis.i18n).
+FALLBACK_FONTS: list[str] = []
 
 
 def use_style() -> None:
@@ -65,7 +67,7 @@ def use_style() -> None:
             "legend.frameon": False,
             "axes.spines.top": False,
             "axes.spines.right": False,
-            "font.family": ["DejaVu Sans", "sans-serif"],
+            "font.family": ["DejaVu Sans", *FALLBACK_FONTS, "sans-serif"],
         }
     )
     _register_notebook_display()
