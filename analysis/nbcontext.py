@@ -349,6 +349,13 @@ class ReportContext:
         return self.as_of.strftime("%Y-%m")
 
     @property
+    def t(self) -> Any:
+        """The translator of ``language`` (:func:`analysis.i18n.translator`)."""
+        from analysis.i18n import translator
+
+        return translator(self.language)
+
+    @property
     def segment_label(self) -> str:
         """``segment`` or ``"all"``."""
         return self.segment or "all"
@@ -400,8 +407,16 @@ class ReportContext:
         from IPython.display import HTML, display
 
         shown = self.display_table(df, n_col=n_col, keep=keep, name=caption or "table")
+        formats = _column_formats(shown)
+        if self.language != "en":  # display only: category names and column titles
+            from analysis.i18n import translate_frame
+
+            titles = dict(zip(shown.columns, translate_frame(shown.head(0), self.t).columns,
+                              strict=True))
+            shown = translate_frame(shown, self.t)
+            formats = {titles[c]: f for c, f in formats.items()}
         styler = shown.style.hide(axis="index").format(precision=precision, na_rep="")
-        styler = styler.format(_column_formats(shown), na_rep="")
+        styler = styler.format(formats, na_rep="")
         if caption:
             styler = styler.set_caption(caption)
         display(HTML(styler.to_html()))
@@ -409,12 +424,11 @@ class ReportContext:
     def describe(self) -> str:
         """One line for the top of a report: month, segment, definitions."""
         d = self.definitions
-        return (
-            f"Reporting month {self.as_of_label}; segment: {self.segment_label}; "
-            f"{len(self.book.loans):,} loans, {len(self.episodes):,} overdue episodes; "
-            f"overdue = DPD >= {d.overdue_dpd}, cure = {d.probation_months} clean months, "
-            f"outcome window {d.horizon_months} months, default = DPD >= {d.default_dpd}; "
-            f"cells under {self.min_cell} loans/episodes suppressed."
+        return self.t(
+            "text.context_line", month=self.as_of_label, segment=self.segment_label,
+            loans=f"{len(self.book.loans):,}", episodes=f"{len(self.episodes):,}",
+            overdue_dpd=d.overdue_dpd, probation=d.probation_months, horizon=d.horizon_months,
+            default_dpd=d.default_dpd, min_cell=self.min_cell,
         )
 
 
