@@ -76,11 +76,18 @@ class StripNoisePreprocessor(Preprocessor):
 
 
 def notebook_title(nb: nbformat.NotebookNode, default: str) -> str:
-    """The first markdown heading of ``nb`` (without ``#``), else ``default``."""
+    """The first markdown heading of ``nb`` (without ``#``), else ``default``.
+
+    Headings printed by code (``Markdown(ctx.t(...))`` outputs, in the report language)
+    count as markdown.
+    """
     for cell in nb.cells:
-        if cell.cell_type != "markdown":
-            continue
-        for line in str(cell.source).splitlines():
+        if cell.cell_type == "markdown":
+            text = str(cell.source)
+        else:
+            text = "\n".join(str(o.get("data", {}).get("text/markdown", ""))
+                             for o in cell.get("outputs", []))
+        for line in text.splitlines():
             m = re.match(r"^#{1,2}\s+(.*\S)", line)
             if m:
                 return re.sub(r"[*_`]", "", m.group(1))
