@@ -34,8 +34,8 @@ The loaded ``performance`` and ``signals`` are sorted by loan (in the order of
 ``loans``) and month, with a fresh index.
 
 Known drawbacks: CSV line numbers assume no quoted field spans several lines;
-rows of a Parquet folder are numbered within their part. Only ``engine="pandas"``
-exists here; larger-than-memory books belong to the Dask engine.
+rows of a Parquet folder are numbered within their part. ``engine="pandas"`` loads here;
+``"dask"`` and ``"auto"`` hand larger-than-memory books to :mod:`analysis.engine_dask`.
 """
 
 from __future__ import annotations
@@ -796,8 +796,7 @@ def load_book(data_dir: str | Path, *, engine: str = "pandas") -> Book:
     where not given). ``Book.measures`` lists the standard four measures plus
     any declared (columns ``code, description, is_concession, is_standard``).
     Raises :class:`BookValidationError` with the full report when the data break
-    the contract; ``engine`` must be ``"pandas"`` (the Dask engine extends it).
-    ``engine="dask"`` (or ``"auto"`` above ``engine_dask.AUTO_DASK_ROWS`` rows) returns a
+    the contract. ``engine="dask"`` (or ``"auto"`` above ``engine_dask.AUTO_DASK_ROWS`` rows) returns a
     lazy ``analysis.engine_dask.DaskBook`` validated on a cluster (docs/dask.md).
     """
     if engine in ("dask", "auto"):
