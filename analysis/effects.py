@@ -947,21 +947,10 @@ def estimate_effects(
                                  crossfit_folds, clip, level, min_cell, loss_model, seed, followup)
 
 
-def _estimate_effects(
-    episodes: pd.DataFrame,
-    outcome: str = "cure",
-    covariates: Sequence[str] | None = None,
-    by: Iterable[str] | str | None = None,
-    methods: Sequence[str] = METHODS,
-    estimands: Sequence[str] = ESTIMANDS,
-    crossfit_folds: int = 0,
-    clip: float = 0.01,
-    level: float = 0.95,
-    min_cell: int = 10,
-    loss_model: str = "auto",
-    seed: int = 0,
-    followup: Followup | None = Followup(),
-) -> EffectsResult:
+def _estimate_effects(episodes, outcome, covariates, by, methods, estimands,
+                      crossfit_folds, clip, level, min_cell, loss_model, seed,
+                      followup) -> EffectsResult:
+    """:func:`estimate_effects` inside its BLAS thread limit (same arguments)."""
     from analysis.diagnostics import balance_table, e_values, overlap_table
 
     _check_frame(episodes)
