@@ -201,3 +201,29 @@ def test_headline_and_kpi_table_in_chinese():
     assert "逾期事件治愈率" in table["指标名称"].tolist()
     wide = i18n.kpi_table(kpis, zh, "borrower_type")
     assert "小微企业" in wide.columns
+
+
+def test_refresh_sees_each_published_language(tmp_path):
+    from analysis.report_refresh import is_up_to_date
+
+    month = tmp_path / "2024-06"
+    month.mkdir()
+    info = {"status": "ok", "input_fingerprint": "abc",
+            "parameters": {"as_of": "2024-06", "language": "zh-CN", "data_dir": "/x"}}
+    (month / "run.json").write_text(json.dumps(info))
+    assert is_up_to_date(tmp_path, "2024-06", "abc", {"as_of": "2024-06", "language": "zh-CN"})
+    assert not is_up_to_date(tmp_path, "2024-06", "abc", {"as_of": "2024-06", "language": "en"})
+    (month / "index.html").write_text("<html lang=\"en\"></html>")
+    assert is_up_to_date(tmp_path, "2024-06", "abc", {"as_of": "2024-06", "language": "en"})
+    assert not is_up_to_date(tmp_path, "2024-06", "abd", {"as_of": "2024-06", "language": "en"})
+
+
+def test_cli_language_list():
+    import argparse
+
+    from analysis.cli_report import _languages
+
+    assert _languages("en,zh-CN") == ("en", "zh-CN")
+    assert _languages("zh-TW") == ("zh-TW",)
+    with pytest.raises(argparse.ArgumentTypeError):
+        _languages("en,fr")
