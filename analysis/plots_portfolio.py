@@ -57,7 +57,7 @@ def plot_mix(mix: pd.DataFrame, *, t: Translator | None = None) -> Figure:
                 ax.annotate(tr("plot.suppressed"), (0, y), fontsize=8, color="#777", va="center")
         style.percent_axis(ax, "x")
         style.finish(ax, tr.category("segment_type", st), xlabel=tr("plot.mix_xlabel"),
-                     n=total.get(st))
+                     n=total.get(st), n_unit=tr("plot.loans"))
     fig.suptitle(tr("plot.mix_title"), fontweight="bold", x=0.01, ha="left")
     return mark_fallback(fig, tr)
 
