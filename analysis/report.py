@@ -112,6 +112,7 @@ class ReportOptions:
     lock_timeout_s: float = 600.0
     analyst: bool = False
     quiet: bool = False
+    languages: Sequence[str] = ()  # languages published side by side (pages link their twins)
 
 
 @dataclass(frozen=True)
@@ -336,11 +337,21 @@ def _table_summaries(tables: Path) -> list[tuple[str, int, list[str]]]:
     return out
 
 
+def _published_languages(target: Path) -> set[str]:
+    """Languages whose summary page ``target`` already holds."""
+    return {lang for lang in SUPPORTED_LANGUAGES
+            if (target / page_name(SUMMARY_PREFIX, lang)).exists()}
+
+
 def _render_pages(staging: Path, specs: Sequence[NotebookSpec], language: str, as_of: str,
-                  run_id: str, params: dict, analyst: bool) -> dict[str, int]:
+                  run_id: str, params: dict, analyst: bool,
+                  twins: Sequence[str] = ()) -> dict[str, int]:
     import nbformat
 
     from analysis import report_html as rh
+    from analysis.i18n import translator
+
+    t = translator(language)
 
     executed = {s.stem: nbformat.read(staging / "executed" / f"{s.stem}.ipynb", as_version=4)
                 for s in specs}
@@ -348,9 +359,13 @@ def _render_pages(staging: Path, specs: Sequence[NotebookSpec], language: str, a
               for s in specs}
     ordered = sorted(specs, key=lambda s: (not s.stem.startswith(SUMMARY_PREFIX), s.stem))
     has_summary = any(s.stem.startswith(SUMMARY_PREFIX) for s in specs)
-    links = [] if has_summary else [("Contents", page_name(SUMMARY_PREFIX, language))]
+    links = [] if has_summary else [(t("nav.contents"), page_name(SUMMARY_PREFIX, language))]
     links += [(titles[s.stem], page_name(s.stem, language)) for s in ordered]
-    links += [("Tables", "tables/index.html"), ("All months", "../index.html")]
+    links += [(t("nav.tables"), "tables/index.html"), (t("nav.all_months"), "../index.html")]
+
+    def twin_links(stem: str) -> list[tuple[str, str]]:  # the same page in other languages
+        return [(translator(lang).name, page_name(stem, lang)) for lang in twins]
+
     meta = f"{as_of}" + (f" · {params.get('segment')}" if params.get("segment") else "")
     footer = rh.footer_html(run_id, as_of, params, package_version())
     sizes: dict[str, int] = {}
@@ -358,7 +373,8 @@ def _render_pages(staging: Path, specs: Sequence[NotebookSpec], language: str, a
         name = page_name(s.stem, language)
         sizes[name] = rh.render_notebook(
             executed[s.stem], staging / name, title=titles[s.stem],
-            nav=rh.nav_html(links, name, meta), footer=footer, language=language,
+            nav=rh.nav_html(links + twin_links(s.stem), name, meta), footer=footer,
+            language=language,
         )
         if analyst:
             rh.render_notebook(
@@ -370,15 +386,17 @@ def _render_pages(staging: Path, specs: Sequence[NotebookSpec], language: str, a
         page = rh.month_link_page(
             as_of, [(titles[s.stem], page_name(s.stem, language)) for s in ordered],
             [p.name for p in sorted((staging / "tables").glob("*.csv"))], language,
-            nav=rh.nav_html(links, name, meta),
+            nav=rh.nav_html(links + twin_links(SUMMARY_PREFIX), name, meta),
         )
         (staging / name).write_text(page, encoding="utf-8")
         sizes[name] = len(page.encode())
     tables = _table_summaries(staging / "tables")
     (staging / "tables" / "index.html").write_text(
         rh.tables_page(as_of, tables, nav=rh.nav_html(
-            [(t, "../" + h) for t, h in links if not h.startswith("..") and h != "tables/index.html"]
-            + [("Tables", "index.html"), ("All months", "../../index.html")], "index.html", meta),
+            [(label, "../" + h) for label, h in links
+             if not h.startswith("..") and h != "tables/index.html"]
+            + [(t("nav.tables"), "index.html"), (t("nav.all_months"), "../../index.html")],
+            "index.html", meta),
             language=language),
         encoding="utf-8",
     )
@@ -488,8 +506,10 @@ def run_report_locked(opts: ReportOptions, log: Callable[[str], None] | None = N
 
         shutil.rmtree(cache, ignore_errors=True)
         logger("rendering HTML ...")
+        target = out / publish_name(opts.as_of, str(effective.get("segment", "")))
+        twins = sorted((set(opts.languages) | _published_languages(target)) - {opts.language})
         sizes = _render_pages(staging, specs, opts.language, opts.as_of, run_id, effective,
-                              opts.analyst)
+                              opts.analyst, twins)
         problems = privacy_scan(staging, ids)
         if problems:
             raise InputError("privacy check failed, nothing published:\n  " + "\n  ".join(problems))
