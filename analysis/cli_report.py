@@ -8,11 +8,23 @@ lock longer than ``--lock-timeout``.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 from analysis.nbcontext import SUPPORTED_LANGUAGES
 from analysis.report import DEFAULT_KERNEL, ReportOptions
 from analysis.report_params import default_notebooks_dir
+
+
+def _languages(value: str) -> tuple[str, ...]:
+    """``"en,zh-CN"`` -> ``("en", "zh-CN")``; an unknown language is a usage error (exit 2)."""
+    langs = tuple(dict.fromkeys(v.strip() for v in value.split(",") if v.strip()))
+    bad = [v for v in langs if v not in SUPPORTED_LANGUAGES]
+    if not langs or bad:
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: languages are one or more of {list(SUPPORTED_LANGUAGES)}, joined by ','"
+        )
+    return langs
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -25,8 +37,9 @@ def _common(p: argparse.ArgumentParser) -> None:
                         "(checked against the notebooks' parameters cells)")
     p.add_argument("--only", nargs="+", default=[], metavar="NOTEBOOK",
                    help="run only these notebooks (e.g. 01 or 01_portfolio_overview)")
-    p.add_argument("--language", default="en", choices=list(SUPPORTED_LANGUAGES),
-                   help="report language (default: en)")
+    p.add_argument("--language", default=("en",), type=_languages,
+                   help="report language(s), e.g. zh-CN or en,zh-CN: each is run and "
+                        "published side by side, pages linked (default: en)")
     p.add_argument("--notebooks", type=Path, default=None,
                    help="folder of report notebooks (default: the repository's notebooks/)")
     p.add_argument("--kernel", default=DEFAULT_KERNEL,
@@ -45,7 +58,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 def _options(args: argparse.Namespace, as_of: str) -> ReportOptions:
     return ReportOptions(
         data_dir=args.data, as_of=as_of, out_dir=args.out, params=tuple(args.params),
-        only=tuple(args.only), language=args.language,
+        only=tuple(args.only), language=args.language[0], languages=args.language,
         notebooks_dir=args.notebooks or default_notebooks_dir(), kernel_name=args.kernel,
         cell_timeout_s=args.cell_timeout, run_timeout_s=args.run_timeout,
         lock_timeout_s=args.lock_timeout, analyst=args.analyst, quiet=args.quiet,
@@ -55,19 +68,37 @@ def _options(args: argparse.Namespace, as_of: str) -> ReportOptions:
 def _cmd_report(args: argparse.Namespace) -> int:
     from analysis.report import run_report
 
-    result = run_report(_options(args, args.as_of))
-    _summary(result)
-    return result.exit_code
+    opts = _options(args, args.as_of)
+    for lang in opts.languages:  # one run per language; stop at the first failure
+        result = run_report(replace(opts, language=lang))
+        _summary(result)
+        if result.exit_code:
+            return result.exit_code
+    return 0
 
 
 def _cmd_refresh(args: argparse.Namespace) -> int:
+    from analysis.report import run_report
     from analysis.report_refresh import refresh
 
-    result = refresh(_options(args, ""), force=args.force, completeness=args.completeness)
-    if result is None:
-        return 0
-    _summary(result)
-    return result.exit_code
+    opts = _options(args, "")
+    first, *others = opts.languages
+    result = refresh(replace(opts, language=first), force=args.force,
+                     completeness=args.completeness)
+    if result is not None:
+        _summary(result)
+        if result.exit_code:
+            return result.exit_code
+    for lang in others:
+        if result is None:  # first language up to date: run another only if it is missing
+            other = refresh(replace(opts, language=lang), completeness=args.completeness)
+        else:  # the first language was re-run: the others follow for the same month
+            other = run_report(replace(opts, language=lang, as_of=result.as_of))
+        if other is not None:
+            _summary(other)
+            if other.exit_code:
+                return other.exit_code
+    return 0
 
 
 def _summary(result) -> None:
