@@ -29,9 +29,11 @@ from analysis.book import Book
 from analysis.errors import InputError
 from analysis.nbcontext import data_fingerprint
 from analysis.report import (
+    SUMMARY_PREFIX,
     ReportOptions,
     RunResult,
     _load_and_validate,
+    page_name,
     publish_name,
     read_run_info,
     run_report_locked,
@@ -60,12 +62,23 @@ def latest_complete_month(book: Book, completeness: float = 0.95) -> str:
 
 
 def is_up_to_date(out_dir: Path, as_of: str, fingerprint: str, parameters: dict) -> bool:
-    """Published ``as_of`` with status ok, the same input fingerprint and parameters."""
-    info = read_run_info(out_dir / publish_name(as_of, str(parameters.get("segment", ""))))
+    """Published ``as_of`` with status ok, the same input fingerprint and parameters.
+
+    Languages are published side by side (one run each, the last one's ``run.json``
+    kept): the wanted language counts as published when it was the last run's or its
+    summary page exists.
+    """
+    folder = out_dir / publish_name(as_of, str(parameters.get("segment", "")))
+    info = read_run_info(folder)
     if not info or info.get("status") != "ok" or info.get("input_fingerprint") != fingerprint:
         return False
-    published = {k: v for k, v in info.get("parameters", {}).items() if k != "data_dir"}
-    wanted = {k: v for k, v in parameters.items() if k != "data_dir"}
+    lang = str(parameters.get("language", "en"))
+    last = str(info.get("parameters", {}).get("language", "en"))
+    if lang != last and not (folder / page_name(SUMMARY_PREFIX, lang)).exists():
+        return False
+    skip = ("data_dir", "language")
+    published = {k: v for k, v in info.get("parameters", {}).items() if k not in skip}
+    wanted = {k: v for k, v in parameters.items() if k not in skip}
     return set(published) == set(wanted) and all(
         str(published[k]) == str(v) for k, v in wanted.items()
     )
