@@ -157,7 +157,9 @@ def plot_vintages(vc: pd.DataFrame, max_cohorts: int = 8, *,
     for c, col in zip(cohorts, colors, strict=True):
         g = d[d["cohort"].astype(str) == c].sort_values("months_on_book")
         ax.plot(g["months_on_book"], g["share_ever"], color=col, label=c, lw=1.5)
-    thr = int(d["dpd_threshold"].iloc[0]) if "dpd_threshold" in d.columns else 30
+    # Suppression may blank the threshold of small cohorts: read it from any row that has it.
+    known = d["dpd_threshold"].dropna() if "dpd_threshold" in d.columns else pd.Series([30])
+    thr = int(known.iloc[0]) if len(known) else 30
     style.percent_axis(ax, decimals=1)
     n = d[d["cohort"].astype(str).isin(cohorts)].groupby("cohort")["n_loans"].max().sum()
     style.finish(ax, tr("plot.vintage_title", threshold=thr),
