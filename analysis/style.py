@@ -192,6 +192,9 @@ def ci_bars(
     pos = np.arange(len(d))
     est = d[estimate].astype(float).to_numpy()
     err = np.vstack([est - d[lower].astype(float), d[upper].astype(float) - est])
+    # An interval bounded to [0, 1] may end short of an estimate outside it (e.g. a loss rate
+    # above 100 %): draw no whisker on that side rather than fail.
+    err = np.clip(err, 0.0, None)
     colors = colors_for(d[label].astype(str).tolist())
     if horizontal:
         ax.barh(pos, np.nan_to_num(est), color=colors, alpha=0.85)

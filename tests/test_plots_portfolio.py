@@ -25,3 +25,16 @@ def test_vintage_plot_reads_the_threshold_from_any_unsuppressed_row():
     titles = [ax.get_title(loc) for loc in ("left", "center", "right")]
     titles += [t.get_text() for t in fig.texts] + [ax.get_ylabel()]
     assert any("90" in t for t in titles), titles
+
+
+def test_interval_bars_accept_an_estimate_outside_its_interval():
+    import matplotlib.pyplot as plt
+
+    from analysis.style import ci_bars
+
+    df = pd.DataFrame({"label": ["loss_rate", "cure_rate"], "estimate": [1.2, 0.5],
+                       "ci_lower": [0.9, 0.4], "ci_upper": [1.0, 0.6]})
+    fig, ax = plt.subplots()
+    ci_bars(ax, df, label="label")
+    assert len(ax.patches) == 2
+    plt.close(fig)
