@@ -216,6 +216,13 @@ def run(n_loans: int, seed: int, chunk_loans: int, p: SynthParams, out_dir: Path
         out["cause_map"] = cause_map()
         out.update({f"truth_{k}": v for k, v in truth.items()})
         return out
+    write_truth(out_dir, truth, p, seed, n_loans, chunk_loans)
+    return {}
+
+
+def write_truth(out_dir: Path, truth: dict, p: SynthParams, seed: int, n_loans: int,
+                chunk_loans: int | None = None) -> None:
+    """Write ``cause_map`` and the ``truth/`` files of a generated book into ``out_dir``."""
     cause_map().to_parquet(out_dir / "cause_map.parquet", index=False)
     tdir = out_dir / "truth"
     tdir.mkdir(exist_ok=True)
@@ -224,7 +231,6 @@ def run(n_loans: int, seed: int, chunk_loans: int, p: SynthParams, out_dir: Path
     truth["effects"].to_csv(tdir / "effects.csv", index=False)
     truth["shares"].to_csv(tdir / "shares.csv", index=False)
     write_params(p, seed, n_loans, tdir / "params.json", chunk_loans=chunk_loans)
-    return {}
 
 
 def _truth(episodes: list[dict], p: SynthParams, macro, seed: int, n_loans: int) -> dict:
