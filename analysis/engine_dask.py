@@ -435,19 +435,38 @@ def concat_episodes(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
     return ep.sort_values(["loan_id", "episode_no"], kind="stable").reset_index(drop=True)
 
 
-def _episodes_of(book: Book, d: Definitions) -> pd.DataFrame:
+def _episodes_of(book: Book, d: Definitions, data_end: pd.Timestamp | None = None
+                 ) -> tuple[pd.DataFrame, pd.Timestamp | None]:
+    """A partition's episodes and its last month (None when it has no loan-month)."""
     from analysis.episodes import episodes_from_definitions
 
-    return episodes_from_definitions(book, d)
+    last = book.performance["month"].max() if len(book.performance) else None
+    return episodes_from_definitions(book, d, data_end=data_end), last
 
 
 def episodes_dask(dbook: DaskBook, definitions: Definitions | None = None) -> pd.DataFrame:
     """The episode table of :func:`analysis.episodes.build_episodes`, built partition by
     partition on the cluster; one pandas DataFrame sorted by ``loan_id, episode_no``.
-    Equal to ``build_episodes(load_book(dir), ...)`` sorted the same way."""
+    Equal to ``build_episodes(load_book(dir), ...)`` sorted the same way.
+
+    Censoring needs the whole book's last month: a partition whose loans all stop earlier
+    is built again with it (rare, so the common case stays one pass)."""
+    import dask
+    from dask import delayed
+
     d = definitions or Definitions()
-    return concat_episodes(map_loan_partitions(dbook, lambda b: _episodes_of(b, d),
-                                               name="episodes"))
+    parts = map_loan_partitions(dbook, lambda b: _episodes_of(b, d), name="episodes")
+    lasts = [m for _, m in parts if m is not None]
+    episodes = [e for e, _ in parts]
+    if lasts:
+        end = max(lasts)
+        stale = [k for k, (_, m) in enumerate(parts) if m is not None and m < end]
+        if stale:
+            books = dbook.loan_partitions()
+            redo = dask.compute(*[delayed(_episodes_of)(books[k], d, end) for k in stale])
+            for k, (e, _) in zip(stale, redo, strict=True):
+                episodes[k] = e
+    return concat_episodes(episodes)
 
 
 # ----------------------------------------------------------------------------- entry points

@@ -53,8 +53,8 @@ def synth_dask(
     from dask import delayed
 
     from analysis.errors import ParameterError
-    from analysis.synthetic import SynthParams, cause_map, make_macro, write_params
-    from analysis.synthetic_run import _clear, _truth
+    from analysis.synthetic import SynthParams, make_macro
+    from analysis.synthetic_run import _clear, _truth, write_truth
 
     if int(n_loans) < 1 or int(chunk_loans) < 1:
         raise ParameterError(f"n_loans and chunk_loans must be >= 1 (got {n_loans}, {chunk_loans})")
@@ -73,13 +73,5 @@ def synth_dask(
         tasks.append(delayed(_chunk_to_parts, pure=False)(
             p, macro, seed, chunk, offset, n, str(out), dask_key_name=f"synth-chunk-{chunk}"))
     episodes = [e for e in dask.compute(*tasks) if e]
-    truth = _truth(episodes, p, macro, seed, n_loans)
-    cause_map().to_parquet(out / "cause_map.parquet", index=False)
-    tdir = out / "truth"
-    tdir.mkdir(exist_ok=True)
-    truth["episodes"].to_parquet(tdir / "episodes.parquet", index=False)
-    truth["potential_outcomes"].to_parquet(tdir / "potential_outcomes.parquet", index=False)
-    truth["effects"].to_csv(tdir / "effects.csv", index=False)
-    truth["shares"].to_csv(tdir / "shares.csv", index=False)
-    write_params(p, seed, n_loans, tdir / "params.json")
+    write_truth(out, _truth(episodes, p, macro, seed, n_loans), p, seed, n_loans, chunk_loans)
     return out
