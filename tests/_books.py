@@ -27,23 +27,25 @@ def tiny_book(
 ) -> Book:
     """Build a Book from ``{loan_id: {"first": "2023-01", "dpd": [...], ...}}``.
 
-    Optional per loan: ``balance`` (list, default 1000 each month), ``write_off`` and
-    ``recovery`` ({month offset: amount}), ``borrower_type`` and ``origination``.
+    Optional per loan: ``balance`` (a list, or one number for every month; default 1000),
+    ``write_off`` and ``recovery`` ({month offset: amount}), ``borrower_type``, ``industry``,
+    ``region``, ``term_months`` and ``origination``.
     """
     loan_rows, perf_rows = [], []
     for lid, spec in loans.items():
         first = pd.Period(spec["first"], "M")
         n = len(spec["dpd"])
-        bal = spec.get("balance", [1000.0] * n)
+        bal = spec.get("balance", 1000.0)
+        bal = [bal] * n if isinstance(bal, int | float) else bal
         loan_rows.append(
             {
                 "loan_id": lid,
                 "borrower_id": "B" + lid,
                 "borrower_type": spec.get("borrower_type", "micro_enterprise"),
-                "industry": "retail",
-                "region": "zhejiang",
+                "industry": spec.get("industry", "retail"),
+                "region": spec.get("region", "zhejiang"),
                 "origination_date": pd.Timestamp(spec.get("origination", first.start_time)),
-                "term_months": 24,
+                "term_months": spec.get("term_months", 24),
                 "principal": 1000.0,
                 "annual_rate": 0.1,
             }

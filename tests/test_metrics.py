@@ -8,59 +8,22 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from _books import tiny_book
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analysis import metrics as M
 from analysis.book import Book
-from analysis.definitions import DPD_BUCKETS, LOAN_CATEGORIES, MEASURES
+from analysis.definitions import DPD_BUCKETS, LOAN_CATEGORIES
 from analysis.errors import InputError, ParameterError
 
 
 def make_book(spec: dict[str, dict], relief: list[tuple[str, str, str]] | None = None) -> Book:
-    """``{loan_id: {"first": "2024-01", "dpd": [...], "balance": [...] or number,
-    "write_off": {offset: amount}, "borrower_type": ..., "region": ..., "origination": ...}}``.
+    """:func:`_books.tiny_book` with a balance of 100 and a 12-month term by default.
     ``relief``: (loan_id, granted_date, measure)."""
-    loans, perf = [], []
-    for lid, s in spec.items():
-        first = pd.Period(s["first"], "M")
-        n = len(s["dpd"])
-        bal = s.get("balance", 100.0)
-        bal = [float(bal)] * n if np.isscalar(bal) else [float(b) for b in bal]
-        loans.append(
-            {
-                "loan_id": lid,
-                "borrower_id": "B" + lid,
-                "borrower_type": s.get("borrower_type", "micro_enterprise"),
-                "industry": s.get("industry", "retail"),
-                "region": s.get("region", "zhejiang"),
-                "origination_date": pd.Timestamp(s.get("origination", first.start_time)),
-                "term_months": 12,
-                "principal": 1000.0,
-                "annual_rate": 0.1,
-            }
-        )
-        for i in range(n):
-            perf.append(
-                {
-                    "loan_id": lid,
-                    "month": (first + i).to_timestamp(how="end").normalize(),
-                    "balance": bal[i],
-                    "days_past_due": int(s["dpd"][i]),
-                    "write_off": float(s.get("write_off", {}).get(i, 0.0)),
-                }
-            )
-    rel = pd.DataFrame(relief or [], columns=["loan_id", "granted_date", "measure"])
-    rel["granted_date"] = pd.to_datetime(rel["granted_date"])
-    measures = pd.DataFrame(
-        {
-            "code": list(MEASURES),
-            "description": list(MEASURES),
-            "is_concession": [m != "counselling" for m in MEASURES],
-        }
-    )
-    return Book(loans=pd.DataFrame(loans), performance=pd.DataFrame(perf), relief=rel,
-                measures=measures)
+    spec = {lid: {"balance": 100.0, "term_months": 12, **s} for lid, s in spec.items()}
+    rows = [{"loan_id": lid, "granted_date": g, "measure": m} for lid, g, m in relief or []]
+    return tiny_book(spec, relief=rows)
 
 
 # ----------------------------------------------------------------------------- overdue
