@@ -1,7 +1,8 @@
 """Report languages: one message catalogue per language, number/date formats, CJK fonts.
 
 The catalogue is one YAML file per language in ``analysis/locale/`` (``en.yml``,
-``zh-CN.yml``, ...). Nested keys are flattened with dots (``heading.roll_rates``,
+``zh-CN.yml``, ...), plus optional per-area files beside it (``locale/en/causes.yml``,
+...) merged in; a key defined twice is an error. Nested keys are flattened with dots (``heading.roll_rates``,
 ``category.measure.deferral``); values are :meth:`str.format` templates with named
 placeholders (``{measure}``, ``{points}``). English is the reference: every language
 has exactly its keys and, per key, the same placeholders (``tests/test_i18n.py``).
@@ -79,8 +80,15 @@ def catalogue(language: str) -> dict[str, str]:
     path = LOCALE_DIR / f"{language}.yml"
     if not path.exists():
         raise ParameterError(f"language {language!r}: no catalogue {path}")
-    with open(path, encoding="utf-8") as fh:
-        return _flatten(yaml.safe_load(fh) or {})
+    out: dict[str, str] = {}
+    for part in [path, *sorted((LOCALE_DIR / language).glob("*.yml"))]:
+        with open(part, encoding="utf-8") as fh:
+            flat = _flatten(yaml.safe_load(fh) or {})
+        clash = sorted(set(flat) & set(out))
+        if clash:
+            raise ValueError(f"{part}: keys already defined in the {language} catalogue: {clash[:5]}")
+        out.update(flat)
+    return out
 
 
 def placeholders(template: str) -> set[str]:
