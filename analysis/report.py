@@ -12,12 +12,12 @@ exclusive lock on ``reports/``:
    (``overdue-relief``, falling back to ``python3`` of this environment), a per-cell
    timeout and a whole-run timeout, progress on stderr. The episode table is cached
    once per run (``OVERDUE_RELIEF_CACHE_DIR``);
-4. HTML pages without code (:mod:`analysis.report_html`), ``tables/index.html``,
+4. HTML pages without code (:mod:`analysis.report_html`), ``tables/index[.<lang>].html``,
    ``run.json``, a privacy scan of everything written (no ``loan_id`` / ``borrower_id``
    column or value of the input book);
 5. atomic publish to ``reports/<as_of>/`` (:mod:`analysis.report_publish`), history in
    ``reports/history.sqlite`` (:mod:`analysis.report_history`) and the month list
-   ``reports/index.html``.
+   ``reports/index.html`` (and ``index.<lang>.html`` per published language).
 
 Any failure leaves the published month untouched, keeps the executed notebooks and the
 log in ``reports/_failed/<run id>/``, records the failed run in the history, prints the
@@ -352,6 +352,7 @@ def _render_pages(staging: Path, specs: Sequence[NotebookSpec], language: str, a
     from analysis.i18n import translator
 
     t = translator(language)
+    months_index = page_name(SUMMARY_PREFIX, language)  # reports/index[.<lang>].html
 
     executed = {s.stem: nbformat.read(staging / "executed" / f"{s.stem}.ipynb", as_version=4)
                 for s in specs}
@@ -361,7 +362,8 @@ def _render_pages(staging: Path, specs: Sequence[NotebookSpec], language: str, a
     has_summary = any(s.stem.startswith(SUMMARY_PREFIX) for s in specs)
     links = [] if has_summary else [(t("nav.contents"), page_name(SUMMARY_PREFIX, language))]
     links += [(titles[s.stem], page_name(s.stem, language)) for s in ordered]
-    links += [(t("nav.tables"), "tables/index.html"), (t("nav.all_months"), "../index.html")]
+    links += [(t("nav.tables"), "tables/" + months_index),
+              (t("nav.all_months"), "../" + months_index)]
 
     def twin_links(stem: str) -> list[tuple[str, str]]:  # the same page in other languages
         return [(translator(lang).name, page_name(stem, lang)) for lang in twins]
@@ -391,12 +393,12 @@ def _render_pages(staging: Path, specs: Sequence[NotebookSpec], language: str, a
         (staging / name).write_text(page, encoding="utf-8")
         sizes[name] = len(page.encode())
     tables = _table_summaries(staging / "tables")
-    (staging / "tables" / "index.html").write_text(
+    (staging / "tables" / months_index).write_text(
         rh.tables_page(as_of, tables, nav=rh.nav_html(
             [(label, "../" + h) for label, h in links
-             if not h.startswith("..") and h != "tables/index.html"]
-            + [(t("nav.tables"), "index.html"), (t("nav.all_months"), "../../index.html")],
-            "index.html", meta),
+             if not h.startswith(("..", "tables/"))]
+            + [(t("nav.tables"), months_index), (t("nav.all_months"), "../../" + months_index)]
+            + twin_links(SUMMARY_PREFIX), months_index, meta),
             language=language),
         encoding="utf-8",
     )
@@ -411,11 +413,12 @@ def _carry_other_languages(target: Path, staging: Path, language: str) -> None:
         return
     import shutil
 
-    for p in target.glob("*.html"):
+    for p in [*target.glob("*.html"), *target.glob("tables/*.html")]:  # pages, tables index
         parts = p.name.split(".")
         lang = parts[-2] if len(parts) == 3 else "en"
-        if lang != language and not (staging / p.name).exists():
-            shutil.copy2(p, staging / p.name)
+        rel = p.relative_to(target)
+        if lang != language and not (staging / rel).exists():
+            shutil.copy2(p, staging / rel)
 
 
 # ------------------------------------------------------------------------ the run

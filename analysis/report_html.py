@@ -28,6 +28,8 @@ import pandas as pd
 from jinja2 import DictLoader
 from nbconvert.preprocessors import Preprocessor
 
+from analysis.i18n import translator
+
 MAX_PAGE_BYTES = 5 * 1024 * 1024
 REMOVE_CELL_TAGS = {"parameters", "injected-parameters", "remove-cell", "remove_cell"}
 _TEMPLATE_NAME = "overdue_report.html.j2"
@@ -167,15 +169,16 @@ def strip_remote_scripts(page: str) -> str:
 
 
 def footer_html(run_id: str, as_of: str, params: dict, version: str) -> str:
-    """Provenance line at the bottom of each page."""
+    """Provenance line at the bottom of each page, in the language of ``params["language"]``.
+
+    Parameters are shown as ``name=value`` (codes), paths left out.
+    """
+    t = translator(str(params.get("language", "en")))
     shown = ", ".join(
         f"{k}={v}" for k, v in sorted(params.items()) if k not in ("data_dir", "tables_dir")
     )
-    return (
-        f'<footer class="report-footer">Reporting month {html.escape(as_of)} · run '
-        f"{html.escape(run_id)} · overdue-relief {html.escape(version)} · "
-        f"{html.escape(shown)}</footer>"
-    )
+    text = t("page.footer", month=as_of, run_id=run_id, version=version, params=shown)
+    return f'<footer class="report-footer">{html.escape(text)}</footer>'
 
 
 # --------------------------------------------------------------------------- plain pages
@@ -202,6 +205,17 @@ a {{ color: #1f5fa8; }} .muted {{ color: #777; font-size: 12px; }}
 """
 
 
+def tag(name: str, text: str) -> str:
+    """``<name>text</name>`` with ``text`` escaped."""
+    return f"<{name}>{html.escape(text)}</{name}>"
+
+
+def index_name(language: str) -> str:
+    """``index.html`` in English, else ``index.<lang>.html``: a month's summary page, its
+    tables list and ``reports/`` month list in ``language`` (as ``report.page_name``)."""
+    return "index.html" if language == "en" else f"index.{language}.html"
+
+
 def plain_page(title: str, body: str, *, language: str = "en", nav: str = "") -> str:
     """A small self-contained page (no script, inline CSS)."""
     return _PAGE.format(
@@ -217,35 +231,42 @@ def table_html(df: pd.DataFrame) -> str:
 
 def month_link_page(as_of: str, pages: Sequence[tuple[str, str]], tables: Sequence[str],
                     language: str = "en", nav: str = "") -> str:
-    """The month's ``index.html`` when the run had no management summary notebook."""
-    items = "".join(f'<li><a href="{html.escape(h)}">{html.escape(t)}</a></li>' for t, h in pages)
+    """The month's ``index.html`` when the run had no management summary notebook.
+
+    ``pages``: ``(title, href)`` of the month's pages; ``tables``: CSV file names.
+    """
+    t = translator(language)
+    items = "".join(f'<li><a href="{html.escape(h)}">{html.escape(x)}</a></li>' for x, h in pages)
     tabs = "".join(
-        f'<li><a href="tables/{html.escape(t)}">{html.escape(t)}</a></li>' for t in tables
+        f'<li><a href="tables/{html.escape(x)}">{html.escape(x)}</a></li>' for x in tables
     )
+    title = t("page.month_title", month=as_of)
     body = (
-        f"<h1>Report {html.escape(as_of)}</h1><h2>Pages</h2><ul>{items}</ul>"
-        f"<h2>Tables</h2><ul>{tabs}</ul>"
-        '<p class="muted"><a href="run.json">run.json</a> · <a href="../index.html">all months</a></p>'
+        tag("h1", title) + tag("h2", t("page.pages")) + f"<ul>{items}</ul>"
+        + tag("h2", t("nav.tables")) + f"<ul>{tabs}</ul>"
+        + '<p class="muted"><a href="run.json">run.json</a> · '
+        + f'<a href="../{index_name(language)}">{html.escape(t("nav.all_months"))}</a></p>'
     )
-    return plain_page(f"Report {as_of}", body, language=language, nav=nav)
+    return plain_page(title, body, language=language, nav=nav)
 
 
 def tables_page(as_of: str, tables: Sequence[tuple[str, int, list[str]]], nav: str = "",
                 language: str = "en") -> str:
-    """``tables/index.html``: each CSV with its rows and columns."""
+    """``tables/index[.<lang>].html``: each CSV with its rows and columns (names as written)."""
+    t = translator(language)
     rows = "".join(
         f'<tr><td><a href="{html.escape(name)}">{html.escape(name)}</a></td><td>{n:,}</td>'
         f"<td>{html.escape(', '.join(cols))}</td></tr>"
         for name, n, cols in tables
     )
+    title = t("page.tables_title", month=as_of)
+    head = "".join(f"<th>{html.escape(t(k))}</th>" for k in ("page.file", "page.rows",
+                                                               "page.columns"))
     body = (
-        f"<h1>Tables, {html.escape(as_of)}</h1>"
-        "<p>Tidy CSV files written by the notebooks. Rows resting on fewer than "
-        "<code>min_cell</code> loans or episodes are kept with empty values and "
-        "<code>is_suppressed = True</code>.</p>"
-        f"<table><tr><th>file</th><th>rows</th><th>columns</th></tr>{rows}</table>"
+        tag("h1", title) + "<p>" + t("page.tables_intro") + "</p>"
+        f"<table><tr>{head}</tr>{rows}</table>"
     )
-    return plain_page(f"Tables {as_of}", body, language=language, nav=nav)
+    return plain_page(title, body, language=language, nav=nav)
 
 
 def check_page_size(path: Path) -> int:
