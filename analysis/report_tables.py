@@ -2,7 +2,8 @@
 
 Thin compositions of :mod:`analysis.metrics` (which owns every definition): the
 portfolio mix at the reporting month, the overdue-rate trend, the roll-rate window,
-outcome rates by segment, and the headline-KPI sentences of the management summary.
+outcome rates by segment, the headline-KPI table of the management summary, and the
+summary blocks that show other pages' tables (in the report language).
 Every table carries the count its numbers rest on (``n``, ``n_loans``, ``n_from``,
 ``n_observed``), so :mod:`analysis.privacy` can suppress small cells. Rates are
 fractions; balances in the book's currency (CNY).
@@ -24,7 +25,12 @@ TREND_COLUMNS: tuple[str, ...] = (
     "overdue_rate_balance", "rate_30plus_count", "rate_30plus_balance", "rate_90plus_count",
     "rate_90plus_balance",
 )
-# metric -> (label, kind) for the summary; kind: rate, count, amount.
+# Captions of the tables the management summary shows from other pages (by table name).
+SUMMARY_CAPTIONS: dict[str, str] = {"attribution": "summary.table_attribution",
+                                    "effects": "summary.table_effects",
+                                    "targeting": "summary.table_targeting"}
+# metric -> (label, kind) for the summary; kind: rate, count, amount. The labels are the
+# English kpi.* catalogue entries (a test keeps them equal); pages use analysis.i18n.kpi_table.
 KPI_LABELS: dict[str, tuple[str, str]] = {
     "n_loans_active": ("Active loans", "count"),
     "balance_active": ("Active balance (CNY)", "amount"),
@@ -153,52 +159,6 @@ def kpi_table(kpis: pd.DataFrame, segment_type: str = "all") -> pd.DataFrame:
     return wide.reset_index().rename_axis(columns=None)
 
 
-def headline_sentences(kpis: pd.DataFrame, as_of_label: str) -> list[str]:
-    """Plain-language sentences on the headline KPIs (suppressed ones say so)."""
-    k = kpis[kpis["segment_type"] == "all"].set_index("metric")
-
-    def get(metric: str) -> tuple[float, float]:
-        if metric not in k.index:
-            return np.nan, np.nan
-        row = k.loc[metric]
-        return float(row["value"]) if pd.notna(row["value"]) else np.nan, row["n"]
-
-    out = []
-    n_active, _ = get("n_loans_active")
-    bal, _ = get("balance_active")
-    if pd.notna(n_active):
-        out.append(
-            f"At the end of {as_of_label} the book held {n_active:,.0f} active loans with "
-            f"a balance of {bal:,.0f} CNY." if pd.notna(bal) else
-            f"At the end of {as_of_label} the book held {n_active:,.0f} active loans."
-        )
-    od, _ = get("overdue_rate_balance")
-    r90, _ = get("rate_90plus_balance")
-    npl, _ = get("npl_ratio_balance")
-    if pd.notna(od):
-        s = f"{100 * od:.1f} % of the balance was overdue (1 day or more)"
-        if pd.notna(r90):
-            s += f", {100 * r90:.1f} % by 90 days or more"
-        if pd.notna(npl):
-            s += f"; the NPL ratio under the DPD backstop was {100 * npl:.1f} %"
-        out.append(s + ".")
-    cure, n_cure = get("cure_rate")
-    dflt, n_dflt = get("default_rate")
-    if pd.notna(cure) and pd.notna(dflt):
-        out.append(
-            f"Of the overdue episodes whose outcome is known, {100 * cure:.1f} % cured within "
-            f"the outcome window (n = {int(n_cure):,}) and {100 * dflt:.1f} % defaulted "
-            f"(n = {int(n_dflt):,})."
-        )
-    elif "cure_rate" in k.index:
-        out.append("Cure and default rates are suppressed: too few episodes with a known outcome.")
-    loss, _ = get("loss_rate")
-    if pd.notna(loss):
-        out.append(f"Losses so far amount to {100 * loss:.1f} % of the balance at the start "
-                   "of the episodes with a known outcome.")
-    return out
-
-
 def month_change(trend: pd.DataFrame, as_of: pd.Timestamp,
                  rate: str = "overdue_rate_balance") -> float:
     """Change of ``rate`` (points, fraction) from 12 months before ``as_of`` (NaN if absent)."""
@@ -216,15 +176,17 @@ def summary_block(ctx, table: pd.DataFrame | None, name: str, max_rows: int = 15
     Only the whole-book rows (``segment_type == "all"``) when the table has segments.
     ``prefer`` keeps, for each named column, the rows of the first listed value present
     (e.g. ``{"method": ["aipw"]}``: one estimator for management) and drops the column.
-    ``ctx`` is the notebook's :class:`analysis.nbcontext.ReportContext`.
+    ``ctx`` is the notebook's :class:`analysis.nbcontext.ReportContext`; the caption and
+    the note are in its language, the table is shown by ``ctx.show`` (column titles and
+    category names translated for display).
     """
-    from IPython.display import HTML, Markdown, display
+    from IPython.display import Markdown, display
 
-    from analysis.nbcontext import _column_formats
-    from analysis.privacy import assert_no_ids, for_display
+    from analysis.privacy import assert_no_ids
 
+    t = ctx.t
     if table is None:
-        display(Markdown(f"*No `{name}` table in this run: the page that writes it did not run.*"))
+        display(Markdown(t("summary.missing_table", name=name)))
         return
     assert_no_ids(table, name)
     if "segment_type" in table.columns and (table["segment_type"] == "all").any():
@@ -237,14 +199,16 @@ def summary_block(ctx, table: pd.DataFrame | None, name: str, max_rows: int = 15
         hit = next((v for v in values if (table[col].astype(str) == v).any()), None)
         if hit is not None:
             table = table[table[col].astype(str) == hit].drop(columns=[col])
-            notes.append(f"{col} {hit}")
-    shown = for_display(table, ctx.min_cell).head(max_rows)
-    styler = shown.style.hide(axis="index").format(precision=3, na_rep="")
-    styler = styler.format(_column_formats(shown), na_rep="")
-    caption = name + (f" ({', '.join(notes)})" if notes else "")
+            notes.append(t("format.label_value", column=t.messages.get(f"column.{col}", col),
+                           value=hit))
+    caption = t(SUMMARY_CAPTIONS[name]) if name in SUMMARY_CAPTIONS else name
+    if notes:
+        caption = t("format.with_note", caption=caption,
+                    notes=t("format.list_sep").join(notes))
+    shown = table.head(max_rows)
     if len(table) > len(shown):
-        caption += f": first {len(shown)} of {len(table)} rows"
-    display(HTML(styler.set_caption(caption).to_html()))
+        caption = t("summary.first_rows", caption=caption, shown=len(shown), total=len(table))
+    ctx.show(shown, n_col=None, caption=caption)
 
 
 def last_months(table: pd.DataFrame, months: int,
