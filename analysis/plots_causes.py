@@ -2,6 +2,12 @@
 
 Every figure uses :mod:`analysis.style` (fixed family colours, titles with sample sizes,
 percent axes). Suppressed segments (too few episodes) are drawn as gaps and labelled.
+
+Every function takes ``t``, a :class:`analysis.i18n.Translator` (``ctx.t`` in a notebook;
+None = English): titles, axes, legends and category names (cause families, borrower
+types, models) come from the message catalogue. Without a CJK font a Chinese figure
+falls back to English labels with a visible note (:func:`analysis.i18n.mark_fallback`).
+Industry, region and signal codes are shown as they are.
 """
 
 from __future__ import annotations
@@ -11,14 +17,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from analysis.causes import Attribution
+from analysis.causes_text import MODEL_KEYS, method_name
 from analysis.definitions import FAMILIES
+from analysis.i18n import Translator, figure_translator, mark_fallback
 from analysis.style import FAMILY_COLORS, WIDE_FIGSIZE, finish, new_figure, percent_axis
-
-_METHOD_TEXT = {
-    "combined": "reported reason where given, else the better-calibrated model",
-    "model": "Shapley split of the overdue-onset model",
-    "reported": "reported reasons only (borrowers who report)",
-}
 
 
 def _n_all(att: Attribution, method: str | None = None) -> float:
@@ -26,103 +28,123 @@ def _n_all(att: Attribution, method: str | None = None) -> float:
     return float(t["n_episodes"].max()) if len(t) else float("nan")
 
 
-def plot_portfolio_shares(att: Attribution, method: str | None = None) -> Figure:
+def _families(tr: Translator) -> list[str]:
+    return [tr.category("family", f) for f in FAMILIES]
+
+
+def _segment_name(tr: Translator, by: str, code: object) -> str:
+    """Borrower types by their catalogue name; industries, regions, months as coded."""
+    return tr.category("borrower_type", code) if by == "borrower_type" else str(code)
+
+
+def plot_portfolio_shares(att: Attribution, method: str | None = None, *,
+                          t: Translator | None = None) -> Figure:
     """Share of overdue episodes and of overdue balance per family, with intervals."""
+    tr = figure_translator(t)
     m = method or att.method
     fig, ax = new_figure()
     width = 0.38
     x = np.arange(len(FAMILIES))
     for k, (weight, label, alpha) in enumerate(
-        (("count", "episodes", 0.9), ("balance", "overdue balance", 0.5))
+        (("count", "causes.plot.share_of_episodes", 0.9),
+         ("balance", "causes.plot.share_of_balance", 0.5))
     ):
-        t = att.shares(weight=weight, method=m).set_index("family").reindex(FAMILIES)
-        est = t["share"].to_numpy(dtype=float)
-        err = np.vstack([est - t["ci_low"], t["ci_high"] - est])
+        d = att.shares(weight=weight, method=m).set_index("family").reindex(FAMILIES)
+        est = d["share"].to_numpy(dtype=float)
+        err = np.vstack([est - d["ci_low"], d["ci_high"] - est])
         pos = x + (k - 0.5) * width
         ax.bar(pos, np.nan_to_num(est), width, color=[FAMILY_COLORS[f] for f in FAMILIES],
-               alpha=alpha, label=f"share of {label}")
+               alpha=alpha, label=tr(label))
         ax.errorbar(pos, est, yerr=err, fmt="none", ecolor="black", capsize=3, lw=1)
-    ax.set_xticks(x, FAMILIES)
+    ax.set_xticks(x, _families(tr))
     percent_axis(ax)
-    finish(ax, "Why loans go overdue: share per cause family", ylabel="share",
-           n=_n_all(att, m), n_unit="episodes",
-           note=f"{int(att.level * 100)}% intervals; {_METHOD_TEXT.get(m, m)}; "
-                "light bars: EAD-weighted")
-    return fig
+    method_text = method_name(tr, m, note=True)
+    finish(ax, tr("causes.plot.shares_title"), ylabel=tr("causes.plot.share"),
+           n=_n_all(att, m), n_unit=tr("plot.episodes"),
+           note=tr("causes.plot.shares_note", level=int(att.level * 100), method=method_text))
+    return mark_fallback(fig, tr)
 
 
-def plot_segment_shares(att: Attribution, by: str, method: str | None = None) -> Figure:
+def plot_segment_shares(att: Attribution, by: str, method: str | None = None, *,
+                        t: Translator | None = None) -> Figure:
     """Family shares with intervals per segment (borrower_type, industry or region)."""
-    t = att.shares(by=by, method=method)
-    segs = list(dict.fromkeys(t["segment"]))
+    tr = figure_translator(t)
+    d_all = att.shares(by=by, method=method)
+    segs = list(dict.fromkeys(d_all["segment"]))
     fig, ax = new_figure(figsize=(WIDE_FIGSIZE[0], max(3.0, 0.45 * len(segs) + 1.5)))
     y = np.arange(len(segs))
     for k, f in enumerate(FAMILIES):
-        d = t[t["family"] == f].set_index("segment").reindex(segs)
+        d = d_all[d_all["family"] == f].set_index("segment").reindex(segs)
         est = d["share"].to_numpy(dtype=float)
         err = np.vstack([est - d["ci_low"], d["ci_high"] - est])
         pos = y + (k - 1) * 0.25
         ax.errorbar(est, pos, xerr=err, fmt="o", color=FAMILY_COLORS[f], capsize=2, lw=1,
-                    label=f)
-    small = t.groupby("segment", sort=False)["share"].apply(lambda s: s.isna().all())
+                    label=tr.category("family", f))
+    small = d_all.groupby("segment", sort=False)["share"].apply(lambda s: s.isna().all())
     for i, s in enumerate(segs):
         if bool(small.get(s, False)):
-            ax.annotate("suppressed (too few episodes)", xy=(0.01, y[i]), fontsize=8,
+            ax.annotate(tr("causes.plot.suppressed_segment"), xy=(0.01, y[i]), fontsize=8,
                         color="grey", va="center")
-    ax.set_yticks(y, segs)
+    ax.set_yticks(y, [_segment_name(tr, by, s) for s in segs])
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     percent_axis(ax, "x")
-    n = np.nansum(t.drop_duplicates("segment")["n_episodes"])
-    finish(ax, f"Cause shares by {by.replace('_', ' ')}", xlabel="share of overdue episodes",
-           n=n, n_unit="episodes", note=f"{int(att.level * 100)}% intervals")
-    return fig
+    n = np.nansum(d_all.drop_duplicates("segment")["n_episodes"])
+    finish(ax, tr("causes.plot.segment_title", segment_type=tr.category("segment_type", by)),
+           xlabel=tr("causes.plot.share_of_overdue_episodes"), n=n, n_unit=tr("plot.episodes"),
+           note=tr("causes.plot.intervals_note", level=int(att.level * 100)))
+    return mark_fallback(fig, tr)
 
 
-def plot_trends(att: Attribution, method: str | None = None) -> Figure:
+def plot_trends(att: Attribution, method: str | None = None, *,
+                t: Translator | None = None) -> Figure:
     """Monthly family shares of new overdue episodes with interval bands."""
-    t = att.shares(by="month", method=method)
+    tr = figure_translator(t)
+    d_all = att.shares(by="month", method=method)
     fig, ax = new_figure(figsize=WIDE_FIGSIZE)
     for f in FAMILIES:
-        d = t[t["family"] == f].copy()
+        d = d_all[d_all["family"] == f].copy()
         d["month"] = pd.PeriodIndex(d["segment"], freq="M").to_timestamp(how="end")
-        ax.plot(d["month"], d["share"], color=FAMILY_COLORS[f], label=f, lw=1.6)
+        ax.plot(d["month"], d["share"], color=FAMILY_COLORS[f], label=tr.category("family", f),
+                lw=1.6)
         ax.fill_between(d["month"], d["ci_low"], d["ci_high"], color=FAMILY_COLORS[f],
                         alpha=0.15, lw=0)
     percent_axis(ax)
     ax.set_ylim(0, 1)
-    n = np.nansum(t.drop_duplicates("segment")["n_episodes"])
-    finish(ax, "Cause shares of new overdue episodes by start month",
-           xlabel="month the episode started", ylabel="share of episodes", n=n,
-           n_unit="episodes", note="bands: intervals; gaps: months with too few episodes")
-    return fig
+    n = np.nansum(d_all.drop_duplicates("segment")["n_episodes"])
+    finish(ax, tr("causes.plot.trends_title"), xlabel=tr("causes.plot.trends_xlabel"),
+           ylabel=tr("causes.plot.share_of_episodes_axis"), n=n, n_unit=tr("plot.episodes"),
+           note=tr("causes.plot.trends_note"))
+    return mark_fallback(fig, tr)
 
 
-def plot_drivers(att: Attribution) -> Figure:
+def plot_drivers(att: Attribution, *, t: Translator | None = None) -> Figure:
     """Onset-logit coefficient of each signal (log-odds per standard deviation)."""
+    tr = figure_translator(t)
     d = att.drivers
     fig, ax = new_figure(figsize=(WIDE_FIGSIZE[0], max(3.0, 0.4 * len(d) + 1.5)))
     if len(d) == 0:
-        ax.text(0.5, 0.5, "no signals: no onset model", ha="center", transform=ax.transAxes)
-        finish(ax, "Signals that drive each cause family")
-        return fig
+        ax.text(0.5, 0.5, tr("causes.plot.no_signals"), ha="center", transform=ax.transAxes)
+        finish(ax, tr("causes.plot.drivers_title"))
+        return mark_fallback(fig, tr)
     y = np.arange(len(d))
     est = d["coef_per_sd"].to_numpy(dtype=float)
     err = np.vstack([est - d["ci_low"], d["ci_high"] - est])
     ax.barh(y, est, color=[FAMILY_COLORS[f] for f in d["family"]], alpha=0.85)
     ax.errorbar(est, y, xerr=err, fmt="none", ecolor="black", capsize=3, lw=1)
     ax.axvline(0, color="black", lw=0.8)
-    ax.set_yticks(y, [f"{s} ({f})" for s, f in zip(d["signal"], d["family"], strict=True)])
+    ax.set_yticks(y, [f"{s} ({tr.category('family', f)})"
+                      for s, f in zip(d["signal"], d["family"], strict=True)])
     ax.invert_yaxis()
-    finish(ax, "Signals that drive each cause family",
-           xlabel="change in log-odds of an overdue onset per standard deviation",
-           n=att.info.get("n_onsets"), n_unit="onsets",
-           note="onset logit with loan attributes as controls")
-    return fig
+    finish(ax, tr("causes.plot.drivers_title"), xlabel=tr("causes.plot.drivers_xlabel"),
+           n=att.info.get("n_onsets"), n_unit=tr("causes.plot.onsets"),
+           note=tr("causes.plot.drivers_note"))
+    return mark_fallback(fig, tr)
 
 
-def plot_calibration(att: Attribution) -> Figure:
+def plot_calibration(att: Attribution, *, t: Translator | None = None) -> Figure:
     """Reliability: mean predicted probability vs reported frequency, per family and model."""
+    tr = figure_translator(t)
     c = att.calibration
     fig, axes = new_figure(1, 3, figsize=WIDE_FIGSIZE, sharey=True)
     for ax, f in zip(np.atleast_1d(axes), FAMILIES, strict=True):
@@ -131,33 +153,36 @@ def plot_calibration(att: Attribution) -> Figure:
             d = c[(c["model"] == model) & (c["family"] == f)] if len(c) else c
             if len(d):
                 ax.plot(d["mean_predicted"], d["observed"], marker=marker, color=FAMILY_COLORS[f],
-                        alpha=0.9 if model == "shapley" else 0.5, label=model)
+                        alpha=0.9 if model == "shapley" else 0.5, label=tr(MODEL_KEYS[model]))
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
         percent_axis(ax)
         percent_axis(ax, "x")
-        finish(ax, f, xlabel="predicted probability",
-               ylabel="reported frequency" if f == FAMILIES[0] else None)
-    return fig
+        finish(ax, tr.category("family", f), xlabel=tr("causes.plot.predicted_probability"),
+               ylabel=tr("causes.plot.reported_frequency") if f == FAMILIES[0] else None)
+    fig.suptitle(tr("causes.plot.calibration_title"), fontweight="bold", x=0.01, ha="left")
+    return mark_fallback(fig, tr)
 
 
-def plot_truth_comparison(comparison: pd.DataFrame) -> Figure:
+def plot_truth_comparison(comparison: pd.DataFrame, *, t: Translator | None = None) -> Figure:
     """Estimated portfolio shares with intervals against the true shares (synthetic book).
 
     ``comparison``: the output of :func:`analysis.causes.truth_comparison`.
     """
-    t = comparison.set_index("family").reindex(FAMILIES)
+    tr = figure_translator(t)
+    d = comparison.set_index("family").reindex(FAMILIES)
     fig, ax = new_figure()
     x = np.arange(len(FAMILIES))
-    est = t["share"].to_numpy(dtype=float)
-    ax.bar(x, est, 0.5, color=[FAMILY_COLORS[f] for f in FAMILIES], alpha=0.8, label="estimate")
-    ax.errorbar(x, est, yerr=np.vstack([est - t["ci_low"], t["ci_high"] - est]), fmt="none",
+    est = d["share"].to_numpy(dtype=float)
+    ax.bar(x, est, 0.5, color=[FAMILY_COLORS[f] for f in FAMILIES], alpha=0.8,
+           label=tr("causes.plot.estimate"))
+    ax.errorbar(x, est, yerr=np.vstack([est - d["ci_low"], d["ci_high"] - est]), fmt="none",
                 ecolor="black", capsize=4, lw=1)
-    ax.scatter(x, t["true_share"].to_numpy(dtype=float), marker="D", color="black", zorder=3,
-               label="true share")
-    ax.set_xticks(x, FAMILIES)
+    ax.scatter(x, d["true_share"].to_numpy(dtype=float), marker="D", color="black", zorder=3,
+               label=tr("causes.plot.true_share"))
+    ax.set_xticks(x, _families(tr))
     percent_axis(ax)
     n = comparison.loc[comparison["family"] == "all", "n_episodes"]
-    finish(ax, "Estimated vs true cause shares (synthetic book)", ylabel="share of episodes",
-           n=float(n.iloc[0]) if len(n) else None, n_unit="episodes")
-    return fig
+    finish(ax, tr("causes.plot.truth_title"), ylabel=tr("causes.plot.share_of_episodes_axis"),
+           n=float(n.iloc[0]) if len(n) else None, n_unit=tr("plot.episodes"))
+    return mark_fallback(fig, tr)
