@@ -36,6 +36,8 @@ def _run(args: argparse.Namespace) -> int:
         raise ParameterError(f"--as-of {args.as_of!r}: use a month YYYY-MM")
     if args.min_cell < 1:
         raise ParameterError(f"--min-cell {args.min_cell}: must be >= 1")
+    if not args.pessimism >= 0:
+        raise ParameterError(f"--pessimism {args.pessimism}: must be >= 0")
     if (args.budget_share_ead is not None and args.budget_share_ead < 0) or (
             args.budget_share_treated is not None and not 0 <= args.budget_share_treated <= 1):
         raise ParameterError("--budget-share-ead must be >= 0 and --budget-share-treated in [0, 1]")
@@ -48,7 +50,7 @@ def _run(args: argparse.Namespace) -> int:
           "budget_share_treated": args.budget_share_treated}
     recs = recommend(book, episodes, month, costs, horizon_months=args.horizon_months,
                      probation_months=args.probation_months, definitions=defs, seed=args.seed,
-                     min_cell=args.min_cell, rule_class=args.rule_class, **kw)
+                     min_cell=args.min_cell, rule_class=args.rule_class, pessimism=args.pessimism, **kw)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".parquet":
         recs.to_parquet(out, index=False)
@@ -78,6 +80,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, metavar="FILE", help="recommendations to write (.csv or .parquet)")
     p.add_argument("--rule-class", choices=("tree", "grid"), default="tree",
                    help="depth-2 policy tree (default) or cause x borrower-type grid")
+    p.add_argument("--pessimism", type=float, default=1.0,
+                   help="standard errors of the doubly robust net benefit a measure must win by in a "
+                   "rule leaf (lower-confidence-bound search; 0 = plain maximum; default 1)")
     p.add_argument("--budget-share-ead", type=float, default=None,
                    help="budget for within_budget: total relief cost <= this share of EAD (default 0.005)")
     p.add_argument("--budget-share-treated", type=float, default=None,

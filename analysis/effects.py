@@ -647,13 +647,17 @@ class Nuisance:
         return pd.Series(v, index=self.index, name=arm)
 
 
-def _folds(a: np.ndarray, k: int, seed: int) -> np.ndarray:
+def fold_ids(a: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """Cross-fitting fold (0..k-1) of each episode, stratified by arm code ``a``: a seeded
+    permutation, sorted by arm, dealt round-robin (the folds :func:`fit_nuisance` uses for
+    ``crossfit_folds=k`` and ``seed``)."""
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(a))
     order = order[np.argsort(a[order], kind="stable")]
     f = np.empty(len(a), int)
     f[order] = np.arange(len(a)) % k
     return f
+
 
 
 def fit_nuisance(episodes: pd.DataFrame, outcome: str = "cure",
@@ -723,7 +727,7 @@ def _fit_nuisance(episodes, outcome, covariates, crossfit_folds, clip, min_cell,
     mu = np.column_stack([m.predict(x) for m in models])
     e_raw = _mn_probs(x, gamma)
     if crossfit_folds >= 2:
-        folds = _folds(a, crossfit_folds, seed)
+        folds = fold_ids(a, crossfit_folds, seed)
         mu_cf, e_cf = np.empty_like(mu), np.empty_like(e_raw)
         for f in range(crossfit_folds):
             tr, te = np.flatnonzero(folds != f), np.flatnonzero(folds == f)

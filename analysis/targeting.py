@@ -45,16 +45,31 @@ rule's arm per cell.
 
 *What the rule maximises.* The issue asks for the rule that maximises doubly robust net
 benefit (``learn_on="dr"``, Athey and Wager). In CNY the DR scores are extremely noisy:
-their per-episode standard deviation is about 100,000 CNY on the demo books (EAD x an
+their per-episode standard deviation is about 100,000 CNY on the synthetic books (EAD x an
 inverse-propensity-weighted residual of a loss rate that is 0 or 60-100 %), against
 differences of 1,000-3,000 CNY between measures, so a rule fitted to them chases noise
-(true value about 35-55 % of the best rule of the class on a 7,400-episode book, see
+(true value 40-60 % of the best rule of the class on 40,000-loan books, see
 ``benchmarks/README.md``). The default ``learn_on="model"`` fits the rule to the
 cross-fitted outcome models' expected net benefit (the "direct method": far less variance,
 biased only if the outcome models are), and keeps the doubly robust scores for what
 they do well: the out-of-fold *evaluation* of every policy, including the learned ones,
 so a misspecified outcome model shows up as a learned value no better than the
 alternatives, never as a hidden one.
+
+*Pessimism* (``pessimism`` = kappa, default 1). The outcome model of a measure that few
+episodes received is noisy and extrapolates (in a leaf where 17 episodes got a rate cut,
+its model net benefit can exceed every other measure's by thousands of CNY while the
+truth is negative), and a search that takes the maximum over measures and leaves picks
+exactly those errors (the winner's curse). The search therefore maximises a lower
+confidence bound: a leaf's value of measure a is the sum of its learning scores minus
+kappa x the standard error of the sum of its doubly robust scores over the leaf,
+sqrt(n_leaf x within-leaf variance). That error is large where a measure was rarely given
+or had small propensities, i.e. where the data say little about it, and ``none`` (score 0)
+carries no penalty, so a measure must beat not treating by more where the evidence is thin
+(pessimistic offline policy learning: Jin, Ren, Yang and Wang 2022, "Policy learning
+'without' overlap: pessimism and generalized empirical Bernstein's inequality"). kappa = 1
+(a one-standard-error bound) was chosen on six development books and checked on held-out
+ones (``benchmarks/README.md``); 0 restores the plain maximum.
 
 *Budget.* ``learned_budget`` keeps the learned rule's arm in the groups (leaf x cause x
 borrower type) taken greedily by net benefit (the learning scores) per CNY of cost until the total
@@ -194,20 +209,24 @@ class PolicyResult:
 
 
 def _fit_rule(est: ArmEstimates, rows: np.ndarray, rule_class: str, min_leaf: int,
-              min_cell: int, numeric: Sequence[str], learn_on: str, fold: int | None) -> Rule:
+              min_cell: int, numeric: Sequence[str], learn_on: str, fold: int | None,
+              pessimism: float) -> Rule:
     """The rule learned on ``rows`` (all episodes when ``fold`` is None, else those outside
-    ``fold``, with the fold-free learning scores)."""
+    ``fold``, with the fold-free learning scores); leaf values penalised by ``pessimism``
+    standard errors of the doubly robust scores."""
     f = est.features.iloc[rows]
+    fold_free = fold is not None and fold in est.fold_learning
     sc = est.learning_scores(fold, learn_on)
-    sc = sc[rows] if fold is None or fold not in est.fold_learning else sc
+    spread = est.learning_scores(fold, "dr")
+    if not fold_free:
+        sc, spread = sc[rows], spread[rows]
     cause = f.columns[0]
     cats = [c for c in (cause, "borrower_type") if c in f]
+    kw = {"treated": est.a[rows], "min_leaf": min_leaf, "min_arm": min_cell, "spread": spread,
+          "pessimism": pessimism}
     if rule_class == "grid":
-        feats = (cats[0], cats[-1])
-        return fit_grid_rule(f, sc, est.arms, feats, treated=est.a[rows],
-                             min_leaf=min_leaf, min_arm=min_cell)
-    return fit_policy_tree(f, sc, est.arms, cats, list(numeric), treated=est.a[rows],
-                           min_leaf=min_leaf, min_arm=min_cell)
+        return fit_grid_rule(f, sc, est.arms, (cats[0], cats[-1]), **kw)
+    return fit_policy_tree(f, sc, est.arms, cats, list(numeric), **kw)
 
 
 def _codes(est: ArmEstimates, assigned: np.ndarray) -> np.ndarray:
@@ -229,6 +248,7 @@ def compare_policies(
     *,
     rule_class: str = "tree",
     learn_on: str = "model",
+    pessimism: float = 1.0,
     numeric_features: Sequence[str] | None = None,
     budget_share_ead: float | None = 0.005,
     budget_share_treated: float | None = None,
@@ -250,6 +270,9 @@ def compare_policies(
     ``rule_class``: ``tree`` (depth-2 policy tree) or ``grid`` (cause x borrower type).
     ``learn_on``: what the rule maximises: ``model`` (cross-fitted outcome-model net
     benefit, default) or ``dr`` (doubly robust scores); values are DR either way.
+    ``pessimism``: kappa of the lower-confidence-bound rule search (a leaf's value of a
+    measure is penalised by kappa standard errors of its doubly robust net benefit there;
+    0 = plain maximisation; see the module docstring).
     ``numeric_features``: numeric columns the tree may split on (default ``ead``,
     ``credit_score``; at most two are sensible). Budget: ``budget_share_ead`` (total cost
     <= this share of total EAD, a fraction) or ``budget_share_treated`` (share of episodes
@@ -269,6 +292,8 @@ def compare_policies(
     _require(learn_on in ("model", "dr"), f"learn_on must be 'model' or 'dr', got {learn_on!r}",
              ParameterError)
     _require(0 < level < 1, f"level must be in (0, 1), got {level}", ParameterError)
+    _require(np.isfinite(pessimism) and pessimism >= 0, f"pessimism must be >= 0, got {pessimism}",
+             ParameterError)
     _require(budget_share_ead is not None or budget_share_treated is not None,
              "give budget_share_ead or budget_share_treated", ParameterError)
     if budget_share_treated is not None:
@@ -317,12 +342,14 @@ def compare_policies(
 
     # learned rules: out of fold
     learn = est.learning_scores(None, learn_on)
-    full_rule = _fit_rule(est, rows_all, rule_class, min_leaf, min_cell, numeric, learn_on, None)
+    full_rule = _fit_rule(est, rows_all, rule_class, min_leaf, min_cell, numeric, learn_on, None,
+                          pessimism)
     oof = np.zeros(n, int)
     fold_rules = {}
     for fo in np.unique(est.folds):  # a handful of folds
         tr, te = est.folds != fo, est.folds == fo
-        r = _fit_rule(est, np.flatnonzero(tr), rule_class, min_leaf, min_cell, numeric, learn_on, int(fo))
+        r = _fit_rule(est, np.flatnonzero(tr), rule_class, min_leaf, min_cell, numeric, learn_on, int(fo),
+                      pessimism)
         fold_rules[fo] = r
         oof[te] = _codes(est, r.assign(f.iloc[np.flatnonzero(te)]))
     add("learned", full_rule.one_line(), oof)

@@ -122,7 +122,7 @@ def arm_estimates(episodes: pd.DataFrame, costs: CostParameters | None = None, *
                   numeric_features: Sequence[str] | None = None) -> ArmEstimates:
     """Expected cure probability and net benefit of every arm for every analysed episode,
     with their doubly robust scores (see module docstring)."""
-    from analysis.effects import _folds, fit_nuisance
+    from analysis.effects import fit_nuisance, fold_ids
 
     costs = costs or CostParameters()
     _require(isinstance(episodes, pd.DataFrame), "episodes must be a pandas DataFrame")
@@ -163,7 +163,7 @@ def arm_estimates(episodes: pd.DataFrame, costs: CostParameters | None = None, *
     nb = ead[:, None] * (loss[:, :1] - loss) - cost
     phi_l = nu_l.aipw_scores().to_numpy()
     nb_score = ead[:, None] * (phi_l[:, :1] - phi_l) - cost
-    folds = _folds(nu_c.a, crossfit_folds, seed)
+    folds = fold_ids(nu_c.a, crossfit_folds, seed)
     fold_learning = {}
     with _warnings.catch_warnings():
         _warnings.simplefilter("ignore")

@@ -270,12 +270,17 @@ def _atoms(members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def fit_policy_tree(frame: pd.DataFrame, scores: np.ndarray, arms: Sequence[str],
                     categorical: Sequence[str], numeric: Sequence[str], *,
                     treated: np.ndarray | None = None, min_leaf: int = 20, min_arm: int = 10,
-                    n_thresholds: int = 9, depth: int = 2) -> Node:
+                    n_thresholds: int = 9, depth: int = 2, spread: np.ndarray | None = None,
+                    pessimism: float = 0.0) -> Node:
     """Exhaustive depth-``depth`` (1 or 2) policy tree maximising the sum of ``scores``.
 
     ``scores``: n x K (columns in the order of ``arms``, ``arms[0]`` is ``none``);
     ``treated``: the arm code actually received by each row (for ``min_arm``; None: no
-    such check).
+    such check). ``spread`` (n x K) and ``pessimism`` (kappa >= 0): a leaf's value of arm a
+    is its score sum minus kappa x the standard error of the sum of ``spread[:, a]`` over
+    the leaf (sqrt of n x the within-leaf variance; see :func:`leaf_values`), so an arm
+    whose value in a leaf rests on little information must win by more. None or 0: plain
+    sums.
     """
     n, k = scores.shape
     splits = candidate_splits(frame, categorical, numeric, n_thresholds)
@@ -283,94 +288,100 @@ def fit_policy_tree(frame: pd.DataFrame, scores: np.ndarray, arms: Sequence[str]
         onehot, min_arm = np.ones((n, k)), 0
     else:
         onehot = np.eye(k)[treated]
+    pes = float(pessimism) if spread is not None else 0.0
+    sp = spread if pes > 0 else np.zeros((n, k))
+    per_row = np.concatenate([scores, onehot, sp, sp ** 2, np.ones((n, 1))], axis=1)
+
+    def pick(rows: np.ndarray) -> str:
+        return arms[int(leaf_values(per_row[rows].sum(0), k, min_arm, pes).argmax())]
+
     if not splits or n == 0:
-        return Node(arm=arms[_best_arm(scores.sum(0), onehot.sum(0), min_arm)])
+        return Node(arm=pick(np.ones(n, bool)))
     members = split_masks(frame, splits)
     inv, first = _atoms(members)
-    n_atoms = len(first)
-    g = np.zeros((n_atoms, k))
-    np.add.at(g, inv, scores)
-    cnt = np.bincount(inv, minlength=n_atoms).astype(float)
-    arm_n = np.zeros((n_atoms, k))
-    np.add.at(arm_n, inv, onehot)
+    g = np.zeros((len(first), per_row.shape[1]))
+    np.add.at(g, inv, per_row)  # per atom: scores, arm counts, spread sums and squares, n
     m = members[first].astype(float)  # atoms x S
-    tot, tot_arm = g.sum(0), arm_n.sum(0)
+    tot = g.sum(0)
+    both = np.einsum("as,at,ak->stk", m, m, g, optimize=True)  # s1 & s2
+    left = m.T @ g  # s1
+    best = lambda cell: leaf_values(cell, k, min_arm, pes).max(-1)  # noqa: E731
 
-    def pair(v: np.ndarray) -> np.ndarray:  # S x S x K sums over s1 & s2
-        return np.einsum("as,at,ak->stk", m, m, v, optimize=True)
-
-    w, w_arm = pair(g), pair(arm_n)
-    wc = np.einsum("as,at,a->st", m, m, cnt, optimize=True)
-    t, t_arm, tc = m.T @ g, m.T @ arm_n, m.T @ cnt  # left side of each split
-
-    def best(v: np.ndarray, na: np.ndarray) -> np.ndarray:
-        ok = (na >= min_arm)
-        ok[..., 0] = True
-        return np.where(ok, v, -np.inf).max(-1)
-
-    def side(vs, nas, cs, cells):
-        """Best value of one root side: leaf, or split by s2 into (cells) parts."""
-        leaf = best(vs, nas)
+    def side(whole: np.ndarray, part: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Best value of one root side (S x ...): a leaf, or split by s2 into part / rest."""
+        leaf = best(whole)
         if depth < 2:
             return leaf, np.full(leaf.shape, -1)
-        (v1, n1, c1), (v2, n2, c2) = cells
-        val = best(v1, n1) + best(v2, n2)
-        val = np.where((c1 >= min_leaf) & (c2 >= min_leaf), val, -np.inf)
+        rest = whole[:, None] - part
+        val = best(part) + best(rest)
+        val = np.where((part[..., -1] >= min_leaf) & (rest[..., -1] >= min_leaf), val, -np.inf)
         j = val.argmax(1)
         bv = val[np.arange(len(j)), j]
         use = bv > leaf + 1e-9 * (1 + np.abs(leaf))
         return np.where(use, bv, leaf), np.where(use, j, -1)
 
-    r_v, r_arm, r_c = tot - t, tot_arm - t_arm, n - tc
-    lval, lj = side(t, t_arm, tc, ((w, w_arm, wc), (t[:, None] - w, t_arm[:, None] - w_arm,
-                                                      tc[:, None] - wc)))
-    rl, rl_arm, rlc = t[None] - w, t_arm[None] - w_arm, tc[None] - wc  # (not s1) & s2
-    rval, rj = side(r_v, r_arm, r_c, ((rl, rl_arm, rlc), (r_v[:, None] - rl, r_arm[:, None] - rl_arm,
-                                                         r_c[:, None] - rlc)))
-    root_ok = (tc >= min_leaf) & (r_c >= min_leaf)
-    val = np.where(root_ok, lval + rval, -np.inf)
-    single = best(tot, tot_arm)
+    right = tot[None] - left
+    lval, lj = side(left, both)
+    rval, rj = side(right, left[None] - both)  # (not s1) & s2
+    val = np.where((left[:, -1] >= min_leaf) & (right[:, -1] >= min_leaf), lval + rval, -np.inf)
+    single = float(best(tot))
     s1 = int(val.argmax())
     if not np.isfinite(val[s1]) or val[s1] <= single + 1e-9 * (1 + abs(single)):
-        return Node(arm=arms[_best_arm(tot, tot_arm, min_arm)])
-    left_rows, right_rows = members[:, s1], ~members[:, s1]
+        return Node(arm=pick(np.ones(n, bool)))
 
     def child(rows: np.ndarray, j: int) -> Node:
         if j < 0:
-            return Node(arm=arms[_best_arm(scores[rows].sum(0), onehot[rows].sum(0), min_arm)])
+            return Node(arm=pick(rows))
         go = members[:, j]
-        return Node(split=splits[j],
-                    left=Node(arm=arms[_best_arm(scores[rows & go].sum(0), onehot[rows & go].sum(0), min_arm)]),
-                    right=Node(arm=arms[_best_arm(scores[rows & ~go].sum(0), onehot[rows & ~go].sum(0), min_arm)]))
+        return Node(split=splits[j], left=Node(arm=pick(rows & go)), right=Node(arm=pick(rows & ~go)))
 
-    return Node(split=splits[s1], left=child(left_rows, int(lj[s1])), right=child(right_rows, int(rj[s1])))
+    go1 = members[:, s1]
+    return Node(split=splits[s1], left=child(go1, int(lj[s1])), right=child(~go1, int(rj[s1])))
 
 
-def _best_arm(v: np.ndarray, n_arm: np.ndarray, min_arm: int) -> int:
-    ok = n_arm >= min_arm
-    ok[0] = True
-    return int(np.where(ok, v, -np.inf).argmax())
+def leaf_values(cell: np.ndarray, k: int, min_arm: int, pessimism: float = 0.0) -> np.ndarray:
+    """Value of each arm in a leaf from its summed per-row statistics.
+
+    ``cell`` (..., 4K + 1): sums of the scores (K), of the arm-received indicators (K), of
+    the spread (K), of its squares (K), and the row count. Value = score sum - pessimism x
+    sqrt(count x within-leaf variance of the spread); -inf for an arm received by fewer
+    than ``min_arm`` rows of the leaf (``none``, column 0, is always eligible).
+    """
+    v, na, d, d2, c = (cell[..., :k], cell[..., k:2 * k], cell[..., 2 * k:3 * k],
+                       cell[..., 3 * k:4 * k], cell[..., -1:])
+    if pessimism > 0:
+        var_sum = np.maximum(d2 - d ** 2 / np.maximum(c, 1.0), 0.0)  # n x variance
+        v = v - pessimism * np.sqrt(var_sum)
+    ok = na >= min_arm
+    ok[..., 0] = True
+    return np.where(ok, v, -np.inf)
 
 
 def fit_grid_rule(frame: pd.DataFrame, scores: np.ndarray, arms: Sequence[str],
                   features: tuple[str, str], *, treated: np.ndarray | None = None,
-                  min_leaf: int = 20, min_arm: int = 10) -> GridRule:
-    """Best arm per cell of ``features`` (two categorical columns)."""
-    k = scores.shape[1]
-    if treated is None:
-        onehot, min_arm = np.ones(scores.shape), 0
-    else:
-        onehot = np.eye(k)[treated]
-    default = arms[_best_arm(scores.sum(0), onehot.sum(0), min_arm)]
+                  min_leaf: int = 20, min_arm: int = 10, spread: np.ndarray | None = None,
+                  pessimism: float = 0.0) -> GridRule:
+    """Best arm per cell of ``features`` (two categorical columns); ``spread`` and
+    ``pessimism`` as in :func:`fit_policy_tree`."""
+    n, k = scores.shape
+    onehot = np.ones((n, k)) if treated is None else np.eye(k)[treated]
+    min_arm = 0 if treated is None else min_arm
+    pes = float(pessimism) if spread is not None else 0.0
+    sp = spread if pes > 0 else np.zeros((n, k))
+    per_row = np.concatenate([scores, onehot, sp, sp ** 2, np.ones((n, 1))], axis=1)
+
+    def pick(rows: np.ndarray) -> str:
+        return arms[int(leaf_values(per_row[rows].sum(0), k, min_arm, pes).argmax())]
+
+    default = pick(np.ones(n, bool))
     a = category_values(frame, features[0])
     b = category_values(frame, features[1])
     cells = []
     for la in sorted(set(a)):
-        for lb in sorted(set(b)):
+        for lb in sorted(set(b)):  # a handful of cells
             rows = (a == la) & (b == lb)
-            if rows.sum() < min_leaf:
-                continue
-            cells.append((str(la), str(lb), arms[_best_arm(scores[rows].sum(0), onehot[rows].sum(0), min_arm)]))
+            if rows.sum() >= min_leaf:
+                cells.append((str(la), str(lb), pick(rows)))
     return GridRule(features, tuple(cells), default)
 
 

@@ -310,13 +310,18 @@ def test_open_mask_by_hand() -> None:
     assert list(open_mask(ep, m)) == [True, False, False, False, True]
 
 
-def test_recommend_command(synth_dir, tmp_path) -> None:
+def test_recommend_command(synth_dir, tmp_path, capsys) -> None:
+    """No open episode at --as-of: a header-only file, a message, exit 0; bad input: exit 2."""
     from analysis.cli import main
 
     out = tmp_path / "none.csv"
     assert main(["recommend", "--data", str(synth_dir), "--as-of", "2019-01", "--out", str(out)]) == 0
     empty = pd.read_csv(out)
     assert len(empty) == 0 and tuple(empty.columns) == RECOMMEND_COLUMNS
+    printed = capsys.readouterr().out
+    assert "no episode is open at 2019-01" in printed and "0 rows" in printed
+    assert main(["recommend", "--data", str(synth_dir), "--as-of", "2024-06", "--out", str(out),
+                 "--pessimism", "-1"]) == 2
     assert main(["recommend", "--data", str(synth_dir), "--as-of", "2024-13", "--out", str(out)]) == 2
     assert main(["recommend", "--data", str(synth_dir), "--as-of", "2024-06", "--out", str(tmp_path / "x.txt")]) == 2
 
