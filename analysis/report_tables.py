@@ -177,12 +177,16 @@ def summary_block(ctx, table: pd.DataFrame | None, name: str, max_rows: int = 15
     ``prefer`` keeps, for each named column, the rows of the first listed value present
     (e.g. ``{"method": ["aipw"]}``: one estimator for management) and drops the column.
     ``ctx`` is the notebook's :class:`analysis.nbcontext.ReportContext`; the caption and
-    the note are in its language, the table is shown by ``ctx.show`` (column titles and
-    category names translated for display).
+    the note are in its language, codes are named for display
+    (:func:`analysis.targeting_text.policy_frame` for policy tables, else
+    :func:`analysis.tables_display.display_codes`) and ``ctx.show`` translates the
+    column titles and category names.
     """
     from IPython.display import Markdown, display
 
     from analysis.privacy import assert_no_ids
+    from analysis.tables_display import display_codes
+    from analysis.targeting_text import policy_frame
 
     t = ctx.t
     if table is None:
@@ -199,13 +203,15 @@ def summary_block(ctx, table: pd.DataFrame | None, name: str, max_rows: int = 15
         hit = next((v for v in values if (table[col].astype(str) == v).any()), None)
         if hit is not None:
             table = table[table[col].astype(str) == hit].drop(columns=[col])
+            named = display_codes(pd.DataFrame({col: [hit]}), t)[col].iloc[0]
             notes.append(t("format.label_value", column=t.messages.get(f"column.{col}", col),
-                           value=hit))
+                           value=named))
     caption = t(SUMMARY_CAPTIONS[name]) if name in SUMMARY_CAPTIONS else name
     if notes:
         caption = t("format.with_note", caption=caption,
                     notes=t("format.list_sep").join(notes))
-    shown = table.head(max_rows)
+    shown = policy_frame(table.head(max_rows), t) if "policy" in table.columns \
+        else display_codes(table.head(max_rows), t)
     if len(table) > len(shown):
         caption = t("summary.first_rows", caption=caption, shown=len(shown), total=len(table))
     ctx.show(shown, n_col=None, caption=caption)

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.i18n import Translator
+from analysis.tables_display import display_codes
 from analysis.targeting_rules import MISSING, BudgetRule, GridRule, Node, Split
 
 CAUSE_FEATURES: tuple[str, ...] = ("primary_family", "reported_family", "cause")
@@ -171,6 +172,8 @@ def policy_rule_text(code: str, t: Translator, rules: dict[str, Any] | None = No
     """What a policy does, readable; ``rules``: the rule objects of the learned policies."""
     if rules and code in rules:
         return rule_one_line(rules[code], t)
+    if code in ("learned", "learned_budget"):  # e.g. read back from targeting.csv
+        return t("policy_rule.see_targeting")
     if code in _POLICY_RULE_KEYS:
         return t(_POLICY_RULE_KEYS[code])
     if code.startswith("all_"):
@@ -185,7 +188,9 @@ def policy_frame(df: pd.DataFrame, t: Translator, rules: dict[str, Any] | None =
 
     Columns handled when present: ``policy`` and ``vs`` (policy codes), ``rule``
     (rebuilt from ``policy`` and ``rules``, e.g. ``{"learned": res.rule,
-    "learned_budget": res.budget_rule}``), ``budget_kind``, ``covered`` (yes/no).
+    "learned_budget": res.budget_rule}``; a learned policy without its rule object points
+    to the targeting page), ``budget_kind``; then
+    :func:`analysis.tables_display.display_codes` (``covered`` reads yes/no, ...).
     Column titles are left to :func:`analysis.i18n.translate_frame` (``ctx.show``).
     """
     out = df.copy()
@@ -197,10 +202,7 @@ def policy_frame(df: pd.DataFrame, t: Translator, rules: dict[str, Any] | None =
     if "budget_kind" in out.columns:
         out["budget_kind"] = out["budget_kind"].map(
             lambda v: t(_BUDGET_KIND_KEYS[v]) if v in _BUDGET_KIND_KEYS else v)
-    if "covered" in out.columns:
-        out["covered"] = out["covered"].map(
-            lambda v: v if pd.isna(v) else t("targeting.covered_yes" if v else "targeting.covered_no"))
-    return out
+    return display_codes(out, t)  # yes/no columns (covered), other page codes
 
 
 def compared_sentence(n_episodes: int, arms: list[str], t: Translator) -> str:

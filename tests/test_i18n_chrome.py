@@ -17,6 +17,7 @@ import pytest
 
 from analysis import i18n
 from analysis import targeting_text as tt
+from analysis.tables_display import display_codes
 from analysis.targeting_rules import BudgetRule, GridRule, Node, Split
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,13 +87,15 @@ def test_policy_frame_is_display_only():
                        "vs": ["current_practice"] * 5, "rule": ["english text"] * 5,
                        "covered": [True, False, True, pd.NA, True]})
     out = tt.policy_frame(df, ZH, {"learned": TREE})
+    assert tt.policy_frame(df, ZH)["rule"].iloc[2] == "见精准纾困页面所列规则"  # no rule object
     assert out["policy"].tolist() == ["现行做法", "一律利息减免", "学习所得规则",
                                       "预算约束下的学习规则", "someone_elses"]
     assert out["vs"].unique().tolist() == ["现行做法"]
     assert out["rule"].iloc[0] == "实际采取的措施"
     assert out["rule"].iloc[2].startswith("归因原因为经济环境 → 措施：延期还款；")
     assert out["rule"].iloc[4] == "someone_elses"  # unknown code, no rule object: as it is
-    assert out["covered"].iloc[:2].tolist() == ["是", "否"] and pd.isna(out["covered"].iloc[3])
+    assert out["covered"].iloc[:2].tolist() == ["是", "否"]
+    assert tt.policy_frame(df, EN)["covered"].tolist()[:2] == [True, False]  # English: as is
     assert df["policy"].iloc[0] == "current_practice" and df["rule"].iloc[0] == "english text"
     kinds = tt.policy_frame(pd.DataFrame({"budget_kind": ["ead", "treated"]}), TW)
     assert kinds["budget_kind"].tolist() == ["成本佔暴險額比例", "採取措施的逾期事件佔比"]
@@ -242,7 +245,14 @@ def test_summary_block_caption_and_note_in_language():
     df, caption = shown[0]
     assert df["estimate"].tolist() == [0.1] and "method" not in df.columns
     title = ZH.messages.get("column.method", "method")
-    assert caption == f"纾困措施效果（全部贷款）（{title}：aipw）：显示前 1 行，共 2 行"
+    aipw = display_codes(pd.DataFrame({"method": ["aipw"]}), ZH)["method"].iloc[0]
+    assert aipw != "aipw"  # the estimator is named in Chinese
+    assert caption == f"纾困措施效果（全部贷款）（{title}：{aipw}）：显示前 1 行，共 2 行"
+    rt.summary_block(Ctx(), pd.DataFrame({"policy": ["learned"], "rule": ["x -> deferral"],
+                                          "value_net_benefit": [1.0]}), "targeting")
+    df, caption = shown[1]
+    assert caption == "纾困策略比较"
+    assert df.iloc[0].tolist() == ["学习所得规则", "见精准纾困页面所列规则", 1.0]
 
 
 # ----------------------------------------------------------------------------- notebook 04
