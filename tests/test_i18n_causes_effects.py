@@ -43,11 +43,14 @@ def results(synth_book, synth_episodes, synth_dir) -> dict:
     from analysis.losses import net_benefit
     from analysis.nbcontext import read_truth
     from analysis.survival import analyse_time_to_cure
-    from analysis.targeting_recommend import with_cause
 
     att = attribute(synth_book, synth_episodes, n_boot=8, seed=1)
     truth = read_truth(synth_dir)
-    episodes, _ = with_cause(synth_book, synth_episodes)
+    # primary_family as targeting_recommend.with_cause adds it, from this attribution
+    fam = att.per_episode[["loan_id", "start_month", "primary_family"]].astype({"loan_id": "string"})
+    keys = synth_episodes[["loan_id", "start_month"]].astype({"loan_id": "string"})
+    episodes = synth_episodes.assign(primary_family=keys.merge(
+        fam, on=["loan_id", "start_month"], how="left")["primary_family"].to_numpy())
     by = ["cause_family", "borrower_type"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
