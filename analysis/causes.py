@@ -24,17 +24,23 @@ Every overdue episode (from :func:`analysis.episodes.build_episodes`) gets proba
     contributions, normalised, are the probabilities. Details:
     :mod:`analysis.causes_model`.
 ``combined``
-    The label model: a multinomial logit of the reported family on the signals and
-    attributes, fitted on the labelled episodes and applied to an unlabelled one. It
-    combines both kinds of evidence. Details: :mod:`analysis.causes_labels`.
+    With signals and reported reasons: the posterior of the latent competing-causes model
+    (:mod:`analysis.causes_latent`). Each family has its own onset hazard, log-linear in
+    its own signals; the probability that an episode started because of a family is that
+    family's share of the total hazard, and the episode's report (or its absence) updates
+    it through the estimated report rate ``r_f`` of each true family and the reliability
+    matrix ``C[f, g]`` (probability that a true ``f`` is reported as ``g``). Reports are
+    evidence, not truth: this is how "reported labels where they exist" is honoured when
+    reports can be wrong, and the estimated ``r`` and ``C`` are in
+    :attr:`Attribution.reporting`. Labelled episodes keep the source ``reported`` (their
+    probabilities use their report), the others get ``combined``.
+    Without signals (or with fewer than ``min_labelled`` reports) who reports cannot be
+    estimated: the combined attribution then takes the reported family where there is one
+    and, elsewhere, the better-calibrated of the label model (a multinomial logit of the
+    reported family on signals and attributes, assuming reasons missing at random) and the
+    Shapley split, by held-out Brier score (:mod:`analysis.causes_labels`).
 
-The headline (``method="combined"``, used when some episodes are labelled) takes the
-reported family where there is one and, elsewhere, the better-calibrated of the two
-models: the one with the lower Brier score on held-out labelled episodes (cross-fitted by
-loan for the label model; the Shapley split uses no label). Unlabelled episodes therefore
-have source ``model`` or ``combined`` depending on which model won. Without reasons the
-headline is ``model``; without signals it is ``combined`` (the label model then uses the
-loan attributes only).
+The headline is ``combined`` when some episodes are labelled, else ``model``.
 
 Shares of episodes and of overdue balance (EAD-weighted) per family, for the portfolio and
 by month, borrower type, industry and region, are means of the per-episode probabilities,
@@ -52,8 +58,12 @@ Assumptions and known drawbacks
   parts normalised), not calibrated posteriors: positive noise in the other families'
   signals dilutes them towards equal shares, so the model's portfolio shares are pulled
   towards 1/3 each. The calibration check against reported reasons measures this.
-* Reasons are assumed missing at random given the covariates; self-reports can be wrong or
-  strategic. The shares of the ``reported`` method describe only the borrowers who report.
+* The combined attribution assumes that whether a reason is reported, and which family it
+  names, depend on the true family only (not on the signals given the family), that the
+  families compete with log-linear hazards in their own signals, and that loan attributes
+  act on the three hazards alike (:mod:`analysis.causes_latent`). The label model, used
+  only without signals, assumes reasons missing at random and truthful. The shares of the
+  ``reported`` method describe only the borrowers who report, as they report.
 """
 
 from __future__ import annotations
@@ -76,6 +86,7 @@ from analysis.causes_labels import (
     reported_families,
     scores,
 )
+from analysis.causes_latent import LatentAttribution, latent_attribution, latent_notes
 from analysis.causes_model import (
     Design,
     ModelFitError,
@@ -121,7 +132,10 @@ class Attribution:
         contribution to the episodes' log-odds.
     agreement: each model against the reported families on labelled episodes: share with
         the same primary family, Cohen's kappa, Brier score, log-loss, and which model
-        was selected for the combined attribution.
+        was selected for the combined attribution. ``shapley`` and ``label_model`` (held
+        out) predict the reported family directly; ``latent`` is the latent model's
+        probability of each reported family given that a reason is reported (in-sample:
+        it is fitted on these reports).
     confusion, calibration: the confusion tables and reliability tables behind it.
     selection: a check of who reports: the reported shares, and the Shapley model's
         shares among labelled and among unlabelled episodes. Under reasons missing at
@@ -132,6 +146,10 @@ class Attribution:
     onset: coefficients of the onset logit (signals and controls).
     method: the headline method; level: interval level; info: counts and settings;
     notes: what was done and assumed, in sentences.
+    reporting: the latent model's reporting estimates per true family (empty when it was
+        not used): ``report_rate`` (``r_f``) with ``ci_low``/``ci_high``,
+        ``reported_as_<family>`` (the row ``C[f, .]``) and ``n_episodes_est`` (expected
+        number of episodes of the family).
     """
 
     per_episode: pd.DataFrame
@@ -148,6 +166,7 @@ class Attribution:
     info: dict = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     all_shares: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    reporting: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def shares(
         self,
@@ -322,6 +341,7 @@ def attribute(
     selection = pd.DataFrame()
     chosen = "model" if signals else "combined"
     n_lab = int(labelled.sum())
+    latent: LatentAttribution | None = None
     if n_lab:
         z_lab_all = z_ep if n_lab >= min_labelled else np.zeros((n, 0))
         label_model = fit_label_model(z_lab_all[labelled], y[labelled])
@@ -367,20 +387,41 @@ def attribute(
                     + "): reports may be noisy or selective, or the model blind to a family. "
                     "Compare the 'model' and 'combined' shares before acting on either."
                 )
+        if signals and n_lab >= min_labelled:
+            latent = latent_attribution(z_sig, groups, y, episodes["loan_id"].to_numpy(), rng,
+                                        level=level)
+            pr = latent.pred_report
+            rows.append({"model": "latent", **scores(pr, yl),
+                         "kappa": cohen_kappa(yl, pr.argmax(axis=1))})
+            conf = pd.concat([conf, confusion(yl, pr.argmax(axis=1), "latent")])
+            calib = pd.concat([calib, reliability(pr, yl, "latent")])
+            agreement = pd.DataFrame(rows)
+            notes.extend(latent_notes(latent, n_lab, n))
         if len(agreement):
             agreement.insert(1, "n_labelled", n_lab)
-            best = agreement.loc[agreement["brier"].idxmin(), "model"]
-            chosen = "model" if best == "shapley" else "combined"
+            if latent is not None:
+                best = "latent"
+            else:
+                best = agreement.loc[agreement["brier"].idxmin(), "model"]
+                chosen = "model" if best == "shapley" else "combined"
             agreement["selected"] = agreement["model"] == best
-        notes.append(
-            f"{n_lab:,} of {n:,} episodes have a reported reason; elsewhere the "
-            + ("Shapley split of the onset model" if chosen == "model" else "label model")
-            + " is used (lower held-out Brier score). Reasons are assumed missing at "
-            "random given signals and attributes."
-        )
+        if latent is None:
+            notes.append(
+                f"{n_lab:,} of {n:,} episodes have a reported reason; elsewhere the "
+                + ("Shapley split of the onset model" if chosen == "model" else "label model")
+                + " is used (lower held-out Brier score). Reasons are assumed missing at "
+                "random given signals and attributes"
+                + (" (without signals, who reports and how reliably cannot be estimated)."
+                   if not signals else ".")
+            )
         if n_lab < min_labelled:
             notes.append(f"Fewer than {min_labelled} labelled episodes: the label model is "
                          "intercept-only (the reported shares).")
+
+    if signals and not n_lab:
+        notes.append("No episode has a reported reason: who reports and how reliably cannot be "
+                     "estimated, so the attribution is the Shapley split of the onset model "
+                     "(signals only).")
 
     # ---- per-episode table
     methods: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # P, mask, source
@@ -390,9 +431,13 @@ def attribute(
         onehot = np.zeros((n, 3))
         onehot[labelled, y[labelled]] = 1.0
         methods["reported"] = (onehot, labelled, np.full(n, "reported", dtype=object))
-        fill = p_model if chosen == "model" else p_label
-        p_comb = np.where(labelled[:, None], onehot, fill)
-        src = np.where(labelled, "reported", chosen).astype(object)
+        if latent is not None:
+            p_comb = latent.p
+            src = np.where(labelled, "reported", "combined").astype(object)
+        else:
+            fill = p_model if chosen == "model" else p_label
+            p_comb = np.where(labelled[:, None], onehot, fill)
+            src = np.where(labelled, "reported", chosen).astype(object)
         methods["combined"] = (p_comb, np.ones(n, bool), src)
     headline = "combined" if "combined" in methods else "model"
     p_head, _, src_head = methods[headline]
@@ -433,6 +478,8 @@ def attribute(
     for m, (pm, mask, _src) in methods.items():
         if m == "model":
             draw = model_draw if beta_draws is not None else None
+        elif m == "combined" and latent is not None:
+            draw = latent.draw_fn(np.random.default_rng([seed, 99]), n_boot) if n_boot else None
         elif m == "combined":
             fill_draw = model_draw if chosen == "model" else label_draw
             if (chosen == "model" and beta_draws is None) or (chosen != "model" and not n_boot):
@@ -475,8 +522,13 @@ def attribute(
     if n_boot:
         notes.append(
             f"Intervals: {n_boot} loan-bootstrap replicates (Poisson weights per loan) with "
-            "model coefficients drawn from their asymptotic distribution; they do not cover "
-            "the choice of model or label noise."
+            "model coefficients drawn from their asymptotic distribution"
+            + ("; for the combined shares the latent model's parameters are drawn from its "
+               "loan-clustered sandwich covariance and each episode's family is drawn from "
+               "its posterior, so the interval covers the realised share of this book's "
+               "episodes, report noise included. They do not cover the choice of model."
+               if latent is not None else "; they do not cover the choice of model or label "
+               "noise.")
         )
     notes.append(
         "The Shapley shares are pulled towards 1/3 each by noise in the other families' "
@@ -500,6 +552,7 @@ def attribute(
         info=info,
         notes=tuple(notes),
         all_shares=all_shares,
+        reporting=latent.reporting if latent is not None else pd.DataFrame(),
     )
 
 

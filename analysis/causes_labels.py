@@ -25,6 +25,12 @@ finite when a model gives a probability of 0, as the Shapley split does), the lo
 *Agreement.* Confusion of the reported family with each model's primary family, share of
 episodes with the same primary family, Cohen's kappa.
 
+Since the latent competing-causes model (:mod:`analysis.causes_latent`) became the
+combined attribution for books with signals and reports, the label model serves as the
+calibration check the issue asks for (held-out agreement with the reports) and as the
+combined attribution only when there are no signals (or fewer than ``min_labelled``
+reports), where who reports cannot be estimated.
+
 Assumptions and known drawbacks
 -------------------------------
 * **Who reports is selected.** The label model and the calibration check assume reasons

@@ -41,7 +41,8 @@ SIGNALS = {"demand_change": "economic", "revenue_volatility": "management",
 
 # ----------------------------------------------------------------------------- simulation
 def simulate(n_loans: int = 1200, n_months: int = 24, seed: int = 1,
-             report_rate: float = 0.3, with_signals: bool = True) -> tuple[Book, pd.DataFrame]:
+             report_rate: float | tuple[float, float, float] = 0.3, with_signals: bool = True,
+             confusion: np.ndarray | None = None) -> tuple[Book, pd.DataFrame]:
     """A small book whose overdue onsets come from three competing causes.
 
     Each month a loan not in an episode starts one with hazard ``sum_g lambda_g``; the
@@ -49,7 +50,9 @@ def simulate(n_loans: int = 1200, n_months: int = 24, seed: int = 1,
     hazard rises with a regional demand drop, management with the firm's revenue
     volatility (persistent quality), personal with a rare medical-claim event. An episode
     lasts 1-2 overdue months, then 3 clean months of probation. A share ``report_rate`` of
-    episodes reports the true family's reason code (missing completely at random).
+    episodes reports the true family's reason code (missing completely at random); a
+    tuple gives the report rate of each true family (missing not at random), and
+    ``confusion[f, g]`` the probability that a true ``f`` reports ``g``'s code.
     """
     rng = np.random.default_rng(seed)
     regions = np.array(["north", "south", "east", "west"])
@@ -123,10 +126,17 @@ def simulate(n_loans: int = 1200, n_months: int = 24, seed: int = 1,
         {"loan_id": ids[st_[:, 0]], "start_month": month_end[st_[:, 1]], "family": FAM[st_[:, 2]]}
     )
     code = {"economic": "sales_drop", "management": "cash_mismanaged", "personal": "illness"}
-    rep = truth[rng.random(len(truth)) < report_rate]
+    fam_idx = truth["family"].map({f: i for i, f in enumerate(FAMILIES)}).to_numpy()
+    rate = np.broadcast_to(np.asarray(report_rate, dtype=float), (3,))
+    reported = rng.random(len(truth)) < rate[fam_idx]
+    said = fam_idx.copy()
+    if confusion is not None:
+        said = (rng.random(len(truth))[:, None] > np.cumsum(confusion[fam_idx], axis=1)[:, :2]
+                ).sum(axis=1)
+    rep = truth[reported]
     reasons = pd.DataFrame(
         {"loan_id": rep["loan_id"], "reported_date": rep["start_month"],
-         "reason_code": rep["family"].map(code)}
+         "reason_code": pd.Series(FAM[said[reported]]).map(code).to_numpy()}
     )
     cmap = pd.DataFrame(
         {
@@ -146,7 +156,7 @@ def simulate(n_loans: int = 1200, n_months: int = 24, seed: int = 1,
         measures=pd.DataFrame({"code": list(MEASURES), "description": list(MEASURES),
                                "is_concession": True}),
         signals=signals if with_signals else None,
-        reasons=reasons if report_rate > 0 else None,
+        reasons=reasons if np.any(np.asarray(report_rate) > 0) else None,
         cause_map=cmap,
     )
     return book, truth
@@ -320,8 +330,11 @@ def test_attribute_outputs(sim, sim_att) -> None:
     assert a.shares(weight="balance")["share"].sum() == pytest.approx(1.0)
     assert set(a.drivers["signal"]) == set(SIGNALS)
     assert (a.drivers["coef_per_sd"] > 0).sum() >= 2  # volatility and the claim flag raise risk
-    assert set(a.agreement["model"]) == {"shapley", "label_model"}
+    assert set(a.agreement["model"]) == {"shapley", "label_model", "latent"}
+    assert a.agreement.set_index("model").loc["latent", "selected"]
     assert a.agreement["selected"].sum() == 1
+    assert list(a.reporting["family"]) == list(FAMILIES)
+    assert np.allclose(a.reporting[[f"reported_as_{f}" for f in FAMILIES]].sum(axis=1), 1.0)
     assert isinstance(a._repr_html_(), str) and "economic" in a._repr_html_()
     summ = a.summary()
     assert list(summ["family"]) == list(FAMILIES)
@@ -336,6 +349,26 @@ def test_attribute_recovers_simulated_truth(sim, sim_att) -> None:
     true_share = truth["family"].value_counts(normalize=True).reindex(FAMILIES)
     est = sim_att.shares().set_index("family")
     assert np.all(np.abs(est["share"] - true_share) < 0.04)
+
+
+def test_combined_corrects_reports_missing_not_at_random_and_wrong() -> None:
+    """Reports by 60 / 20 / 50 % of the families, a quarter of management named economic:
+    the reported shares are off by over 10 points, the combined attribution (latent
+    competing-causes posterior) is within 5 points, its intervals cover, and the estimated
+    report rates are near the true ones."""
+    conf = np.array([[0.85, 0.10, 0.05], [0.25, 0.70, 0.05], [0.05, 0.05, 0.90]])
+    book, truth = simulate(n_loans=1500, seed=2, report_rate=(0.6, 0.2, 0.5), confusion=conf)
+    from analysis.causes import truth_comparison
+
+    a = attribute(book, build_episodes(book), n_boot=60, seed=1)
+    assert a.method == "combined"
+    tc = truth_comparison(a, truth).set_index("family").loc[list(FAMILIES)]
+    reported = a.shares(method="reported").set_index("family")["share"]
+    assert np.max(np.abs(reported - tc["true_share"])) > 0.10
+    assert np.all(np.abs(tc["error_pp"]) < 5.0)
+    assert tc["covered"].all()
+    np.testing.assert_allclose(a.reporting["report_rate"], [0.6, 0.2, 0.5], atol=0.1)
+    assert any("missing not at random" in n for n in a.notes)
 
 
 def test_suppression_of_small_segments(sim) -> None:
@@ -363,13 +396,16 @@ def test_signals_only_and_reasons_only() -> None:
     a = attribute(book, ep, n_boot=10)
     assert a.method == "model" and set(a.per_episode["source"]) == {"model"}
     assert a.agreement.empty and set(a.table["method"]) == {"model", "model_balance"}
+    assert a.reporting.empty
+    assert any("cannot be estimated" in n for n in a.notes)
 
     book, truth = simulate(n_loans=600, report_rate=0.5, seed=2, with_signals=False)
     ep = build_episodes(book)
     a = attribute(book, ep, n_boot=10)
     assert a.method == "combined"
     assert set(a.per_episode["source"]) == {"reported", "combined"}
-    assert a.drivers.empty
+    assert a.drivers.empty and a.reporting.empty
+    assert any("cannot be estimated" in n for n in a.notes)
     assert a.shares()["share"].sum() == pytest.approx(1.0)
 
 
@@ -420,13 +456,13 @@ def test_bad_shares_arguments(sim_att) -> None:
 # The shared synthetic book (tests/conftest.py: 4,000 loans, seed 7) draws each episode's
 # true family with probability h_f / sum(h) from latent hazards, so no method that sees
 # only the data can beat the "oracle" that knows h (argmax of truth p_true_*). Its
-# reasons are reported more often for some families (45 / 30 / 55 %) and management
-# problems are reported as economic 35 % of the time: reasons are neither missing at
-# random nor truthful, against the assumptions of analysis.causes. The issue's criteria
-# (primary family right for >= 75 %, shares within 3 points, intervals covering) are
-# checked (1) on that book as a known gap (xfail, figures in the report) and (2) as a
-# slow test on the same generator with truthful reasons missing at random, where the
-# method's assumptions hold.
+# reasons are reported more often by some families (40 / 35 / 45 %) and 15 % of
+# management problems are reported as economic ones: reasons are neither missing at
+# random nor truthful. The combined attribution (latent competing-causes model) estimates
+# who reports and how reliably; the issue's criteria are checked on that book and, as a
+# slow test, on a 20,000-loan book with truthful reasons missing at random. On 641
+# episodes the shares' own standard error is 3-5 points, so the 3-point criterion is
+# met here but is not guaranteed for every 4,000-loan book (data/README.md section 5).
 @pytest.fixture(scope="module")
 def synth_att(synth_book, synth_episodes) -> Attribution:
     return attribute(synth_book, synth_episodes, n_boot=50, seed=1)
@@ -464,9 +500,6 @@ def test_synthetic_book_attribution_is_sane(synth_att, synth_dir, synth_episodes
     assert d.loc["medical_claim_flag", "coef_per_sd"] > 0
 
 
-@pytest.mark.xfail(reason="the shared synthetic book's reasons are missing not at random and "
-                   "noisy (see the comment above); figures in data/README.md section 5",
-                   strict=False)
 def test_issue_truth_criteria_on_default_synthetic_book(synth_att, synth_dir) -> None:
     tc, _ = _truth_figures(synth_att, synth_dir)
     fam = tc.set_index("family")
