@@ -21,7 +21,7 @@ The attributes are controls with a common effect on the three hazards: they rais
 lower the risk of an onset, not the mix of its causes given the signals, and they
 cancel in ``q_f``. (Family-specific attribute effects, two per attribute column, are
 not estimable with useful precision from a few hundred latent labels: on the default
-synthetic book they moved the portfolio shares by up to 6 points; see data/README.md
+synthetic book they moved the portfolio shares by up to 7 points; see data/README.md
 section 5.)
 
 *Reports are evidence, not truth.* An episode whose true family is ``f`` gets a reported
