@@ -53,6 +53,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--analyst", action="store_true",
                    help="also write pages with code under <month>/analyst/")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    from analysis.engine_dask import add_engine_arguments
+
+    add_engine_arguments(p)  # --engine pandas|dask|auto, --scheduler ADDRESS (docs/dask.md)
 
 
 def _options(args: argparse.Namespace, as_of: str) -> ReportOptions:
@@ -62,6 +65,7 @@ def _options(args: argparse.Namespace, as_of: str) -> ReportOptions:
         notebooks_dir=args.notebooks or default_notebooks_dir(), kernel_name=args.kernel,
         cell_timeout_s=args.cell_timeout, run_timeout_s=args.run_timeout,
         lock_timeout_s=args.lock_timeout, analyst=args.analyst, quiet=args.quiet,
+        engine=args.engine, scheduler=args.scheduler,
     )
 
 

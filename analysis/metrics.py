@@ -54,7 +54,9 @@ positively correlated, so intervals are somewhat too narrow when re-defaults are
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -126,24 +128,64 @@ def _segment_of(loans: pd.DataFrame, loan_ids: pd.Series, by: str | None) -> pd.
     return pd.DataFrame({"segment_type": by, "segment": seg}, index=loan_ids.index)
 
 
+#: The last few sorted loan-month frames, keyed by the performance frame they came from
+#: (``id`` plus a weak reference, so a freed frame's id cannot be mistaken for it).
+_SORTED: list[tuple[Any, pd.DataFrame, np.ndarray, np.ndarray]] = []
+_SORTED_KEEP = 2
+
+
+def _forget(dead: Any) -> None:
+    _SORTED[:] = [e for e in _SORTED if e[0] is not dead and e[0]() is not None]
+
+
+def _sorted_loan_months(perf: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """``perf`` sorted by loan and month with ``mi``, ``write_off``, ``written_off``;
+    with each row's loan code and the sorted loan IDs the codes index.
+
+    Memoised per performance frame (the last :data:`_SORTED_KEEP` frames): the KPI
+    functions of one report or one Dask partition call this 10-20 times on the same
+    frame, and the sort of the loan-ID strings was most of their cost. Callers copy
+    before adding columns. Frames are never mutated in place by this module.
+    """
+    for ref, lm, codes, uniques in _SORTED:
+        if ref() is perf:
+            return lm, codes, uniques
+    cols = ["loan_id", "month", "balance", "days_past_due"]
+    lm = perf[cols].copy()
+    lm["write_off"] = (
+        perf["write_off"].fillna(0.0).astype(float) if "write_off" in perf.columns else 0.0
+    )
+    lm["mi"] = _month_index(lm["month"])
+    lm["month"] = _month_end(lm["mi"].to_numpy())
+    codes, uniques = pd.factorize(lm["loan_id"], sort=True)  # sort integer codes, not text
+    order = np.lexsort((lm["mi"].to_numpy(), codes))
+    lm, codes = lm.iloc[order].reset_index(drop=True), codes[order]
+    lm["written_off"] = lm.groupby("loan_id", sort=False)["write_off"].cumsum() > 0
+    uniques = np.asarray(uniques, dtype=object)
+    try:  # the entry goes when the performance frame does (no frame kept alive)
+        ref = weakref.ref(perf, _forget)
+    except TypeError:  # pragma: no cover - pandas frames accept weak references
+        return lm, codes, uniques
+    _SORTED.insert(0, (ref, lm, codes, uniques))
+    del _SORTED[_SORTED_KEEP:]
+    return lm, codes, uniques
+
+
 def _loan_months(book: Book, by: str | None) -> pd.DataFrame:
     """Performance rows sorted by loan and month, with ``mi`` (month index),
     ``write_off`` (0 if absent), ``written_off`` (absorbing flag) and the segment."""
     _require(book.performance, ["loan_id", "month", "balance", "days_past_due"], "performance")
     _require(book.loans, ["loan_id"], "loans")
-    cols = ["loan_id", "month", "balance", "days_past_due"]
-    lm = book.performance[cols].copy()
-    lm["write_off"] = (
-        book.performance["write_off"].fillna(0.0).astype(float)
-        if "write_off" in book.performance.columns
-        else 0.0
-    )
-    lm["mi"] = _month_index(lm["month"])
-    lm["month"] = _month_end(lm["mi"].to_numpy())
-    lm = lm.sort_values(["loan_id", "mi"], kind="stable").reset_index(drop=True)
-    lm["written_off"] = lm.groupby("loan_id", sort=False)["write_off"].cumsum() > 0
-    seg = _segment_of(book.loans, lm["loan_id"], by)
-    lm[_KEYS] = seg[_KEYS]
+    lm, codes, uniques = _sorted_loan_months(book.performance)
+    lm = lm.copy()
+    if by is None:
+        lm[_KEYS] = _segment_of(book.loans, lm["loan_id"], by)[_KEYS]
+        return lm
+    # the segment of each distinct loan, then taken by the rows' loan codes (no text hashing
+    # per row); the same values as _segment_of
+    per_loan = _segment_of(book.loans, pd.Series(uniques), by)["segment"].to_numpy()
+    lm["segment_type"] = by
+    lm["segment"] = per_loan[codes] if len(codes) else per_loan[:0]
     return lm
 
 
@@ -177,27 +219,48 @@ def overdue_rates(book: Book, by: str | None = None, overdue_dpd: int | None = N
 
 
 def _overdue_table(lm: pd.DataFrame, overdue_dpd: int) -> pd.DataFrame:
-    act = lm[(lm["balance"] > 0) & ~lm["written_off"]]
-    dpd = act["days_past_due"].to_numpy()
-    bal = act["balance"].to_numpy(dtype=float)
+    """Counts and balances of active loan-months per month and segment, and the rates.
+
+    Grouped on integer keys (month index x segment code) with ``np.bincount``: the
+    loan-month rows are never copied or grouped as text (the KPI passes call this on
+    millions of rows per segment cut)."""
+    act = (lm["balance"].to_numpy(dtype=float) > 0) & ~lm["written_off"].to_numpy(dtype=bool)
+    mi = lm["mi"].to_numpy()[act]
+    dpd = lm["days_past_due"].to_numpy()[act]
+    bal = lm["balance"].to_numpy(dtype=float)[act]
+    st_code, st_uniq = pd.factorize(lm["segment_type"].to_numpy()[act])
+    sg_code, sg_uniq = pd.factorize(lm["segment"].to_numpy()[act])
+    n_st, n_sg = max(len(st_uniq), 1), max(len(sg_uniq), 1)
+    lo = int(mi.min()) if len(mi) else 0
+    key = ((mi - lo) * n_st + st_code) * n_sg + sg_code
+    size = int(key.max()) + 1 if len(key) else 0
+    n = np.bincount(key, minlength=size)
+    present = np.flatnonzero(n)
+    out = pd.DataFrame({
+        "month": _month_end(present // (n_st * n_sg) + lo),
+        "segment_type": np.asarray(st_uniq, dtype=object)[present // n_sg % n_st],
+        "segment": np.asarray(sg_uniq, dtype=object)[present % n_sg],
+        "n_loans": n[present].astype(np.int64),
+        "balance": np.bincount(key, weights=bal, minlength=size)[present],
+    })
+    b = out["balance"]
     flags = {"overdue": dpd >= overdue_dpd, "30plus": dpd >= 30, "90plus": dpd >= 90}
-    work = act[["month", *_KEYS]].assign(n_loans=1, balance=bal)
     for name, flag in flags.items():
-        work[f"n_{name}"] = flag.astype(np.int64)
-        work[f"bal_{name}"] = np.where(flag, bal, 0.0)
-    out = work.groupby(["month", *_KEYS], sort=True).sum().reset_index()
-    n, b = out["n_loans"], out["balance"]
-    out["overdue_rate_count"] = out["n_overdue"] / n
-    out["overdue_balance"] = out["bal_overdue"]
-    out["overdue_rate_balance"] = out["bal_overdue"] / b
-    for name in ("30plus", "90plus"):
-        out[f"rate_{name}_count"] = out[f"n_{name}"] / n
-        out[f"balance_{name}"] = out[f"bal_{name}"]
-        out[f"rate_{name}_balance"] = out[f"bal_{name}"] / b
+        cnt = np.bincount(key[flag], minlength=size)[present].astype(np.int64)
+        amount = np.bincount(key[flag], weights=bal[flag], minlength=size)[present]
+        if name == "overdue":
+            out = out.assign(n_overdue=cnt, overdue_rate_count=cnt / out["n_loans"],
+                             overdue_balance=amount, overdue_rate_balance=amount / b)
+        else:
+            out[f"n_{name}"] = cnt
+            out[f"rate_{name}_count"] = cnt / out["n_loans"]
+            out[f"balance_{name}"] = amount
+            out[f"rate_{name}_balance"] = amount / b
     cols = ["month", *_KEYS, "n_loans", "n_overdue", "overdue_rate_count", "balance",
             "overdue_balance", "overdue_rate_balance"]
     for name in ("30plus", "90plus"):
         cols += [f"n_{name}", f"rate_{name}_count", f"balance_{name}", f"rate_{name}_balance"]
+    out = out.sort_values(["month", *_KEYS], kind="stable").reset_index(drop=True)
     return out[cols]
 
 
@@ -703,15 +766,41 @@ def headline_kpis(
     """
     month = resolve_as_of(book, as_of)
     m = int(_month_index(np.array([month.to_datetime64()]))[0])
-    od_dpd = Definitions().overdue_dpd
+    segments = tuple(segments)
     lm = _loan_months(book, None)
     lm = lm[lm["mi"] == m].reset_index(drop=True)
     cat = loan_month_categories(book)
     cat = cat[cat["mi"] == m]
-    rows = []
+    od, cl = [], []
     for by in segments:
         lm[_KEYS] = _segment_of(book.loans, lm["loan_id"], by)[_KEYS]
-        od = _overdue_table(lm, od_dpd)
+        od.append(_overdue_table(lm, Definitions().overdue_dpd))
+        cl.append(_classification_table(cat, book.loans, by))
+    return headline_kpis_from(pd.concat(od, ignore_index=True), pd.concat(cl, ignore_index=True),
+                              episodes, month, segments, episode_window_months)
+
+
+def headline_kpis_from(
+    overdue: pd.DataFrame,
+    classification: pd.DataFrame,
+    episodes: pd.DataFrame | None,
+    month: pd.Timestamp,
+    segments: Iterable[str | None] = (None, "borrower_type"),
+    episode_window_months: int | None = None,
+) -> pd.DataFrame:
+    """:func:`headline_kpis` from tables already computed: ``overdue``
+    (:func:`overdue_rates` rows, default ``overdue_dpd``) and ``classification``
+    (:func:`loan_classification` rows) holding at least the month-end ``month`` and the
+    cuts of ``segments`` (other months and cuts are ignored); the Dask engine passes
+    the book-wide tables it added up over loan partitions."""
+    m = int(_month_index(np.array([pd.Timestamp(month).to_datetime64()]))[0])
+    at_m = pd.DatetimeIndex(pd.to_datetime(overdue["month"])) == _month_end(np.array([m]))[0]
+    overdue = overdue[at_m]
+    at_m = pd.DatetimeIndex(pd.to_datetime(classification["month"])) == _month_end(np.array([m]))[0]
+    classification = classification[at_m]
+    rows = []
+    for by in segments:
+        od = overdue[overdue["segment_type"] == (by or ALL)]
         named = {
             "n_loans_active": "n_loans", "balance_active": "balance",
             "overdue_rate_count": "overdue_rate_count",
@@ -724,7 +813,7 @@ def headline_kpis(
         for metric, col in named.items():
             rows.append(od[_KEYS].assign(metric=metric, value=od[col].astype(float),
                                          n=od["n_loans"]))
-        cl = _classification_table(cat, book.loans, by)
+        cl = classification[classification["segment_type"] == (by or ALL)]
         npl = cl.assign(npl=cl["share_balance"].where(cl["category"].isin(NPL_CATEGORIES), 0))
         npl = npl.groupby(_KEYS, as_index=False).agg(value=("npl", "sum"), n=("n_loans", "sum"))
         rows.append(npl.assign(metric="npl_ratio_balance"))

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-import json
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -185,8 +184,11 @@ def restrict_to(book: Book, as_of: pd.Timestamp) -> Book:
     return replace(book, **changes) if changes else book
 
 
-def filter_segment(book: Book, conditions: Sequence[tuple[str, str]]) -> Book:
-    """Keep the loans whose attributes match every ``(column, value)`` condition."""
+def filter_segment(book: Book, conditions: Sequence[tuple[str, str]], check: bool = True) -> Book:
+    """Keep the loans whose attributes match every ``(column, value)`` condition.
+
+    ``check=False`` (a loan partition of the Dask engine, checked once for the whole
+    book) skips the error for a value no loan of ``book`` has."""
     if not conditions:
         return book
     loans = book.loans
@@ -198,7 +200,7 @@ def filter_segment(book: Book, conditions: Sequence[tuple[str, str]]) -> Book:
                 f"parameter segment: {col!r} is not a loan attribute; use one of {allowed}"
             )
         as_text = loans[col].astype(str)
-        if not (as_text == val).any():
+        if check and not (as_text == val).any():
             seen = sorted(as_text.unique())[:20]
             raise ParameterError(
                 f"parameter segment: no loan has {col}={val!r}; values seen: {seen}"
@@ -279,10 +281,9 @@ def _cached_episodes(
     cache_dir = os.environ.get(CACHE_ENV, "")
     if not cache_dir:
         return _build_episodes(book, definitions)
-    key = hashlib.sha256(
-        json.dumps({**key_parts, **definitions.as_dict()}, sort_keys=True, default=str).encode()
-    ).hexdigest()[:24]
-    path = Path(cache_dir) / f"episodes-{key}.parquet"
+    from analysis.engine_dask_report import run_key
+
+    path = Path(cache_dir) / f"episodes-{run_key(key_parts, definitions)}.parquet"
     if path.exists():
         return pd.read_parquet(path)
     episodes = _build_episodes(book, definitions)
@@ -342,6 +343,27 @@ class ReportContext:
     truth: dict[str, pd.DataFrame] | None = None
     fingerprint: str = ""
     written: list[str] = field(default_factory=list, compare=False, repr=False)
+    kpis: Any = field(default=None, compare=False, repr=False)
+    engine: str = "pandas"
+    sampling: dict[str, Any] | None = field(default=None, compare=False)
+    cache_key: str = ""
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def attribution(self, n_boot: int = 200, seed: int = 0) -> Any:
+        """:func:`analysis.causes.attribute` of ``book`` and ``episodes``, computed once per
+        report run (kept in the run cache, shared by the notebooks); raises
+        ``AttributionUnavailable`` as ``attribute`` does."""
+        from analysis.nbcontext_engine import cached_attribution
+
+        return cached_attribution(self, n_boot=n_boot, seed=seed)
+
+    def with_cause(self, seed: int = 0) -> tuple[pd.DataFrame, str]:
+        """:func:`analysis.targeting_recommend.with_cause` of ``episodes``, reusing the
+        run's attribution (any bootstrap size: the per-episode families do not depend on
+        it)."""
+        from analysis.nbcontext_engine import episodes_with_cause
+
+        return episodes_with_cause(self, seed=seed)
 
     @property
     def as_of_label(self) -> str:
@@ -423,13 +445,18 @@ class ReportContext:
 
     def describe(self) -> str:
         """One line for the top of a report: month, segment, definitions."""
-        d = self.definitions
-        return self.t(
+        from analysis.engine_dask_report import with_sample_note
+
+        d, design = self.definitions, self.sampling or {}
+        line = self.t(
             "text.context_line", month=self.as_of_label, segment=self.segment_label,
-            loans=f"{len(self.book.loans):,}", episodes=f"{len(self.episodes):,}",
+            loans=f"{design.get('n_loans', len(self.book.loans)):,}",
+            episodes=f"{design.get('n_episodes', len(self.episodes)):,}",
             overdue_dpd=d.overdue_dpd, probation=d.probation_months, horizon=d.horizon_months,
             default_dpd=d.default_dpd, min_cell=self.min_cell,
         )
+        note = with_sample_note(design)
+        return f"{line}\n\n{note}" if note else line
 
 
 def open_context(
@@ -441,6 +468,7 @@ def open_context(
     min_cell: int = 10,
     tables_dir: str = "tables",
     language: str = "en",
+    engine: str = "",
     **definitions: Any,
 ) -> ReportContext:
     """Validate the notebook parameters, load and restrict the book, build episodes.
@@ -448,11 +476,20 @@ def open_context(
     Extra keyword arguments are further :class:`Definitions` fields (``overdue_dpd``,
     ``default_dpd``, ...). Raises :class:`ParameterError` for a bad parameter and
     :class:`analysis.io.BookValidationError` for a book that fails validation.
+
+    ``engine`` (default: ``$OVERDUE_RELIEF_ENGINE``, else pandas): ``dask`` (or ``auto``
+    on a large book) takes the episodes, the portfolio tables (``ctx.kpis``) and the
+    model sample (``ctx.book``) from one Dask pass (:mod:`analysis.nbcontext_engine`).
     """
     defs = validate_parameters(
         data_dir, as_of, horizon_months, probation_months, segment, min_cell, tables_dir,
         language, definitions,
     )
+    from analysis.nbcontext_engine import open_dask_context, resolve_engine
+
+    if resolve_engine(data_dir, engine) == "dask":
+        return open_dask_context(data_dir, as_of, segment, min_cell, tables_dir, language,
+                                 defs)
     book = _load_book(data_dir)
     last = latest_month(book)
     first = pd.Timestamp(book.performance["month"].min()) + pd.offsets.MonthEnd(0)
@@ -466,11 +503,11 @@ def open_context(
     fp = os.environ.get(CACHE_ENV + "_FINGERPRINT") or ""
     if os.environ.get(CACHE_ENV) and not fp:
         fp = data_fingerprint(data_dir)
-    episodes = _cached_episodes(
-        book, defs,
-        {"data": str(Path(data_dir).resolve()), "fp": fp, "as_of": str(month.date()),
-         "segment": segment},
-    )
+    key_parts = run_key_parts(data_dir, fp, month, segment)
+    episodes = _cached_episodes(book, defs, key_parts)
+    from analysis.engine_dask_report import run_key
+    from analysis.report_kpis import BookKpis
+
     return ReportContext(
         book=book,
         episodes=episodes,
@@ -483,7 +520,15 @@ def open_context(
         data_dir=Path(data_dir),
         truth=read_truth(data_dir),
         fingerprint=fp,
+        kpis=BookKpis(book, episodes, month),
+        cache_key=run_key(key_parts, defs),
     )
+
+
+def run_key_parts(data_dir: str, fp: str, month: pd.Timestamp, segment: str) -> dict[str, Any]:
+    """What, besides the definitions, identifies a run's episodes in the cache."""
+    return {"data": str(Path(data_dir).resolve()), "fp": fp, "as_of": str(month.date()),
+            "segment": segment}
 
 
 __all__ = [

@@ -53,6 +53,7 @@ from analysis.nbcontext import (
     parse_month,
     store_book,
 )
+from analysis.nbcontext_engine import ENGINE_ENV
 from analysis.report_history import record_run
 from analysis.report_params import (
     NotebookSpec,
@@ -113,6 +114,8 @@ class ReportOptions:
     analyst: bool = False
     quiet: bool = False
     languages: Sequence[str] = ()  # languages published side by side (pages link their twins)
+    engine: str = "pandas"  # pandas | dask | auto (analysis.engine_dask.choose_engine)
+    scheduler: str | None = None  # existing Dask cluster (address or scheduler file)
 
 
 @dataclass(frozen=True)
@@ -217,14 +220,63 @@ def _run_deadline(seconds: float, grace_s: float = 0.0) -> Iterator[None]:
 
 
 # ------------------------------------------------------------------------ steps
-def _load_and_validate(data_dir: Path):
-    """Load the book with full validation; bad input raises (exit 2, with the report)."""
+def _load_and_validate(data_dir: Path, engine: str = "pandas", scheduler: str | None = None):
+    """Load the book with full validation; bad input raises (exit 2, with the report).
+
+    ``engine="dask"``: validate on the cluster (:func:`analysis.engine_dask.validate_with_engine`,
+    the same report) and return None; nothing is loaded (:func:`_dask_pass` follows)."""
     from analysis.io import BookValidationError, load_book
 
+    if engine == "dask":
+        from analysis.engine_dask import validate_with_engine
+
+        report = validate_with_engine(data_dir, "dask", scheduler)
+        if not report.ok:
+            raise InputError(f"input validation failed; no notebook was run.\n{report.format()}")
+        return None
     try:
         return load_book(data_dir)
     except BookValidationError as exc:
         raise InputError(f"input validation failed; no notebook was run.\n{exc}") from None
+
+
+def _dask_pass(opts: ReportOptions, data_dir: Path, cache: Path, fingerprint: str,
+               notebook_params: dict[str, dict], log: Callable[[str], None]) -> set[str]:
+    """The run's Dask pass (:mod:`analysis.engine_dask_report`) for each distinct set of
+    episode definitions and segment the notebooks declare, stored in the run cache; returns
+    the identifier values the notebooks can see (for the privacy scan)."""
+    from types import SimpleNamespace
+
+    from analysis.engine_dask_report import ensure_pass
+    from analysis.nbcontext import parse_segment
+
+    month = parse_month(opts.as_of, "--as-of")
+    ids: set[str] = set()
+    for key, (defs, segment) in _pass_keys(opts, data_dir, fingerprint, notebook_params).items():
+        t = time.monotonic()
+        got = ensure_pass(data_dir, cache, key, month, defs, parse_segment(segment), opts.scheduler)
+        design = got.design
+        log(f"Dask pass: {design['n_loans']:,} loans, {design['n_episodes']:,} episodes, model "
+            f"sample {design['n_sample_loans']:,} loans, {time.monotonic() - t:.1f} s")
+        ids |= _id_values(got.book()) | _id_values(SimpleNamespace(loans=got.table("episodes_full")))
+    return ids
+
+
+def _pass_keys(opts: ReportOptions, data_dir: Path, fingerprint: str,
+               notebook_params: dict[str, dict]) -> dict[str, tuple[Any, str]]:
+    """Cache key -> (Definitions, segment) of every notebook, as open_context computes them."""
+    from analysis.engine_dask_report import run_key
+    from analysis.nbcontext import run_key_parts, validate_parameters
+
+    month = parse_month(opts.as_of, "--as-of")
+    out: dict[str, tuple[Any, str]] = {}
+    for p in notebook_params.values():
+        segment = str(p.get("segment", ""))
+        defs = validate_parameters(str(data_dir), opts.as_of, int(p.get("horizon_months", 6)),
+                                   int(p.get("probation_months", 3)), segment,
+                                   int(p.get("min_cell", 10)), "tables", opts.language)
+        out[run_key(run_key_parts(str(data_dir), fingerprint, month, segment), defs)] = (defs, segment)
+    return out
 
 
 def _execute(spec: NotebookSpec, out_nb: Path, parameters: dict[str, Any], kernel: str,
@@ -467,26 +519,36 @@ def run_report_locked(opts: ReportOptions, log: Callable[[str], None] | None = N
         logger(f"notebooks: {', '.join(s.stem for s in specs)}")
         if not data_dir.is_dir():
             raise ParameterError(f"--data {str(data_dir)!r}: no such directory")
-        logger("validating input ...")
-        book = _load_and_validate(data_dir)
-        first = pd.Timestamp(book.performance["month"].min()) + pd.offsets.MonthEnd(0)
-        last = latest_month(book)
-        month = parse_month(opts.as_of, "--as-of")
-        if not first <= month <= last:
-            raise ParameterError(
-                f"--as-of {opts.as_of}: outside the data ({first:%Y-%m} to {last:%Y-%m})"
-            )
-        ids = _id_values(book)
+        from analysis.engine_dask import choose_engine
+
+        engine = choose_engine(data_dir, opts.engine)
+        logger(f"validating input ({engine}) ...")
+        book = _load_and_validate(data_dir, engine, opts.scheduler)
+        ids: set[str] = set()
+        if book is not None:  # pandas; on Dask the pass checks the month
+            first = pd.Timestamp(book.performance["month"].min()) + pd.offsets.MonthEnd(0)
+            last = latest_month(book)
+            month = parse_month(opts.as_of, "--as-of")
+            if not first <= month <= last:
+                raise ParameterError(
+                    f"--as-of {opts.as_of}: outside the data ({first:%Y-%m} to {last:%Y-%m})"
+                )
+            ids = _id_values(book)
         fingerprint = data_fingerprint(data_dir)
         kernel = resolve_kernel(opts.kernel_name)
         staging = staging_dir(out, run_id)
         (staging / "executed").mkdir()
         (staging / "tables").mkdir()
         cache = staging / ".cache"
-        store_book(book, cache, fingerprint)
+        if book is None:
+            ids = _dask_pass(opts, data_dir, cache, fingerprint, notebook_params, logger)
+        else:
+            store_book(book, cache, fingerprint)
         del book
         env = {CACHE_ENV: str(cache), CACHE_ENV + "_FINGERPRINT": fingerprint,
-               "PYTHONWARNINGS": os.environ.get("PYTHONWARNINGS", "")}
+               "PYTHONWARNINGS": os.environ.get("PYTHONWARNINGS", ""), ENGINE_ENV: engine}
+        if opts.scheduler:
+            env["OVERDUE_RELIEF_SCHEDULER"] = str(opts.scheduler)
         # the cell timeout is capped at the time left; the alarm is a backstop (kernel start,
         # papermill I/O) that leaves the normal path time to shut the kernel down
         with _env(env), _run_deadline(opts.run_timeout_s, grace_s=30):

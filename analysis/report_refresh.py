@@ -88,9 +88,16 @@ def refresh(opts: ReportOptions, force: bool = False, completeness: float = 0.95
     """Run the report for the latest complete month if needed; None when up to date."""
     out = Path(opts.out_dir)
     with report_lock(out, opts.lock_timeout_s, what="refresh"):
-        book = _load_and_validate(Path(opts.data_dir))
-        month = latest_complete_month(book, completeness)
-        del book
+        from analysis.engine_dask import choose_engine
+
+        if choose_engine(opts.data_dir, opts.engine) == "dask":
+            from analysis.engine_dask_report import latest_complete_month_dask
+
+            month = latest_complete_month_dask(opts.data_dir, completeness, opts.scheduler)
+        else:
+            book = _load_and_validate(Path(opts.data_dir))
+            month = latest_complete_month(book, completeness)
+            del book
         fingerprint = data_fingerprint(opts.data_dir)
         wanted = {"as_of": month, "language": opts.language,
                   **parse_assignments(opts.params)}

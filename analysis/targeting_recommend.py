@@ -63,15 +63,19 @@ def empty_recommendations(message: str) -> pd.DataFrame:
     return out
 
 
-def with_cause(book, episodes: pd.DataFrame, definitions=None, seed: int = 0) -> tuple[pd.DataFrame, str]:
+def with_cause(book, episodes: pd.DataFrame, definitions=None, seed: int = 0,
+               attribution=None) -> tuple[pd.DataFrame, str]:
     """``episodes`` with ``primary_family`` from the cause attribution (unless present);
-    falls back to the reported family when attribution is impossible (message returned)."""
+    falls back to the reported family when attribution is impossible (message returned).
+    ``attribution``: an :class:`analysis.causes.Attribution` of ``book`` and ``episodes``
+    already computed (the report run's, ``ReportContext.with_cause``)."""
     if "primary_family" in episodes:
         return episodes, ""
     from analysis.causes import AttributionUnavailable, attribute
 
     try:
-        att = attribute(book, episodes, definitions=definitions, n_boot=0, seed=seed)
+        att = attribution if attribution is not None else attribute(
+            book, episodes, definitions=definitions, n_boot=0, seed=seed)
     except AttributionUnavailable as exc:
         return episodes, f"cause attribution unavailable ({exc}); the reported family is used"
     pe = att.per_episode[["loan_id", "start_month", "primary_family"]]

@@ -13,6 +13,11 @@ local Dask cluster, :func:`analysis.engine_dask_synth.synth_dask`) into
 * ``validate``: :func:`analysis.io.validate_book` / :func:`analysis.engine_dask_validate.validate_book_dask`;
 * ``episodes``: load the book and build the episode table (pandas: ``load_book`` +
   ``build_episodes``; Dask: ``load_book_dask`` + one pass of ``kpis_dask(what=episodes)``);
+* ``report``: ``python -m analysis report --engine pandas|dask`` for the book's last
+  month, every notebook, from the Parquet folders to the published pages (validation,
+  the Dask pass or the pandas load, the five notebooks, HTML, privacy scan, publish);
+  the runner's log (phase timestamps) is kept in ``--workdir`` and the notebook times
+  from ``run.json`` go into ``note``;
 * ``episodes+kpis``: load the book, build the episodes and the KPI tables of
   :func:`analysis.engine_dask_kpis.kpis_dask` (overdue rates, roll rates by count and
   balance, 30+ and 90+ vintages, five categories; overall and by borrower type, industry
@@ -20,7 +25,9 @@ local Dask cluster, :func:`analysis.engine_dask_synth.synth_dask`) into
   functions, Dask = ``load_book_dask`` + ``kpis_dask`` in one pass.
 
 Peak memory is the largest sum of the resident set sizes of the step's process and all
-its children (the Dask scheduler and worker processes), sampled every 0.2 s with psutil.
+its children, recursively (the Dask scheduler, nannies and workers, the notebook kernels),
+sampled every 0.2 s with psutil; the 1-minute load average is sampled alongside (its
+range during the step goes into ``note``: other work on the machine).
 Results are appended to ``benchmarks/bench_scale.csv`` (one row per size, engine, step).
 """
 
@@ -117,24 +124,39 @@ def _tree_rss(proc) -> int:
     return total
 
 
-def measure(cmd: list[str], timeout: float) -> tuple[float, float, int, str, float]:
+LOADS: list[float] = []  # 1-minute load averages sampled during the last measure()
+LAST_ERR: list[str] = []  # stderr of the last measure() (the report runner's log)
+
+
+def measure(cmd: list[str], timeout: float, err_path: Path | None = None
+            ) -> tuple[float, float, int, str, float]:
     """Run ``cmd``; (wall seconds, peak RSS of its process tree in GiB, exit code, stdout,
     CPU seconds of the whole tree). CPU seconds (user + system, from ``getrusage`` of
-    the reaped children) do not depend on what else the machine runs; wall time does."""
+    the reaped children) do not depend on what else the machine runs; wall time does.
+    The load averages seen meanwhile are left in :data:`LOADS`; ``err_path``: stderr goes
+    to that file as it is written (the report runner's progress log)."""
     import resource
 
     import psutil
 
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    err_fh = open(err_path, "w") if err_path else None  # noqa: SIM115 - closed below
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err_fh or subprocess.PIPE,
+                         text=True)
     ps = psutil.Process(p.pid)
     peak = [0]
     done = threading.Event()
 
+    LOADS.clear()
+
     def sample() -> None:
+        i = 0
         while not done.is_set():
             peak[0] = max(peak[0], _tree_rss(ps))
+            if i % 50 == 0:
+                LOADS.append(os.getloadavg()[0])
+            i += 1
             done.wait(0.2)
 
     th = threading.Thread(target=sample, daemon=True)
@@ -144,12 +166,16 @@ def measure(cmd: list[str], timeout: float) -> tuple[float, float, int, str, flo
     except subprocess.TimeoutExpired:
         p.kill()
         out, err = p.communicate()
-        err = f"timeout after {timeout:.0f} s\n" + err
+        err = f"timeout after {timeout:.0f} s\n" + (err or "")
     done.set()
     th.join()
+    if err_fh is not None:
+        err_fh.close()
+        err = Path(err_path).read_text()
     secs = time.perf_counter() - t0
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+    LAST_ERR[:] = [err]
     if p.returncode != 0:
         sys.stderr.write(err[-3000:])
     return secs, peak[0] / 1024**3, p.returncode, out, cpu
@@ -163,8 +189,46 @@ def _machine() -> str:
 
 
 def _load() -> str:
-    """The machine's 5-minute load average (other work competing for the cores)."""
+    """Load during the last step: range of the 1-minute average sampled every 10 s
+    (other work competing for the cores), else the 5-minute average now."""
+    if LOADS:
+        return f"load {min(LOADS):.1f}-{max(LOADS):.1f}"
     return f"load {os.getloadavg()[1]:.1f}"
+
+
+def last_month(data: str) -> str:
+    """``YYYY-MM`` of the latest ``performance.month`` (Parquet footer statistics)."""
+    import pyarrow.parquet as pq
+
+    from analysis.engine_dask import _parquet_files, table_path
+
+    best = None
+    for f in _parquet_files(table_path(data, "performance")):
+        md = pq.ParquetFile(f).metadata
+        col = md.schema.names.index("month")
+        for rg in range(md.num_row_groups):
+            st = md.row_group(rg).column(col).statistics
+            if st is not None and st.has_min_max:
+                best = st.max if best is None else max(best, st.max)
+    return str(best)[:7]
+
+
+def _report_cmd(data: str, engine: str, scheduler: str | None, workdir: Path) -> list[str]:
+    cmd = [sys.executable, "-m", "analysis", "report", "--data", data, "--as-of",
+           last_month(data), "--out", str(workdir / f"reports-{engine}"), "--engine", engine,
+           "--cell-timeout", "7200", "--run-timeout", "10800", "--lock-timeout", "10"]
+    return cmd + (["--scheduler", scheduler] if scheduler else [])
+
+
+def _report_info(workdir: Path, engine: str) -> dict:
+    """Notebook seconds of the last published run (``run.json``)."""
+    runs = sorted((workdir / f"reports-{engine}").glob("*/run.json"),
+                  key=lambda p: p.stat().st_mtime)
+    if not runs:
+        return {}
+    info = json.loads(runs[-1].read_text())
+    nbs = info.get("notebook_durations_s", {})
+    return {"note": " ".join(f"{k[:2]}:{v:.0f}s" for k, v in nbs.items())}
 
 
 def _record(row: dict) -> None:
@@ -199,12 +263,19 @@ def run(args: argparse.Namespace) -> int:
                 cmd = [*me, "step", f"{engine}-{step}", data]
                 if args.scheduler:
                     cmd += ["--scheduler", args.scheduler]
-                secs, peak, rc, out, cpu = measure(cmd, args.timeout)
-                info = json.loads(out.strip().splitlines()[-1]) if rc == 0 and out.strip() else {}
+                if step == "report":
+                    cmd = _report_cmd(data, engine, args.scheduler, Path(args.workdir) / str(n))
+                log = Path(args.workdir) / str(n) / f"{step}-{engine}.log"
+                secs, peak, rc, out, cpu = measure(cmd, args.timeout, log)
+                if step == "report":
+                    info = _report_info(Path(args.workdir) / str(n), engine) if rc == 0 else {}
+                    info["note"] = f"{_load()}; {info.get('note', out.strip()[-200:])}"
+                else:
+                    info = json.loads(out.strip().splitlines()[-1]) if rc == 0 and out.strip() else {}
                 _record({**base, "loan_months": info.get("loan_months", lm), "engine": engine,
                          "step": step, "seconds": round(secs, 1), "cpu_seconds": round(cpu, 1),
                          "peak_rss_gib": round(peak, 2), "n_episodes": info.get("n_episodes", ""),
-                         "note": _load(),
+                         "note": info.get("note", _load()),
                          "status": "ok" if rc == 0 else f"exit {rc}"})
     return 0
 
@@ -280,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--engines", nargs="+", default=["pandas", "dask"],
                    choices=["pandas", "dask"])
     r.add_argument("--steps", nargs="+", default=["validate", "episodes", "episodes+kpis"],
-                   choices=["validate", "episodes", "episodes+kpis"])
+                   choices=["validate", "episodes", "episodes+kpis", "report"])
     r.add_argument("--workdir", default="/tmp/overdue-relief-bench")
     r.add_argument("--chunk", type=int, default=200_000, help="loans per synthetic chunk")
     r.add_argument("--scheduler", default=None, help="existing Dask cluster address")

@@ -1,0 +1,139 @@
+"""Reports on the Dask engine publish the pandas engine's tables.
+
+One small synthetic book whose Parquet parts cut loans apart; the Dask runs use a
+LocalCluster of 2 in-process workers (its address handed to the runner as
+``--scheduler``), as ``tests/test_engine_dask.py`` does.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dask
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.engine_dask import client
+from analysis.engine_dask_report import in_sample, sample_design, sample_fraction
+from analysis.nbcontext import open_context
+from analysis.report import ReportOptions, run_report
+from analysis.report_params import default_notebooks_dir
+
+AS_OF = "2024-06"
+KPI_TABLES = ("kpis", "portfolio_mix", "overdue_rates", "roll_rates", "vintage_curves",
+              "outcome_rates", "loan_categories")
+
+
+@pytest.fixture(scope="module")
+def book_dir(tmp_path_factory) -> Path:
+    from analysis.synthetic import generate_book
+    from test_engine_dask import _resplit
+
+    d = tmp_path_factory.mktemp("dask_report_book")
+    generate_book(600, 11, d, chunk_loans=200)
+    _resplit(d, "performance", [0.07, 0.61, 0.02, 0.30])
+    _resplit(d, "signals", [0.5, 0.5])
+    return d
+
+
+@pytest.fixture(scope="module")
+def address():
+    with dask.config.set({"dataframe.shuffle.method": "tasks"}), client(
+        n_workers=2, processes=False, memory_limit="2GiB"
+    ) as c:
+        yield c.scheduler.address
+
+
+def _same(a: pd.DataFrame, b: pd.DataFrame, name: str) -> None:
+    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True),
+                                  check_dtype=False, check_categorical=False, rtol=1e-9,
+                                  obj=name)
+
+
+def test_context_tables_equal_pandas(book_dir, address, tmp_path, monkeypatch):
+    from analysis import report_tables as rt
+
+    monkeypatch.setenv("OVERDUE_RELIEF_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("OVERDUE_RELIEF_SCHEDULER", address)
+    dk = open_context(str(book_dir), AS_OF, engine="dask")
+    pd_ = open_context(str(book_dir), AS_OF, engine="pandas")
+    assert dk.engine == "dask" and not dk.sampling["sampled"]
+    rates = pd_.kpis.overdue_trend(segments=(None, *rt.SEGMENTS), months=None)
+    d_rates = dk.kpis.overdue_trend(segments=(None, *rt.SEGMENTS), months=None)
+    _same(rates, d_rates, "overdue_trend")
+    _same(pd_.kpis.portfolio_mix(rates=rates), dk.kpis.portfolio_mix(rates=d_rates), "mix")
+    for name in ("headline", "overdue_trend", "roll_window", "vintage_curves",
+                 "categories_trend", "outcome_rates"):
+        _same(getattr(pd_.kpis, name)(), getattr(dk.kpis, name)(), name)
+    ep = pd_.episodes.sort_values(["loan_id", "episode_no"], kind="stable")
+    _same(ep, dk.episodes, "episodes")
+    assert dk.describe() == pd_.describe()
+
+
+def test_context_as_of_and_segment(book_dir, address, tmp_path, monkeypatch):
+    monkeypatch.setenv("OVERDUE_RELIEF_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("OVERDUE_RELIEF_SCHEDULER", address)
+    seg = "borrower_type=micro_enterprise"
+    dk = open_context(str(book_dir), "2023-12", segment=seg, engine="dask")
+    pd_ = open_context(str(book_dir), "2023-12", segment=seg, engine="pandas")
+    _same(pd_.kpis.headline(), dk.kpis.headline(), "headline")
+    _same(pd_.kpis.roll_window(), dk.kpis.roll_window(), "roll_window")
+    assert len(dk.book.loans) == len(pd_.book.loans)
+    with pytest.raises(Exception, match="no loan has"):
+        open_context(str(book_dir), AS_OF, segment="borrower_type=nobody", engine="dask")
+
+
+def test_model_sample_is_equal_probability_by_loan():
+    ids = pd.Series([f"L{i:07d}" for i in range(200_000)])
+    keep = in_sample(ids, 0.1)
+    assert abs(keep.mean() - 0.1) < 4 * np.sqrt(0.1 * 0.9 / len(ids))  # Bernoulli(0.1)
+    assert (in_sample(ids.iloc[::-1], 0.1)[::-1] == keep).all()  # by ID, not position
+    assert sample_fraction(100, 200) == 1.0 and sample_fraction(1000, 200) == 0.2
+    d = sample_design(1000, 200, 400, 100, 0.2)
+    assert d["sampled"] and d["se_inflation"] == pytest.approx(2.0)
+
+
+def _run(book: Path, out: Path, engine: str, scheduler: str | None, only=("01", "00")):
+    return run_report(ReportOptions(
+        data_dir=book, as_of=AS_OF, out_dir=out, notebooks_dir=default_notebooks_dir(),
+        only=only, cell_timeout_s=300, run_timeout_s=900, quiet=True, engine=engine,
+        scheduler=scheduler,
+    ))
+
+
+def test_report_on_dask_publishes_the_pandas_tables(book_dir, address, tmp_path):
+    dk = _run(book_dir, tmp_path / "dask", "dask", address)
+    assert dk.exit_code == 0, dk.message
+    pdr = _run(book_dir, tmp_path / "pandas", "pandas", None)
+    assert pdr.exit_code == 0, pdr.message
+    for name in KPI_TABLES:
+        a = pd.read_csv(pdr.path / "tables" / f"{name}.csv")
+        b = pd.read_csv(dk.path / "tables" / f"{name}.csv")
+        _same(a, b, name)
+
+
+def test_bad_scheduler_is_exit_2(book_dir, tmp_path):
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "analysis", "report", "--data", str(book_dir), "--as-of", AS_OF,
+         "--out", str(tmp_path / "r"), "--engine", "dask", "--scheduler", "tcp://127.0.0.1:9",
+         "--only", "01", "-q"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'" in proc.stdout + proc.stderr
+
+
+def test_cli_accepts_engine_on_report_and_refresh():
+    from analysis.cli import build_parser
+
+    p = build_parser()
+    for cmd in (["report", "--as-of", AS_OF], ["refresh"]):
+        args = p.parse_args([*cmd, "--data", "x", "--engine", "dask", "--scheduler", "tcp://h:1"])
+        assert (args.engine, args.scheduler) == ("dask", "tcp://h:1")
+    with pytest.raises(SystemExit):
+        p.parse_args(["report", "--as-of", AS_OF, "--data", "x", "--engine", "spark"])
