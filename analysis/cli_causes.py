@@ -3,7 +3,8 @@
 Loads and validates the book, builds the overdue episodes (default definitions unless
 given) and writes one row per episode: ``loan_id``, ``start_month``, ``p_economic``,
 ``p_management``, ``p_personal``, ``primary_family``, ``source`` (see
-:mod:`analysis.causes`). The file holds loan IDs: it is for analysts and collections, not
+:mod:`analysis.causes`), and prints the estimated report rate and reliability of each true
+family when the latent competing-causes model was used. The file holds loan IDs: it is for analysts and collections, not
 a report. CSV or Parquet by the extension of ``--out``. ``--shares FILE`` also writes the
 shares table (``attribution.csv`` columns, suppressed at ``--min-cell``).
 """
@@ -57,6 +58,11 @@ def _run(args: argparse.Namespace) -> int:
     print(f"wrote {out} ({len(att.per_episode):,} episodes; method {att.method})")
     src = att.per_episode["source"].value_counts()
     print("sources: " + ", ".join(f"{k} {v:,}" for k, v in src.items()))
+    if len(att.reporting):
+        print("estimated reporting by true family (latent model): " + "; ".join(
+            f"{r.family} reports {r.report_rate:.0%}, named correctly "
+            f"{getattr(r, 'reported_as_' + r.family):.0%}" for r in att.reporting.itertuples()
+        ))
     if shares_out:
         _write(att.table, shares_out)
         print(f"wrote {shares_out}")
