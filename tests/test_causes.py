@@ -549,8 +549,10 @@ def test_cli_attribute_writes_per_episode_table(synth_dir, tmp_path, capsys) -> 
 def test_interval_coverage_and_bias_over_seeds() -> None:
     """Combined shares on 20 simulated books whose reasons are missing not at random
     (60 / 20 / 50 % report) and partly wrong (a quarter of management named economic): the
-    95 % intervals cover the true shares about 95 % of the time and the mean error is
-    under 1.5 points per family (figures in data/README.md section 5)."""
+    95 % intervals cover the true shares about 95 % of the time (measured: 57 of 60) and the
+    mean error is under 2 points per family (measured: +1.1 / -1.4 / +0.4; the errors' sd
+    over books is 6.4 / 5.6 / 2.0 points on these ~600-episode books, so the mean over 20
+    books has a standard error of about 1.4 points)."""
     from analysis.causes import truth_comparison
 
     conf = np.array([[0.85, 0.10, 0.05], [0.25, 0.70, 0.05], [0.05, 0.05, 0.90]])
@@ -561,6 +563,5 @@ def test_interval_coverage_and_bias_over_seeds() -> None:
         att = attribute(book, build_episodes(book), n_boot=100, seed=seed)
         rows.append(truth_comparison(att, truth).set_index("family").loc[list(FAMILIES)])
     r = pd.concat(rows)
-    print(r.groupby(level=0)[["error_pp"]].agg(["mean", "std"]), r["covered"].mean())
     assert r["covered"].astype(bool).mean() >= 0.85
-    assert (r.groupby(level=0)["error_pp"].mean().abs() < 1.5).all()
+    assert (r.groupby(level=0)["error_pp"].mean().abs() < 2.0).all()
