@@ -409,6 +409,20 @@ def test_signals_only_and_reasons_only() -> None:
     assert a.shares()["share"].sum() == pytest.approx(1.0)
 
 
+def test_few_reports_fall_back_to_reported_labels_and_a_model() -> None:
+    """Under ``min_labelled`` reports the latent model is not fitted: reported episodes keep
+    their reported family, the others get the better-calibrated model, and a note says so."""
+    book, _ = simulate(n_loans=600, report_rate=0.3, seed=4)
+    ep = build_episodes(book)
+    a = attribute(book, ep, n_boot=0, min_labelled=10_000)
+    assert a.method == "combined" and a.reporting.empty
+    assert "latent" not in set(a.agreement["model"])
+    lab = a.per_episode["source"] == "reported"
+    assert lab.any() and (a.per_episode.loc[lab, ["p_economic", "p_management",
+                                                  "p_personal"]].max(axis=1) == 1.0).all()
+    assert any("intercept-only" in n for n in a.notes)
+
+
 # ----------------------------------------------------------------------------- bad input
 def test_no_signals_and_no_reasons_is_unavailable() -> None:
     book, _ = simulate(n_loans=50, n_months=6, report_rate=0.0, with_signals=False)
