@@ -184,6 +184,7 @@ def summary_block(ctx, table: pd.DataFrame | None, name: str, max_rows: int = 15
     """
     from IPython.display import Markdown, display
 
+    from analysis.causes_text import method_name
     from analysis.privacy import assert_no_ids
     from analysis.tables_display import display_codes
     from analysis.targeting_text import policy_frame
@@ -204,6 +205,8 @@ def summary_block(ctx, table: pd.DataFrame | None, name: str, max_rows: int = 15
         if hit is not None:
             table = table[table[col].astype(str) == hit].drop(columns=[col])
             named = display_codes(pd.DataFrame({col: [hit]}), t)[col].iloc[0]
+            if col == "method" and named == hit:  # an attribution method (combined, ...)
+                named = method_name(t, hit)
             notes.append(t("format.label_value", column=t.messages.get(f"column.{col}", col),
                            value=named))
     caption = t(SUMMARY_CAPTIONS[name]) if name in SUMMARY_CAPTIONS else name

@@ -250,6 +250,9 @@ def test_summary_block_caption_and_note_in_language():
     assert caption == f"纾困措施效果（全部贷款）（{title}：{aipw}）：显示前 1 行，共 2 行"
     rt.summary_block(Ctx(), pd.DataFrame({"policy": ["learned"], "rule": ["x -> deferral"],
                                           "value_net_benefit": [1.0]}), "targeting")
+    rt.summary_block(Ctx(), pd.DataFrame({"method": ["combined"], "share": [0.5]}),
+                     "attribution", prefer={"method": ["model", "combined"]})
+    assert shown[2][1] == f"逾期原因归因（全部贷款）（{title}：综合法）"
     df, caption = shown[1]
     assert caption == "纾困策略比较"
     assert df.iloc[0].tolist() == ["学习所得规则", "见精准纾困页面所列规则", 1.0]
