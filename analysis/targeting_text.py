@@ -40,6 +40,7 @@ _POLICY_KEYS = {"current_practice": "policy.current_practice", "no_relief": "pol
 _POLICY_RULE_KEYS = {"current_practice": "policy_rule.current_practice",
                      "no_relief": "policy_rule.no_relief"}
 _BUDGET_KIND_KEYS = {"ead": "budget_kind.ead", "treated": "budget_kind.treated"}
+_SMALL_SHARES = ("budget_share", "cost_share_ead")
 
 
 # ----------------------------------------------------------------------------- names
@@ -189,7 +190,8 @@ def policy_frame(df: pd.DataFrame, t: Translator, rules: dict[str, Any] | None =
     Columns handled when present: ``policy`` and ``vs`` (policy codes), ``rule``
     (rebuilt from ``policy`` and ``rules``, e.g. ``{"learned": res.rule,
     "learned_budget": res.budget_rule}``; a learned policy without its rule object points
-    to the targeting page), ``budget_kind``; then
+    to the targeting page), ``budget_kind``, ``budget_share`` and ``cost_share_ead``
+    (percent with 3 decimals: budgets are fractions of a percent of EAD); then
     :func:`analysis.tables_display.display_codes` (``covered`` reads yes/no, ...).
     Column titles are left to :func:`analysis.i18n.translate_frame` (``ctx.show``).
     """
@@ -199,6 +201,10 @@ def policy_frame(df: pd.DataFrame, t: Translator, rules: dict[str, Any] | None =
     for col in ("policy", "vs"):
         if col in out.columns:
             out[col] = out[col].map(lambda v: v if pd.isna(v) else policy_name(str(v), t))
+    for col in _SMALL_SHARES:  # shares of EAD are a fraction of a percent: 3 decimals
+        if col in out.columns:
+            out[col] = out[col].map(
+                lambda v: v if pd.isna(v) else t("format.pct_fine", value=100 * float(v)))
     if "budget_kind" in out.columns:
         out["budget_kind"] = out["budget_kind"].map(
             lambda v: t(_BUDGET_KIND_KEYS[v]) if v in _BUDGET_KIND_KEYS else v)

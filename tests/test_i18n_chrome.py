@@ -97,8 +97,10 @@ def test_policy_frame_is_display_only():
     assert out["covered"].iloc[:2].tolist() == ["是", "否"]
     assert tt.policy_frame(df, EN)["covered"].tolist()[:2] == [True, False]  # English: as is
     assert df["policy"].iloc[0] == "current_practice" and df["rule"].iloc[0] == "english text"
-    kinds = tt.policy_frame(pd.DataFrame({"budget_kind": ["ead", "treated"]}), TW)
+    kinds = tt.policy_frame(pd.DataFrame({"budget_kind": ["ead", "treated"],
+                                          "budget_share": [0.00125, 0.005]}), TW)
     assert kinds["budget_kind"].tolist() == ["成本佔暴險額比例", "採取措施的逾期事件佔比"]
+    assert kinds["budget_share"].tolist() == ["0.125%", "0.500%"]
 
 
 def test_sentences():
