@@ -17,6 +17,10 @@ competing causes) is
 
     ``q_f(x) = h_f / sum_g h_g = softmax_f(alpha_f + beta_f . signals_f(x))``.
 
+This needs no rare-event approximation: with hazards constant within the month it is
+exact whatever their size (and so is it when the month's onset probability is taken as
+``min(H, cap)`` instead of ``1 - exp(-H)``); the level of the total hazard is not used.
+
 The attributes are controls with a common effect on the three hazards: they raise or
 lower the risk of an onset, not the mix of its causes given the signals, and they
 cancel in ``q_f``. (Family-specific attribute effects, two per attribute column, are
