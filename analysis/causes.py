@@ -224,13 +224,18 @@ class Attribution:
             f"{int(self.level * 100)}% intervals)</p>"
         )
         body = self.summary().to_html(index=False, float_format=lambda v: f"{v:.3f}")
+        if len(self.reporting):
+            agree_rep = "<p>Estimated reporting by true family (latent model)</p>" + \
+                self.reporting.to_html(index=False, float_format=lambda v: f"{v:.3f}")
+        else:
+            agree_rep = ""
         notes = "".join(f"<li>{n}</li>" for n in self.notes)
         agree = ""
         if len(self.agreement):
             agree = "<p>Agreement with reported reasons</p>" + self.agreement.to_html(
                 index=False, float_format=lambda v: f"{v:.3f}"
             )
-        return head + body + agree + f"<ul>{notes}</ul>"
+        return head + body + agree + agree_rep + f"<ul>{notes}</ul>"
 
 
 # ----------------------------------------------------------------------------- attribute

@@ -15,7 +15,9 @@ share its weight, so the dependence between episodes of one loan is kept. The pe
 probabilities of a replicate are recomputed from a draw of the models' coefficients from
 their asymptotic normal distribution (onset logit and label model), so the interval also
 covers the estimation uncertainty of the models (a cheap stand-in for refitting them in
-every replicate). What the interval does not cover: the choice of the model, the
+every replicate). For the latent model's ``combined`` shares the draw also imputes each
+episode's family from its posterior (:meth:`analysis.causes_latent.LatentAttribution.draw_fn`),
+so ``p`` is then one-hot. What the interval does not cover: the choice of the model, the
 positive-part mapping of Shapley values to probabilities, and label noise in the reports.
 Intervals are percentile intervals at ``level``. Shares are computed with ``bincount``
 per family and segment type inside a loop over replicates (vectorised over episodes).

@@ -336,6 +336,7 @@ def test_attribute_outputs(sim, sim_att) -> None:
     assert list(a.reporting["family"]) == list(FAMILIES)
     assert np.allclose(a.reporting[[f"reported_as_{f}" for f in FAMILIES]].sum(axis=1), 1.0)
     assert isinstance(a._repr_html_(), str) and "economic" in a._repr_html_()
+    assert "Estimated reporting by true family" in a._repr_html_()
     summ = a.summary()
     assert list(summ["family"]) == list(FAMILIES)
     assert summ["share_episodes"].sum() == pytest.approx(1.0)
