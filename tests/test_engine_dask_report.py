@@ -30,8 +30,9 @@ KPI_TABLES = ("kpis", "portfolio_mix", "overdue_rates", "roll_rates", "vintage_c
 
 @pytest.fixture(scope="module")
 def book_dir(tmp_path_factory) -> Path:
-    from analysis.synthetic import generate_book
     from test_engine_dask import _resplit
+
+    from analysis.synthetic import generate_book
 
     d = tmp_path_factory.mktemp("dask_report_book")
     generate_book(600, 11, d, chunk_loans=200)
@@ -137,3 +138,26 @@ def test_cli_accepts_engine_on_report_and_refresh():
         assert (args.engine, args.scheduler) == ("dask", "tcp://h:1")
     with pytest.raises(SystemExit):
         p.parse_args(["report", "--as-of", AS_OF, "--data", "x", "--engine", "spark"])
+
+
+def test_attribution_computed_once_and_shared(book_dir, tmp_path, monkeypatch):
+    from analysis.causes import attribute
+
+    monkeypatch.setenv("OVERDUE_RELIEF_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("OVERDUE_RELIEF_CACHE_DIR_FINGERPRINT", "fp-test")
+    ctx = open_context(str(book_dir), AS_OF, engine="pandas")
+    att = ctx.attribution(n_boot=20)  # notebook 02
+    stored = sorted(p.name for p in (tmp_path / "cache").glob("attribution-*.pkl"))
+    assert len(stored) == 1 and stored[0].endswith("-b20.pkl")
+    later = open_context(str(book_dir), AS_OF, engine="pandas")  # another notebook's kernel
+    episodes, note = later.with_cause()
+    assert note == "" and sorted(p.name for p in (tmp_path / "cache").glob("*.pkl")
+                                 if p.name.startswith("attribution")) == stored
+    # the per-episode families do not depend on the bootstrap (what makes sharing valid)
+    fresh = attribute(later.book, later.episodes, definitions=later.definitions, n_boot=0,
+                      min_cell=later.min_cell)
+    cols = ["loan_id", "start_month", "primary_family"]
+    assert att.per_episode[cols].equals(fresh.per_episode[cols])
+    merged = episodes[["loan_id", "start_month", "primary_family"]].dropna()
+    assert len(merged) > 0 and set(merged["primary_family"]) <= {"economic", "management",
+                                                                 "personal"}
