@@ -185,7 +185,7 @@ def summary_block(ctx, table: pd.DataFrame | None, name: str, max_rows: int = 15
     from IPython.display import Markdown, display
 
     from analysis.causes_text import method_name
-    from analysis.privacy import assert_no_ids
+    from analysis.privacy import SUPPRESSED_TEXT, assert_no_ids, for_display
     from analysis.tables_display import display_codes
     from analysis.targeting_text import policy_frame
 
@@ -213,8 +213,9 @@ def summary_block(ctx, table: pd.DataFrame | None, name: str, max_rows: int = 15
     if notes:
         caption = t("format.with_note", caption=caption,
                     notes=t("format.list_sep").join(notes))
-    shown = policy_frame(table.head(max_rows), t) if "policy" in table.columns \
-        else display_codes(table.head(max_rows), t)
+    head = for_display(table.head(max_rows), ctx.min_cell).replace(SUPPRESSED_TEXT,
+                                                                   t("format.suppressed"))
+    shown = policy_frame(head, t) if "policy" in head.columns else display_codes(head, t)
     if len(table) > len(shown):
         caption = t("summary.first_rows", caption=caption, shown=len(shown), total=len(table))
     ctx.show(shown, n_col=None, caption=caption)
