@@ -80,9 +80,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, metavar="FILE", help="recommendations to write (.csv or .parquet)")
     p.add_argument("--rule-class", choices=("tree", "grid"), default="tree",
                    help="depth-2 policy tree (default) or cause x borrower-type grid")
-    p.add_argument("--pessimism", type=float, default=1.0,
+    p.add_argument("--pessimism", type=float, default=0.0,
                    help="standard errors of the doubly robust net benefit a measure must win by in a "
-                   "rule leaf (lower-confidence-bound search; 0 = plain maximum; default 1)")
+                   "rule leaf (lower-confidence-bound search; default 0 = plain maximum)")
     p.add_argument("--budget-share-ead", type=float, default=None,
                    help="budget for within_budget: total relief cost <= this share of EAD (default 0.005)")
     p.add_argument("--budget-share-treated", type=float, default=None,

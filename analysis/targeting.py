@@ -48,28 +48,27 @@ benefit (``learn_on="dr"``, Athey and Wager). In CNY the DR scores are extremely
 their per-episode standard deviation is about 100,000 CNY on the synthetic books (EAD x an
 inverse-propensity-weighted residual of a loss rate that is 0 or 60-100 %), against
 differences of 1,000-3,000 CNY between measures, so a rule fitted to them chases noise
-(true value 40-60 % of the best rule of the class on 40,000-loan books, see
+(true value 40-70 % of the best rule of the class on 40,000-loan books, see
 ``benchmarks/README.md``). The default ``learn_on="model"`` fits the rule to the
-cross-fitted outcome models' expected net benefit (the "direct method": far less variance,
-biased only if the outcome models are), and keeps the doubly robust scores for what
-they do well: the out-of-fold *evaluation* of every policy, including the learned ones,
-so a misspecified outcome model shows up as a learned value no better than the
-alternatives, never as a hidden one.
+cross-fitted expected net benefit of an outcome model (the "direct method": far less
+variance, biased only if the model is), and keeps the doubly robust scores for what they
+do well: the out-of-fold *evaluation* of every policy, including the learned ones, so a
+misspecified outcome model shows up as a learned value no better than the alternatives,
+never as a hidden one. The model (``loss_model="pooled"``, :mod:`analysis.targeting_pooled`)
+is one fractional logit for all arms whose arm x covariate interactions are shrunk toward
+the shared slopes; the per-arm GLMs (``loss_model="per_arm"``) shrink a small arm's slopes
+toward zero instead, which biases its difference from ``none`` in proportion to the
+episode's risk.
 
-*Pessimism* (``pessimism`` = kappa, default 1). The outcome model of a measure that few
-episodes received is noisy and extrapolates (in a leaf where 17 episodes got a rate cut,
-its model net benefit can exceed every other measure's by thousands of CNY while the
-truth is negative), and a search that takes the maximum over measures and leaves picks
-exactly those errors (the winner's curse). The search therefore maximises a lower
+*Pessimism* (``pessimism`` = kappa, default 0). Optionally the search maximises a lower
 confidence bound: a leaf's value of measure a is the sum of its learning scores minus
 kappa x the standard error of the sum of its doubly robust scores over the leaf,
-sqrt(n_leaf x within-leaf variance). That error is large where a measure was rarely given
-or had small propensities, i.e. where the data say little about it, and ``none`` (score 0)
-carries no penalty, so a measure must beat not treating by more where the evidence is thin
-(pessimistic offline policy learning: Jin, Ren, Yang and Wang 2022, "Policy learning
-'without' overlap: pessimism and generalized empirical Bernstein's inequality"). kappa = 1
-(a one-standard-error bound) was chosen on six development books and checked on held-out
-ones (``benchmarks/README.md``); 0 restores the plain maximum.
+sqrt(n_leaf x within-leaf variance), large where a measure was rarely given or had small
+propensities (``none`` carries no penalty; Jin, Ren, Yang and Wang 2022, "Policy learning
+'without' overlap"). On the synthetic books kappa = 1 did not raise the learned rule's
+true value on average (it helped on some books and hurt on others, figures in
+``benchmarks/README.md``), so it is off by default; it is there for books where a measure
+is given very rarely.
 
 *Budget.* ``learned_budget`` keeps the learned rule's arm in the groups (leaf x cause x
 borrower type) taken greedily by net benefit (the learning scores) per CNY of cost until the total
@@ -248,7 +247,8 @@ def compare_policies(
     *,
     rule_class: str = "tree",
     learn_on: str = "model",
-    pessimism: float = 1.0,
+    pessimism: float = 0.0,
+    loss_model: str = "pooled",
     numeric_features: Sequence[str] | None = None,
     budget_share_ead: float | None = 0.005,
     budget_share_treated: float | None = None,
@@ -272,7 +272,8 @@ def compare_policies(
     benefit, default) or ``dr`` (doubly robust scores); values are DR either way.
     ``pessimism``: kappa of the lower-confidence-bound rule search (a leaf's value of a
     measure is penalised by kappa standard errors of its doubly robust net benefit there;
-    0 = plain maximisation; see the module docstring).
+    0 = plain maximisation, the default; see the module docstring). ``loss_model``: the
+    loss model the rule learns from, ``pooled`` (default) or ``per_arm``.
     ``numeric_features``: numeric columns the tree may split on (default ``ead``,
     ``credit_score``; at most two are sensible). Budget: ``budget_share_ead`` (total cost
     <= this share of total EAD, a fraction) or ``budget_share_treated`` (share of episodes
@@ -308,7 +309,7 @@ def compare_policies(
     costs = costs or CostParameters()
     est = estimates if estimates is not None else arm_estimates(
         episodes, costs, covariates=covariates, crossfit_folds=crossfit_folds, clip=clip,
-        min_cell=min_cell, seed=seed, numeric_features=numeric_features)
+        min_cell=min_cell, seed=seed, numeric_features=numeric_features, loss_model=loss_model)
     msgs = list(est.warnings)
     n, k = est.nb_score.shape
     z = float(stats.norm.ppf(0.5 + level / 2))

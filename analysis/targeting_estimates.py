@@ -2,8 +2,10 @@
 
 See :mod:`analysis.targeting` for the method. :func:`arm_estimates` fits two cross-fitted
 nuisances with :func:`analysis.effects.fit_nuisance` (cure and loss rate) on the episodes
-whose horizon outcome is observed, adds the costs of :func:`analysis.losses.cost_matrix`,
-and, for each fold, a loss model fitted without the fold (the fold's rule learns from it).
+whose horizon outcome is observed (their doubly robust scores value the policies), the
+cross-fitted pooled loss model of :mod:`analysis.targeting_pooled` (the expected net
+benefit the rule learns from), adds the costs of :func:`analysis.losses.cost_matrix`,
+and, for each fold, loss models fitted without the fold (the fold's rule learns from them).
 """
 
 from __future__ import annotations
@@ -80,6 +82,13 @@ class ArmEstimates:
     nuisance_cure: object = field(repr=False, default=None)
     nuisance_loss: object = field(repr=False, default=None)
     fold_learning: dict = field(repr=False, default_factory=dict)
+    loss_model: object = field(repr=False, default=None)
+
+    def predict_loss(self, episodes: pd.DataFrame) -> pd.DataFrame:
+        """Expected loss rate under every arm for new episodes, from the model the rule
+        was learned on (the pooled model, else the per-arm GLMs)."""
+        model = self.loss_model if self.loss_model is not None else self.nuisance_loss
+        return model.predict_outcomes(episodes)
 
     def learning_scores(self, fold: int | None, learn_on: str) -> np.ndarray:
         """Net benefit a rule is learned from: on all episodes (``fold=None``: the
@@ -119,10 +128,18 @@ def _warn(msgs: list[str], msg: str) -> None:
 def arm_estimates(episodes: pd.DataFrame, costs: CostParameters | None = None, *,
                   covariates: Sequence[str] | None = None, crossfit_folds: int = 5,
                   clip: float = 0.01, min_cell: int = 10, seed: int = 0,
-                  numeric_features: Sequence[str] | None = None) -> ArmEstimates:
+                  numeric_features: Sequence[str] | None = None,
+                  loss_model: str = "pooled") -> ArmEstimates:
     """Expected cure probability and net benefit of every arm for every analysed episode,
-    with their doubly robust scores (see module docstring)."""
+    with their doubly robust scores (see module docstring). ``loss_model``: the model
+    behind the expected net benefit the rule learns from: ``pooled``
+    (:mod:`analysis.targeting_pooled`, default) or ``per_arm`` (the per-arm GLMs of the
+    doubly robust scores)."""
     from analysis.effects import fit_nuisance, fold_ids
+    from analysis.targeting_pooled import crossfit_pooled_loss
+
+    _require(loss_model in ("pooled", "per_arm"), f"loss_model must be 'pooled' or 'per_arm', got {loss_model!r}",
+             ParameterError)
 
     costs = costs or CostParameters()
     _require(isinstance(episodes, pd.DataFrame), "episodes must be a pandas DataFrame")
@@ -159,11 +176,15 @@ def arm_estimates(episodes: pd.DataFrame, costs: CostParameters | None = None, *
     arms = nu_c.arms
     ead = sub["ead"].astype(float).to_numpy()
     cost = cost_matrix(sub, arms, costs).to_numpy()
-    loss = nu_l.mu_cf
+    folds = fold_ids(nu_c.a, crossfit_folds, seed)
+    pooled, pooled_without = None, {}
+    if loss_model == "pooled":
+        pooled, loss, pooled_without = crossfit_pooled_loss(nu_l, folds)
+    else:
+        loss = nu_l.mu_cf
     nb = ead[:, None] * (loss[:, :1] - loss) - cost
     phi_l = nu_l.aipw_scores().to_numpy()
     nb_score = ead[:, None] * (phi_l[:, :1] - phi_l) - cost
-    folds = fold_ids(nu_c.a, crossfit_folds, seed)
     fold_learning = {}
     with _warnings.catch_warnings():
         _warnings.simplefilter("ignore")
@@ -172,7 +193,7 @@ def arm_estimates(episodes: pd.DataFrame, costs: CostParameters | None = None, *
             nu_f = fit_nuisance(sub.loc[tr], "loss_rate", covariates, 0, clip, 1, seed,
                                 extra_covariates=extra)
             _require(nu_f.arms == arms, f"targeting: fold {fo} lacks an arm; use fewer crossfit_folds")
-            lf = nu_f.mu
+            lf = pooled_without[fo] if pooled is not None else nu_f.mu
             phi_f = nu_f.aipw_scores().to_numpy()
             fold_learning[fo] = (ead[tr, None] * (lf[:, :1] - lf) - cost[tr],
                                  ead[tr, None] * (phi_f[:, :1] - phi_f) - cost[tr])
@@ -184,4 +205,4 @@ def arm_estimates(episodes: pd.DataFrame, costs: CostParameters | None = None, *
         cure_score=nu_c.aipw_scores().to_numpy(), nb_score=nb_score,
         features=sub[feat_cols].copy(), warnings=tuple(msgs), loss_score=phi_l, y_cure=nu_c.y,
         y_loss=nu_l.y, nuisance_cure=nu_c, nuisance_loss=nu_l,
-        fold_learning=fold_learning)
+        fold_learning=fold_learning, loss_model=pooled)

@@ -133,7 +133,7 @@ def recommend(book, episodes: pd.DataFrame, as_of: str | pd.Timestamp,
     rec = np.asarray(result.rule.assign(op), dtype=object)
     budget = np.asarray(result.budget_rule.assign(op), dtype=object)
     p = est.nuisance_cure.predict_outcomes(op).to_numpy()
-    loss = est.nuisance_loss.predict_outcomes(op).to_numpy()
+    loss = est.predict_loss(op)[arms].to_numpy()
     terms = typical_terms(train, costs)
     cost = np.column_stack([episode_costs(op, a, costs, terms).to_numpy() for a in arms])
     k = np.array([arms.index(a) for a in rec], int)
