@@ -17,7 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from analysis.causes import Attribution
-from analysis.causes_text import MODEL_KEYS, method_name
+from analysis.causes_text import MODEL_KEYS, has_reporting, method_name
 from analysis.definitions import FAMILIES
 from analysis.i18n import Translator, figure_translator, mark_fallback
 from analysis.style import FAMILY_COLORS, WIDE_FIGSIZE, finish, new_figure, percent_axis
@@ -58,7 +58,7 @@ def plot_portfolio_shares(att: Attribution, method: str | None = None, *,
         ax.errorbar(pos, est, yerr=err, fmt="none", ecolor="black", capsize=3, lw=1)
     ax.set_xticks(x, _families(tr))
     percent_axis(ax)
-    method_text = method_name(tr, m, note=True)
+    method_text = method_name(tr, m, note=True, latent=has_reporting(att))
     finish(ax, tr("causes.plot.shares_title"), ylabel=tr("causes.plot.share"),
            n=_n_all(att, m), n_unit=tr("plot.episodes"),
            note=tr("causes.plot.shares_note", level=int(att.level * 100), method=method_text))
@@ -143,17 +143,23 @@ def plot_drivers(att: Attribution, *, t: Translator | None = None) -> Figure:
 
 
 def plot_calibration(att: Attribution, *, t: Translator | None = None) -> Figure:
-    """Reliability: mean predicted probability vs reported frequency, per family and model."""
+    """Reliability: mean predicted probability vs reported frequency, per family and model.
+
+    Models: the Shapley split and the label model (held out), and the latent model's
+    probability of each reported family given a report (in-sample) when it was fitted.
+    """
     tr = figure_translator(t)
     c = att.calibration
     fig, axes = new_figure(1, 3, figsize=WIDE_FIGSIZE, sharey=True)
     for ax, f in zip(np.atleast_1d(axes), FAMILIES, strict=True):
         ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
-        for model, marker in (("shapley", "o"), ("label_model", "s")):
+        for model, marker, alpha in (("shapley", "o", 0.9), ("label_model", "s", 0.5),
+                                     ("latent", "^", 0.9)):
             d = c[(c["model"] == model) & (c["family"] == f)] if len(c) else c
             if len(d):
                 ax.plot(d["mean_predicted"], d["observed"], marker=marker, color=FAMILY_COLORS[f],
-                        alpha=0.9 if model == "shapley" else 0.5, label=tr(MODEL_KEYS[model]))
+                        alpha=alpha, ls=":" if model == "latent" else "-",
+                        label=tr(MODEL_KEYS[model]))
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
         percent_axis(ax)

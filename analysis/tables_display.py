@@ -28,7 +28,9 @@ TITLED_COLUMNS: tuple[str, ...] = (
     "brier", "log_loss", "pct_same_primary", "brier_economic", "brier_management",
     "brier_personal", "kappa", "selected", "reported_share", "model_share_labelled",
     "model_share_unlabelled", "n_unlabelled", "reported_family", "model_family", "true_share",
-    "error_pp", "covered", "recall",
+    "error_pp", "covered", "recall", "report_rate",
+    "report_rate_ci_low", "report_rate_ci_high", "share_named_economic",
+    "share_named_management", "share_named_personal", "n_episodes_est",
     # relief effects (notebook 03)
     "measure", "estimand", "method", "estimate", "std_error", "n_treated", "n_control",
     "naive_estimate", "hazard_ratio", "n_cures", "arm", "e_min", "e_p01", "e_median", "e_p99",
@@ -74,7 +76,7 @@ def display_codes(df: pd.DataFrame, t: Translator, segment_type: str | None = No
 
     English (``t.language == "en"``) returns ``df`` unchanged. Otherwise: ``outcome``
     (cure, redefault, loss_rate, placebo outcomes), ``method`` (naive, regression, ipw,
-    aipw), ``model`` (shapley, label_model), ``reported_family`` / ``model_family``,
+    aipw), ``model`` (shapley, label_model, latent), ``reported_family`` / ``model_family``,
     ``segment`` values of cause families, borrower types and "all" (the kind from the
     ``segment_type`` column, else from the argument ``segment_type``), ``family`` "all",
     ``segment_type`` ``cause_family``, and the yes/no columns ``selected``, ``covered``,

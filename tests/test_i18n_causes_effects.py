@@ -24,7 +24,7 @@ import yaml
 from analysis import i18n
 from analysis import plots_causes as pc
 from analysis import plots_effects as pe
-from analysis.causes_text import status_text
+from analysis.causes_text import has_reporting, method_name, reporting_table, status_text
 from analysis.effects_text import analysed_text, conclusions
 from analysis.tables_display import TITLED_COLUMNS, display_codes
 
@@ -167,7 +167,8 @@ def _shown_tables(r: dict) -> dict[str, pd.DataFrame]:
         "summary": att.summary(),
         "shares": att.shares(by="borrower_type").drop(columns=["segment_type", "method"]),
         "trends": trends.drop(columns=["method", "weight"]), "drivers": att.drivers,
-        "agreement": att.agreement, "selection": att.selection, "confusion": att.confusion,
+        "agreement": att.agreement, "reporting": reporting_table(att), "selection": att.selection,
+        "confusion": att.confusion,
         "comparison": r["comparison"], "effect_summary": r["cure"].summary(),
         "hazard_ratios": r["surv"].hazard_ratios, "overlap": r["cure"].overlap,
         "evalues": ev[(ev["method"] == "aipw") & (ev["segment_type"] == "all")].drop(
@@ -207,10 +208,74 @@ def test_display_codes_hand_made():
     assert out["细分维度"].tolist() == ["原因类别", "借款人类型", "全部贷款"]
     assert out["是否采用"].tolist() == ["是", "否", "是"]
     assert out["模型"].tolist() == ["逾期发生模型的 Shapley 分解", "标签模型", "x"]
+    latent = display_codes(pd.DataFrame({"model": ["latent"]}), i18n.translator("zh-TW"))
+    assert latent["model"].tolist() == ["潛在競爭原因模型"]
     assert out["报告的原因类别"].iloc[0] == "个人财务" and pd.isna(out["报告的原因类别"].iloc[1])
     assert out["纾困措施"].tolist() == ["延期还款"] * 3
     assert display_codes(df, i18n.translator("en")) is df  # English: shown as coded
     assert df["outcome"].iloc[0] == "cure"  # the input is not changed
+
+
+def test_reporting_table_shown_and_suppressed(results):
+    """The latent model's reporting table: fitted on the shared book (signals and reports),
+    every column titled, and a family resting on fewer than min_cell expected episodes
+    blanked by the count the notebook names (``n_episodes_est``)."""
+    from analysis.privacy import for_display, suppress
+
+    att = results["att"]
+    assert has_reporting(att) and "latent" in set(att.agreement["model"])
+    assert list(att.reporting["family"]) == ["economic", "management", "personal"]
+    table = reporting_table(att)
+    assert list(table.columns) == [
+        "family", "report_rate", "report_rate_ci_low", "report_rate_ci_high",
+        "share_named_economic", "share_named_management", "share_named_personal",
+        "n_episodes_est"]
+    assert (table["report_rate_ci_low"] <= table["report_rate"]).all()
+    assert (table["report_rate"] <= table["report_rate_ci_high"]).all()
+    np.testing.assert_allclose(table.filter(like="share_named_").sum(axis=1), 1.0)
+    assert table["n_episodes_est"].sum() == pytest.approx(att.info["n_episodes"])
+    small = table.assign(n_episodes_est=[3.4, 500.0, 600.0])
+    shown = for_display(suppress(small, 10, n_col="n_episodes_est"), 10)
+    assert shown["report_rate"].iloc[0] == "suppressed" and shown["n_episodes_est"].iloc[0] == "< 10"
+    assert shown["report_rate"].iloc[1] == small["report_rate"].iloc[1]
+
+
+def test_combined_note_follows_the_method_used():
+    class NoLatent:  # an Attribution without the latent model (no or too few reports)
+        reporting = pd.DataFrame()
+
+    zh = i18n.translator("zh-CN")
+    assert not has_reporting(NoLatent()) and not has_reporting(object())
+    assert reporting_table(NoLatent()).empty
+    assert method_name(zh, "combined", note=True).startswith("潜在竞争原因模型")
+    assert method_name(zh, "combined", note=True, latent=False).startswith("有报告原因时")
+    en = i18n.translator("en")
+    assert method_name(en, "combined", note=True, latent=False) == (
+        "reported reason where given, else the better-calibrated model")
+    assert method_name(en, "combined") == "combined"
+
+
+def test_calibration_figure_shows_the_latent_model(results):
+    fig = pc.plot_calibration(results["att"], t=i18n.translator("en"))
+    legend = [x.get_text() for x in fig.axes[0].get_legend().get_texts()]
+    assert "latent competing-causes model" in legend and "label model" in legend
+
+
+@pytest.mark.parametrize("language", ["en", "zh-CN", "zh-TW"])
+def test_page_text_describes_the_latent_model(language):
+    """The intro, the agreement text and the caveats describe the combined method as the
+    latent model, not the old rule (reported reason as it is, else the better model)."""
+    cat = i18n.catalogue(language)
+    intro, rep, cav = (cat[f"causes.text.{k}"] for k in ("intro", "reported_intro", "caveats"))
+    latent = cat["causes.model.latent"]
+    if language == "en":
+        assert "latent competing-causes model" in intro and "missing not at random" in intro
+        assert "`latent` row" in rep and "not with the true cause" in rep
+        assert "each episode's own cause" in cav and "Who reports is selected" not in cav
+    else:
+        assert latent in intro and "50" in intro and latent in rep and "Shapley" in cav
+        assert ("有选择" not in cav) and ("有選擇" not in cav)
+    assert "causes_latent.py" in intro
 
 
 # ----------------------------------------------------------------------------- narrative
