@@ -161,3 +161,25 @@ def test_attribution_computed_once_and_shared(book_dir, tmp_path, monkeypatch):
     merged = episodes[["loan_id", "start_month", "primary_family"]].dropna()
     assert len(merged) > 0 and set(merged["primary_family"]) <= {"economic", "management",
                                                                  "personal"}
+
+
+def test_latest_complete_month_on_dask(book_dir, address, tmp_path):
+    from analysis.engine_dask_report import latest_complete_month_dask
+    from analysis.io import load_book
+    from analysis.report_refresh import latest_complete_month
+
+    book = load_book(book_dir)
+    assert latest_complete_month_dask(book_dir, 0.95, address) == latest_complete_month(book)
+    # drop most loans from the last month: it no longer counts as complete
+    cut = tmp_path / "cut"
+    import shutil
+
+    shutil.copytree(book_dir, cut)
+    perf = pd.read_parquet(cut / "performance")
+    last = perf["month"].max()
+    keep = (perf["month"] < last) | (perf.index % 4 == 0)
+    shutil.rmtree(cut / "performance")
+    (cut / "performance").mkdir()
+    perf[keep].to_parquet(cut / "performance" / "part-0.parquet", index=False)
+    got = latest_complete_month_dask(cut, 0.95, address)
+    assert got == latest_complete_month(load_book(cut)) and got < str(last)[:7]
