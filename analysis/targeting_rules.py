@@ -21,7 +21,9 @@ and the root may stay a single leaf (one arm for everybody).
 Guards against learning from too little: every leaf holds at least ``min_leaf``
 episodes, and an arm is eligible in a leaf only if at least ``min_arm`` episodes of that
 leaf actually received it (else its score there is pure extrapolation of the outcome
-model); ``none`` is always eligible.
+model); ``none`` is always eligible. Optional pessimism (``spread``, ``pessimism``): a leaf's
+value of an arm is its score sum minus kappa standard errors of the sum of ``spread``
+(:func:`leaf_values`); the per-cell sums and sums of squares ride along in the same einsum.
 
 Grid (:func:`fit_grid_rule`): the best arm in each cell of two categorical features
 (cause family x borrower type); a cell with fewer than ``min_leaf`` episodes takes the
