@@ -11,8 +11,9 @@ arm a (``none`` first):
 
 * expected cure probability ``p_cure[i, a]`` = out-of-fold outcome-model prediction;
 * expected net benefit ``nb[i, a] = EAD_i (L[i, none] - L[i, a]) - cost[i, a]`` (CNY):
-  loss avoided against no relief minus the measure's cost, with ``L`` the predicted loss
-  rate and the costs of :func:`analysis.losses.cost_matrix` (the same
+  loss avoided against no relief minus the measure's cost, with ``L`` the out-of-fold
+  loss rate of the pooled loss model (:mod:`analysis.targeting_pooled`; ``loss_model=
+  "per_arm"``: of the per-arm GLMs) and the costs of :func:`analysis.losses.cost_matrix` (the same
   :class:`~analysis.losses.CostParameters` as the effects report);
 * doubly robust (AIPW) scores of both: ``phi`` from ``Nuisance.aipw_scores()`` and the net
   benefit score ``EAD_i (phi_loss[i, none] - phi_loss[i, a]) - cost[i, a]``, whose mean over
