@@ -294,11 +294,15 @@ def _cached_episodes(
     return episodes
 
 
-def _column_formats(df: pd.DataFrame) -> dict[str, Any]:
-    """Readable formats by column role: rates and shares in %, amounts and counts whole."""
+def _column_formats(df: pd.DataFrame, pct_template: str = "{value:.1f} %") -> dict[str, Any]:
+    """Readable formats by column role: rates and shares in %, amounts and counts whole.
+
+    ``pct_template`` is the language's percent format (``format.pct``: "49.8 %" in
+    English, "49.8%" in Chinese).
+    """
 
     def pct(v: Any) -> str:
-        return v if isinstance(v, str) else f"{100 * float(v):.1f} %"
+        return v if isinstance(v, str) else pct_template.format(value=100 * float(v))
 
     def whole(v: Any) -> str:
         return v if isinstance(v, str) else f"{float(v):,.0f}"
@@ -379,8 +383,8 @@ class ReportContext:
 
     @property
     def segment_label(self) -> str:
-        """``segment`` or ``"all"``."""
-        return self.segment or "all"
+        """``segment``, or the language's name of the whole book when there is none."""
+        return self.segment or self.t.category("segment_type", "all")
 
     def suppressed(
         self, df: pd.DataFrame, *, n_col: str | Sequence[str] | None | object = _AUTO,
@@ -428,17 +432,22 @@ class ReportContext:
         """Display ``df`` (suppressed, no index) in the notebook."""
         from IPython.display import HTML, display
 
+        from analysis.privacy import SUPPRESSED_TEXT
+
         shown = self.display_table(df, n_col=n_col, keep=keep, name=caption or "table")
-        formats = _column_formats(shown)
+        formats = _column_formats(shown, self.t.messages["format.pct"])
         if self.language != "en":  # display only: category names and column titles
             from analysis.i18n import translate_frame
 
             titles = dict(zip(shown.columns, translate_frame(shown.head(0), self.t).columns,
                               strict=True))
-            shown = translate_frame(shown, self.t)
+            shown = translate_frame(shown, self.t).replace(SUPPRESSED_TEXT,
+                                                           self.t("format.suppressed"))
             formats = {titles[c]: f for c, f in formats.items()}
-        styler = shown.style.hide(axis="index").format(precision=precision, na_rep="")
-        styler = styler.format(formats, na_rep="")
+        styler = shown.style.hide(axis="index").format(precision=precision, na_rep="",
+                                                       escape="html")
+        for c, f in formats.items():  # one call per column: a dict would reset the others
+            styler = styler.format(f, subset=[c], na_rep="", escape="html")
         if caption:
             styler = styler.set_caption(caption)
         display(HTML(styler.to_html()))

@@ -121,3 +121,24 @@ def test_fingerprint_changes_with_content(book, tmp_path):
     assert data_fingerprint(copy) == data_fingerprint(book)
     (copy / "relief.parquet").write_bytes((copy / "relief.parquet").read_bytes() + b"\0")
     assert data_fingerprint(copy) != data_fingerprint(book)
+
+
+def _shown_html(ctx, df, monkeypatch) -> str:
+    import IPython.display
+
+    seen: list[str] = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj: seen.append(obj.data))
+    ctx.show(df, caption="t")
+    return seen[0]
+
+
+def test_show_formats_every_column_in_the_language(book, ctx, tmp_path, monkeypatch):
+    df = pd.DataFrame({"family": ["economic", "personal"], "brier": [0.449993, 0.1234567],
+                       "share": [0.4987, 0.25], "n_episodes": [50, 3]})
+    html = _shown_html(ctx, df, monkeypatch)
+    assert "0.450" in html and "0.449993" not in html  # 3 decimals kept beside the % column
+    assert "49.9 %" in html and "suppressed" in html and "&lt; 10" in html
+    zh = open_context(str(book), as_of="2024-06", tables_dir=str(tmp_path), language="zh-CN")
+    html = _shown_html(zh, df, monkeypatch)
+    assert "49.9%" in html and "已隐藏" in html and "suppressed" not in html
+    assert "全部" in zh.segment_label and ctx.segment_label == "whole book"
