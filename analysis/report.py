@@ -432,7 +432,8 @@ def _render_pages(staging: Path, specs: Sequence[NotebookSpec], language: str, a
         )
         if analyst:
             rh.render_notebook(
-                executed[s.stem], staging / "analyst" / name, title=titles[s.stem] + " (code)",
+                executed[s.stem], staging / "analyst" / name,
+                title=t("page.analyst_title", title=titles[s.stem]),
                 footer=footer, language=language, with_code=True,
             )
     if not has_summary:
