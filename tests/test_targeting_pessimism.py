@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from test_targeting import _frame as base_frame
 
 from analysis.errors import ParameterError
 from analysis.targeting_rules import (
@@ -20,12 +21,9 @@ ARMS = ("none", "a", "b")
 
 
 def _frame(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    f = pd.DataFrame({"cause": rng.choice(["eco", "man", "per"], n),
-                      "btype": rng.choice(["ind", "sme"], n),
-                      "x": rng.normal(size=n)})
-    s = rng.normal(size=(n, 3))
-    s[:, 0] = 0.0
+    """The policy-search frame of test_targeting plus noisier per-episode scores."""
+    f, s = base_frame(n, seed)
+    rng = np.random.default_rng(seed + 10_000)
     spread = s + rng.normal(scale=rng.uniform(0.5, 4, size=(1, 3)), size=(n, 3))
     spread[:, 0] = 0.0
     return f, s, spread
