@@ -380,15 +380,21 @@ def run_key(parts: dict[str, Any], definitions: Definitions) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
-def with_sample_note(design: dict[str, Any]) -> str:
-    """One sentence on the model sample for the top of a notebook ("" when not sampled)."""
+def with_sample_note(design: dict[str, Any], t: Any = None) -> str:
+    """One sentence on the model sample for the top of a notebook ("" when not sampled).
+
+    ``t``: the report's :class:`analysis.i18n.Translator` (English when None).
+    """
     if not design or not design.get("sampled"):
         return ""
-    return (f"Models run on an equal-probability sample of {design['n_sample_loans']:,} of "
-            f"{design['n_loans']:,} loans ({100 * design['fraction']:.1f} %, "
-            f"{design['n_sample_episodes']:,} of {design['n_episodes']:,} episodes): their "
-            f"standard errors are about {design['se_inflation']:.1f} times those of a fit on "
-            "every episode; portfolio and outcome tables cover the whole book.")
+    if t is None:
+        from analysis.i18n import translator
+
+        t = translator("en")
+    return t("page.sample_note", sample_loans=f"{design['n_sample_loans']:,}",
+             loans=f"{design['n_loans']:,}", pct=t.pct(design["fraction"]),
+             sample_episodes=f"{design['n_sample_episodes']:,}",
+             episodes=f"{design['n_episodes']:,}", inflation=f"{design['se_inflation']:.1f}")
 
 
 __all__ = [

@@ -464,7 +464,7 @@ class ReportContext:
             overdue_dpd=d.overdue_dpd, probation=d.probation_months, horizon=d.horizon_months,
             default_dpd=d.default_dpd, min_cell=self.min_cell,
         )
-        note = with_sample_note(design)
+        note = with_sample_note(design, self.t)
         return f"{line}\n\n{note}" if note else line
 
 

@@ -286,3 +286,14 @@ def test_notebook_04_has_no_hard_coded_sentences():
     found = [s for src in code for s in _english_sentences(src)]
     assert found == []
     assert _english_sentences('x = f"Compared on {n} episodes whose window"') != []
+
+
+def test_sample_note_in_each_language():
+    from analysis.engine_dask_report import with_sample_note
+
+    d = dict(sampled=True, n_sample_loans=200_000, n_loans=10_000_000, fraction=0.02,
+             n_sample_episodes=30_000, n_episodes=1_500_000, se_inflation=7.07)
+    assert with_sample_note({"sampled": False}) == ""
+    assert "200,000 of 10,000,000 loans (2.0 %" in with_sample_note(d) and "7.1 times" in with_sample_note(d)
+    zh = with_sample_note(d, i18n.translator("zh-CN"))
+    assert "抽样" in zh and "2.0%" in zh and "7.1 倍" in zh
