@@ -122,12 +122,6 @@ def outcome_rates(episodes: pd.DataFrame,
     return out.reset_index(drop=True)
 
 
-def categories_at(book: Book, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Five-category classification (DPD backstop) of the portfolio at ``as_of``."""
-    cl = metrics.loan_classification(book)
-    return cl[cl["month"] == as_of].reset_index(drop=True)
-
-
 def categories_trend(book: Book, months: int = 12) -> pd.DataFrame:
     """Five-category balance shares over the last ``months`` month-ends."""
     cl = metrics.loan_classification(book)
@@ -157,16 +151,6 @@ def kpi_table(kpis: pd.DataFrame, segment_type: str = "all") -> pd.DataFrame:
     order = list(dict.fromkeys(flat["indicator"]))
     wide = flat.pivot(index="indicator", columns="segment", values="cell").reindex(order)
     return wide.reset_index().rename_axis(columns=None)
-
-
-def month_change(trend: pd.DataFrame, as_of: pd.Timestamp,
-                 rate: str = "overdue_rate_balance") -> float:
-    """Change of ``rate`` (points, fraction) from 12 months before ``as_of`` (NaN if absent)."""
-    t = trend[(trend["segment_type"] == "all")].set_index("month")[rate]
-    before = as_of - pd.DateOffset(months=12) + pd.offsets.MonthEnd(0)
-    if as_of not in t.index or before not in t.index:
-        return float("nan")
-    return float(t.loc[as_of] - t.loc[before])
 
 
 def summary_block(ctx, table: pd.DataFrame | None, name: str, max_rows: int = 15,
