@@ -93,8 +93,34 @@ def _month_index(values: pd.Series | np.ndarray) -> np.ndarray:
 
 
 def _month_end(index: np.ndarray) -> pd.DatetimeIndex:
-    first = np.asarray(index, dtype=np.int64).astype("datetime64[M]")
-    return pd.DatetimeIndex(first.astype("datetime64[ns]")) + pd.offsets.MonthEnd(0)
+    """Month-ends (``datetime64[ns]``) of month indices: the day before the next month's
+    first (numpy day arithmetic; a pandas ``MonthEnd`` offset per row is much slower)."""
+    index = np.asarray(index, dtype=np.int64)
+    following = (index + 1).astype("datetime64[M]")
+    days = (following.astype("datetime64[D]") - np.timedelta64(1, "D")).astype("datetime64[ns]")
+    nat = index == np.iinfo(np.int64).min  # the month index of NaT
+    if nat.any():
+        days[nat] = np.datetime64("NaT")
+    return pd.DatetimeIndex(days)
+
+
+def _codes_of(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize(values, sort=True)`` as (codes, object uniques), cheaper when equal
+    values are contiguous (rows grouped by loan, as performance parts and the sorted
+    loan-month frames are): only the first value of each run is hashed and sorted.
+    Falls back to the full factorisation when a value occurs in several runs or is NA."""
+    values = np.asarray(values, dtype=object)
+    n = len(values)
+    if n > 1:
+        start = np.empty(n, dtype=bool)
+        start[0] = True
+        start[1:] = values[1:] != values[:-1]
+        heads = values[start]
+        run_codes, uniques = pd.factorize(heads, sort=True)
+        if len(uniques) == len(heads):  # each run a distinct value, no NA
+            return run_codes[np.cumsum(start) - 1], np.asarray(uniques, dtype=object)
+    codes, uniques = pd.factorize(values, sort=True)
+    return codes, np.asarray(uniques, dtype=object)
 
 
 def _require(df: pd.DataFrame | None, columns: Iterable[str], table: str) -> None:
@@ -150,17 +176,35 @@ def _sorted_loan_months(perf: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, n
     for ref, lm, codes, uniques in _SORTED:
         if ref() is perf:
             return lm, codes, uniques
-    cols = ["loan_id", "month", "balance", "days_past_due"]
-    lm = perf[cols].copy()
-    lm["write_off"] = (
-        perf["write_off"].fillna(0.0).astype(float) if "write_off" in perf.columns else 0.0
+    mi = _month_index(perf["month"])
+    codes, uniques = _codes_of(perf["loan_id"].to_numpy())  # sort integer codes, not text
+    lo, width = (int(mi.min()), int(mi.max()) - int(mi.min()) + 1) if len(mi) else (0, 1)
+    if (len(uniques) + 1) * width < 2**62:  # one stable sort of code x month (= lexsort)
+        order = np.argsort((codes.astype(np.int64) + 1) * width + (mi - lo), kind="stable")
+    else:  # a key too wide for int64 (NaT months)
+        order = np.lexsort((mi, codes))
+    in_order = bool((order[1:] > order[:-1]).all())  # parts often come sorted: no take
+
+    def sort(values: Any) -> Any:
+        return values if in_order else values[order]
+
+    def column(name: str) -> Any:
+        col = perf[name]
+        return sort(col.to_numpy() if isinstance(col.dtype, np.dtype) else col.array)
+
+    write_off = (
+        perf["write_off"].fillna(0.0).astype(float).to_numpy()
+        if "write_off" in perf.columns else np.zeros(len(perf))
     )
-    lm["mi"] = _month_index(lm["month"])
-    lm["month"] = _month_end(lm["mi"].to_numpy())
-    codes, uniques = pd.factorize(lm["loan_id"], sort=True)  # sort integer codes, not text
-    order = np.lexsort((lm["mi"].to_numpy(), codes))
-    lm, codes = lm.iloc[order].reset_index(drop=True), codes[order]
-    lm["written_off"] = lm.groupby("loan_id", sort=False)["write_off"].cumsum() > 0
+    mi, codes, write_off = sort(mi), sort(codes), sort(write_off)
+    lm = pd.DataFrame({"loan_id": column("loan_id")})
+    # column by column: a frame built from a dict stacks same-typed columns (a slow copy)
+    lm["month"] = _month_end(mi)
+    lm["balance"] = column("balance")
+    lm["days_past_due"] = column("days_past_due")
+    lm["write_off"] = write_off
+    lm["mi"] = mi
+    lm["written_off"] = _written_off(write_off, codes)
     uniques = np.asarray(uniques, dtype=object)
     try:  # the entry goes when the performance frame does (no frame kept alive)
         ref = weakref.ref(perf, _forget)
@@ -171,21 +215,57 @@ def _sorted_loan_months(perf: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, n
     return lm, codes, uniques
 
 
+def _coded_loan_months(book: Book) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """The shared sorted loan-month frame of ``book`` (not to be modified), its rows'
+    loan codes and the loan IDs they index (see :func:`_sorted_loan_months`)."""
+    _require(book.performance, ["loan_id", "month", "balance", "days_past_due"], "performance")
+    _require(book.loans, ["loan_id"], "loans")
+    return _sorted_loan_months(book.performance)
+
+
+def _segment_codes(
+    loans: pd.DataFrame, codes: np.ndarray, uniques: np.ndarray, by: str | None
+) -> tuple[str, np.ndarray, np.ndarray]:
+    """``segment_type``, each row's segment code and the segment values (object array)
+    for rows whose loan IDs are ``uniques[codes]``: the values of :func:`_segment_of`,
+    looked up once per loan and taken by the integer codes (no text hashing per row).
+    A row with an NA loan ID (code -1) gets "missing" (or "all")."""
+    if by is None:
+        return ALL, np.zeros(len(codes), dtype=np.intp), np.array([ALL], dtype=object)
+    per_loan = _segment_of(loans, pd.Series(uniques, dtype=object), by)["segment"].to_numpy()
+    # the appended "missing" is what code -1 (the last entry) takes
+    seg, seg_values = pd.factorize(np.append(per_loan, "missing").astype(object))
+    return by, seg[codes], np.asarray(seg_values, dtype=object)
+
+
+def _written_off(write_off: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Per row (sorted by loan code ``codes``): the loan's cumulative write-off is > 0.
+
+    Without negative write-offs that is "some write-off > 0 so far", counted with an
+    integer cumulative sum; otherwise the float cumulative sum per loan (a group-by on the
+    integer codes). An NA loan ID (code -1) is never written off (no group)."""
+    n = len(codes)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    if not (write_off >= 0).all():
+        cum = pd.Series(write_off).groupby(codes, sort=False).cumsum().to_numpy()
+        return (cum > 0) & (codes >= 0)
+    hits = np.cumsum(write_off > 0)
+    start = np.ones(n, dtype=bool)
+    start[1:] = codes[1:] != codes[:-1]
+    first = np.flatnonzero(start)
+    before = np.repeat(hits[first] - (write_off[first] > 0), np.diff(np.append(first, n)))
+    return (hits > before) & (codes >= 0)
+
+
 def _loan_months(book: Book, by: str | None) -> pd.DataFrame:
     """Performance rows sorted by loan and month, with ``mi`` (month index),
     ``write_off`` (0 if absent), ``written_off`` (absorbing flag) and the segment."""
-    _require(book.performance, ["loan_id", "month", "balance", "days_past_due"], "performance")
-    _require(book.loans, ["loan_id"], "loans")
-    lm, codes, uniques = _sorted_loan_months(book.performance)
+    lm, codes, uniques = _coded_loan_months(book)
     lm = lm.copy()
-    if by is None:
-        lm[_KEYS] = _segment_of(book.loans, lm["loan_id"], by)[_KEYS]
-        return lm
-    # the segment of each distinct loan, then taken by the rows' loan codes (no text hashing
-    # per row); the same values as _segment_of
-    per_loan = _segment_of(book.loans, pd.Series(uniques), by)["segment"].to_numpy()
-    lm["segment_type"] = by
-    lm["segment"] = per_loan[codes] if len(codes) else per_loan[:0]
+    st, seg, seg_values = _segment_codes(book.loans, codes, uniques, by)
+    lm["segment_type"] = st
+    lm["segment"] = seg_values[seg]
     return lm
 
 
@@ -215,21 +295,45 @@ def overdue_rates(book: Book, by: str | None = None, overdue_dpd: int | None = N
     overdue_dpd = Definitions().overdue_dpd if overdue_dpd is None else int(overdue_dpd)
     if overdue_dpd < 1:
         raise ParameterError(f"overdue_dpd={overdue_dpd!r} must be >= 1 day")
-    return _overdue_table(_loan_months(book, by), overdue_dpd)
+    lm, codes, uniques = _coded_loan_months(book)
+    st, seg, seg_values = _segment_codes(book.loans, codes, uniques, by)
+    act = _active(lm)
+    return _overdue_counts(lm, act, np.zeros(int(act.sum()), dtype=np.intp),
+                           np.array([st], dtype=object), seg[act], seg_values, overdue_dpd)
+
+
+def _active(lm: pd.DataFrame) -> np.ndarray:
+    """Active loan-months: balance > 0 and not written off."""
+    return (lm["balance"].to_numpy(dtype=float) > 0) & ~lm["written_off"].to_numpy(dtype=bool)
 
 
 def _overdue_table(lm: pd.DataFrame, overdue_dpd: int) -> pd.DataFrame:
-    """Counts and balances of active loan-months per month and segment, and the rates.
+    """:func:`_overdue_counts` for loan-months carrying ``segment_type``/``segment``."""
+    act = _active(lm)
+    st_code, st_uniq = pd.factorize(lm["segment_type"].to_numpy()[act])
+    sg_code, sg_uniq = pd.factorize(lm["segment"].to_numpy()[act])
+    return _overdue_counts(lm, act, st_code, np.asarray(st_uniq, dtype=object), sg_code,
+                           np.asarray(sg_uniq, dtype=object), overdue_dpd)
+
+
+def _overdue_counts(
+    lm: pd.DataFrame,
+    act: np.ndarray,
+    st_code: np.ndarray,
+    st_uniq: np.ndarray,
+    sg_code: np.ndarray,
+    sg_uniq: np.ndarray,
+    overdue_dpd: int,
+) -> pd.DataFrame:
+    """Counts and balances of active loan-months (rows ``act``) per month and segment,
+    and the rates; ``st_code``/``sg_code`` (per active row) index ``st_uniq``/``sg_uniq``.
 
     Grouped on integer keys (month index x segment code) with ``np.bincount``: the
     loan-month rows are never copied or grouped as text (the KPI passes call this on
     millions of rows per segment cut)."""
-    act = (lm["balance"].to_numpy(dtype=float) > 0) & ~lm["written_off"].to_numpy(dtype=bool)
     mi = lm["mi"].to_numpy()[act]
     dpd = lm["days_past_due"].to_numpy()[act]
     bal = lm["balance"].to_numpy(dtype=float)[act]
-    st_code, st_uniq = pd.factorize(lm["segment_type"].to_numpy()[act])
-    sg_code, sg_uniq = pd.factorize(lm["segment"].to_numpy()[act])
     n_st, n_sg = max(len(st_uniq), 1), max(len(sg_uniq), 1)
     lo = int(mi.min()) if len(mi) else 0
     key = ((mi - lo) * n_st + st_code) * n_sg + sg_code
@@ -301,7 +405,8 @@ def roll_rates(
         raise ParameterError(f"weight={weight!r}; use 'count' or 'balance'")
     if months is not None and int(months) < 1:
         raise ParameterError(f"months={months!r} must be >= 1")
-    lm = _loan_months(book, by)
+    lm, codes, uniques = _coded_loan_months(book)
+    st, seg, seg_values = _segment_codes(book.loans, codes, uniques, by)
     if lm.empty:
         raise InputError("table 'performance' is empty: no roll rates")
     mi = lm["mi"].to_numpy()
@@ -311,50 +416,78 @@ def roll_rates(
     bal = lm["balance"].to_numpy(dtype=float)
     wo = lm["written_off"].to_numpy()
     state = _bucket_codes(lm["days_past_due"].to_numpy(), wo)
-    loan = lm["loan_id"].to_numpy()
-    same_next = np.zeros(len(lm), dtype=bool)
-    same_next[:-1] = (loan[1:] == loan[:-1]) & (mi[1:] == mi[:-1] + 1)
+    same_next = np.zeros(len(lm), dtype=bool)  # the next row is the loan's next month
+    same_next[:-1] = (codes[1:] == codes[:-1]) & (codes[1:] >= 0) & (mi[1:] == mi[:-1] + 1)
     nxt = np.minimum(np.arange(len(lm)) + 1, len(lm) - 1)
     next_state = np.where(bal[nxt] > 0, state[nxt], len(DPD_BUCKETS))  # closed
     next_state = np.where(wo[nxt], _WO, next_state)
     to = np.where(wo, _WO, np.where(same_next, next_state, -1))
     in_from = wo | (bal > 0)
     keep = in_from & (to >= 0) & (mi + 1 >= first) & (mi + 1 <= last) & (mi < data_end)
-    tr = lm.loc[keep, _KEYS].copy()
-    tr["to_mi"] = mi[keep] + 1
-    tr["from_code"], tr["to_code"] = state[keep], to[keep]
-    tr["n"], tr["balance"] = 1, bal[keep]
+    return _roll_table(mi[keep] + 1, seg[keep], seg_values, st, state[keep], to[keep],
+                       bal[keep], int(first), int(last), weight, per_month)
+
+
+def _roll_table(
+    to_mi: np.ndarray,
+    seg: np.ndarray,
+    seg_values: np.ndarray,
+    segment_type: str,
+    from_code: np.ndarray,
+    to_code: np.ndarray,
+    balance: np.ndarray,
+    first: int,
+    last: int,
+    weight: str,
+    per_month: bool,
+) -> pd.DataFrame:
+    """The long roll-rate table from the counted transitions (one entry per transition).
+
+    Groups (segment, and the to-month when ``per_month``) come in order of first
+    appearance, each with every from x to pair; counts by ``np.bincount`` on integer
+    keys, balances by a pandas group sum on the same keys (the summation pandas used on
+    the text keys, so sums are bit-identical)."""
+    n_from, n_to = len(DPD_BUCKETS), len(ROLL_TO_BUCKETS)
+    n_seg = max(len(seg_values), 1)
+    raw = (to_mi.astype(np.int64) * n_seg + seg) if per_month else seg.astype(np.int64)
+    g, g_raw = pd.factorize(raw)  # first appearance order, as drop_duplicates
+    n_g = len(g_raw)
+    key = (g * n_from + from_code) * n_to + to_code
+    cells = n_g * n_from * n_to
+    n = np.bincount(key, minlength=cells).astype(np.int64)
+    bal = np.zeros(cells)
+    sums = pd.Series(balance, dtype=float).groupby(key).sum()
+    bal[sums.index.to_numpy()] = sums.to_numpy()
+    cell = np.arange(cells)
+    grp = cell // (n_from * n_to)
+    g_raw = np.asarray(g_raw, dtype=np.int64)
     if per_month:
-        tr["period_start"] = tr["period_end"] = tr["to_mi"]
+        start = end = g_raw[grp] // n_seg
+        seg_of = g_raw[grp] % n_seg
     else:
-        tr["period_start"], tr["period_end"] = first, last
-    gkeys = ["period_start", "period_end", *_KEYS]
-    agg = tr.groupby([*gkeys, "from_code", "to_code"], sort=True)[["n", "balance"]].sum()
-    groups = tr[gkeys].drop_duplicates()
-    grid = groups.merge(
-        pd.DataFrame({"from_code": range(len(DPD_BUCKETS))}), how="cross"
-    ).merge(pd.DataFrame({"to_code": range(len(ROLL_TO_BUCKETS))}), how="cross")
-    out = grid.merge(agg.reset_index(), on=[*gkeys, "from_code", "to_code"], how="left")
-    out[["n", "balance"]] = out[["n", "balance"]].fillna(0)
-    out["n"] = out["n"].astype(np.int64)
+        start, end = np.full(cells, first), np.full(cells, last)
+        seg_of = g_raw[grp]
+    out = pd.DataFrame({
+        "period_start": _month_end(start),
+        "period_end": _month_end(end),
+        "segment_type": np.full(cells, segment_type, dtype=object),
+        "segment": seg_values[seg_of] if cells else np.array([], dtype=object),
+        "weight": weight,
+        "from_bucket": pd.Categorical.from_codes(
+            cell // n_to % n_from, categories=list(DPD_BUCKETS), ordered=True),
+        "to_bucket": pd.Categorical.from_codes(
+            cell % n_to, categories=list(ROLL_TO_BUCKETS), ordered=True),
+        "n": n,
+        "balance": bal,
+    })
+    row = pd.Series(cell // n_to)  # group x from-bucket
     w = out["n"].astype(float) if weight == "count" else out["balance"]
-    total = w.groupby([out[k] for k in [*gkeys, "from_code"]]).transform("sum")
+    total = w.groupby(row).transform("sum")
     out["share"] = (w / total).where(total > 0)
-    absorbing = (out["from_code"] == _WO) & (
-        out.groupby([*gkeys, "from_code"])["n"].transform("sum") > 0
-    )
-    out.loc[absorbing, "share"] = (out.loc[absorbing, "to_code"] == _WO).astype(float)
-    out["from_bucket"] = pd.Categorical.from_codes(
-        out["from_code"], categories=list(DPD_BUCKETS), ordered=True
-    )
-    out["to_bucket"] = pd.Categorical.from_codes(
-        out["to_code"], categories=list(ROLL_TO_BUCKETS), ordered=True
-    )
-    for col in ("period_start", "period_end"):
-        out[col] = _month_end(out[col].to_numpy(dtype=np.int64))
-    out["weight"] = weight
-    cols = [*gkeys, "weight", "from_bucket", "to_bucket", "n", "balance", "share"]
-    return out[cols].reset_index(drop=True)
+    from_wo = (cell // n_to % n_from) == _WO
+    absorbing = from_wo & (out["n"].groupby(row).transform("sum") > 0).to_numpy()
+    out.loc[absorbing, "share"] = ((cell % n_to)[absorbing] == _WO).astype(float)
+    return out
 
 
 def roll_matrix(
@@ -401,7 +534,7 @@ def vintage_curves(
     if int(dpd_threshold) < 1:
         raise ParameterError(f"dpd_threshold={dpd_threshold!r} must be >= 1 day")
     _require(book.loans, ["loan_id", "origination_date"], "loans")
-    lm = _loan_months(book, None)
+    lm = _coded_loan_months(book)[0]  # read only: the shared frame, no copy
     if lm.empty:
         raise InputError("table 'performance' is empty: no vintage curves")
     loans = book.loans.drop_duplicates("loan_id")[["loan_id", "origination_date"]].copy()
@@ -625,15 +758,18 @@ def loan_month_categories(
         raise ParameterError(f"observation_months={observation_months!r} must be >= 0")
     if not 0 <= int(technical_grace_days) < 90:
         raise ParameterError(f"technical_grace_days={technical_grace_days!r}: 0 to 89 days")
-    lm = _loan_months(book, None)
+    lm, codes, uniques = _coded_loan_months(book)
     dpd = lm["days_past_due"].to_numpy()
     code = np.digitize(dpd, [int(technical_grace_days) + 1, 91, 271, 361])
     code = np.where(lm["written_off"].to_numpy(), 4, code)
     floor = _relief_floor(
-        book, lm, code, int(observation_months), exempt_deferrals, restructured_floor
+        book, lm, codes, uniques, code, int(observation_months), exempt_deferrals,
+        restructured_floor,
     )
     code = np.maximum(code, floor)
-    out = lm[["loan_id", "month", "mi", "balance", "days_past_due", "written_off"]].copy()
+    out = pd.DataFrame(index=lm.index)
+    for col in ("loan_id", "month", "mi", "balance", "days_past_due", "written_off"):
+        out[col] = lm[col].copy()  # column by column: no block stacking
     out["category"] = pd.Categorical.from_codes(code, list(LOAN_CATEGORIES), ordered=True)
     return out
 
@@ -641,12 +777,15 @@ def loan_month_categories(
 def _relief_floor(
     book: Book,
     lm: pd.DataFrame,
+    codes: np.ndarray,
+    uniques: np.ndarray,
     backstop: np.ndarray,
     observation_months: int,
     exempt_deferrals: bool,
     restructured_floor: bool,
 ) -> np.ndarray:
-    """Per row of ``lm``: the lowest category code a concession allows (0 = none)."""
+    """Per row of ``lm`` (sorted by loan code ``codes`` and month): the lowest category
+    code a concession allows (0 = none)."""
     relief = book.relief
     if relief is None or relief.empty or observation_months == 0:
         return np.zeros(len(lm), dtype=np.int64)
@@ -663,23 +802,50 @@ def _relief_floor(
         return np.zeros(len(lm), dtype=np.int64)
     grant = _month_index(rel["granted_date"])
     floor = np.ones(len(rel), dtype=np.int64)
-    keys = pd.MultiIndex.from_arrays([lm["loan_id"].to_numpy(), lm["mi"].to_numpy()])
+    row_of = _row_finder(lm, codes, uniques)
+    rel_ids = rel["loan_id"].to_numpy()
     if restructured_floor:
-        before = pd.MultiIndex.from_arrays([rel["loan_id"].to_numpy(), grant - 1])
-        pos = keys.get_indexer(before)
+        pos = row_of(rel_ids, grant - 1)
         floor = np.maximum(floor, np.where(pos >= 0, backstop[np.maximum(pos, 0)], 0))
     reps = np.repeat(np.arange(len(rel)), observation_months)
     offs = np.tile(np.arange(observation_months), len(rel))
-    span = pd.DataFrame(
-        {"loan_id": rel["loan_id"].to_numpy()[reps], "mi": grant[reps] + offs,
-         "floor": floor[reps]}
-    )
-    span = span.groupby(["loan_id", "mi"], sort=False)["floor"].max()
-    pos = keys.get_indexer(span.index)
+    pos = row_of(rel_ids[reps], grant[reps] + offs)
     out = np.zeros(len(lm), dtype=np.int64)
     hit = pos >= 0
-    np.maximum.at(out, pos[hit], span.to_numpy()[hit])
+    np.maximum.at(out, pos[hit], floor[reps][hit])  # the highest floor of a loan-month
     return out
+
+
+def _row_finder(
+    lm: pd.DataFrame, codes: np.ndarray, uniques: np.ndarray
+) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """A function (loan IDs, month indices) -> row of ``lm`` holding that loan-month, -1
+    when none: a binary search on the integer key loan code x month (``lm`` is sorted by
+    both), instead of a text MultiIndex lookup. Duplicate or NA loan-months keep the
+    MultiIndex lookup (and its error for duplicates)."""
+    mi = lm["mi"].to_numpy()
+    n = len(mi)
+    lo, width = (int(mi.min()), int(mi.max()) - int(mi.min()) + 1) if n else (0, 1)
+    row_key = codes.astype(np.int64) * width + (mi - lo)
+    plain = (
+        n > 0 and (len(uniques) + 1) * width < 2**62 and bool((codes >= 0).all())
+        and bool((np.diff(row_key) > 0).all())
+    )
+    if not plain:
+        keys = pd.MultiIndex.from_arrays([lm["loan_id"].to_numpy(), mi])
+        return lambda ids, months: keys.get_indexer(
+            pd.MultiIndex.from_arrays([np.asarray(ids), np.asarray(months)]))
+    loan_index = pd.Index(uniques)
+
+    def find(ids: np.ndarray, months: np.ndarray) -> np.ndarray:
+        loan = loan_index.get_indexer(np.asarray(ids, dtype=object))
+        months = np.asarray(months, dtype=np.int64)
+        ok = (loan >= 0) & (months >= lo) & (months < lo + width)
+        want = np.where(ok, loan.astype(np.int64) * width + (months - lo), -1)
+        pos = np.minimum(np.searchsorted(row_key, want), n - 1)
+        return np.where(ok & (row_key[pos] == want), pos, -1)
+
+    return find
 
 
 def loan_classification(book: Book, by: str | None = None, **rules) -> pd.DataFrame:
@@ -697,6 +863,52 @@ def loan_classification(book: Book, by: str | None = None, **rules) -> pd.DataFr
 
 
 def _classification_table(cat: pd.DataFrame, loans: pd.DataFrame, by: str | None) -> pd.DataFrame:
+    """Count and balance shares of the categories per month and segment, over the rows of
+    ``cat`` (:func:`loan_month_categories` rows) with a positive balance.
+
+    Grouped on integer keys (month code x segment code x category code): the segment is
+    looked up once per loan and taken by loan codes, counts by ``np.bincount``, balances
+    by a pandas group sum on the integer key (the same summation as on the text keys)."""
+    category = cat["category"]
+    if not isinstance(category.dtype, pd.CategoricalDtype) or (category.cat.codes < 0).any():
+        return _classification_groupby(cat, loans, by)
+    pos = cat["balance"].to_numpy() > 0
+    codes, uniques = _codes_of(cat["loan_id"].to_numpy()[pos])
+    st, seg, seg_values = _segment_codes(loans, codes, uniques, by)
+    m_code, m_values = pd.factorize(cat["month"].to_numpy()[pos])
+    n_cat = len(category.cat.categories)
+    n_seg = len(seg_values)
+    g, g_raw = pd.factorize(m_code.astype(np.int64) * n_seg + seg)  # present month x segment
+    key = g * n_cat + category.cat.codes.to_numpy()[pos]
+    cells = len(g_raw) * n_cat
+    n = np.bincount(key, minlength=cells).astype(np.int64)
+    bal = np.zeros(cells)
+    sums = pd.Series(cat["balance"].to_numpy()[pos], dtype=float).groupby(key).sum()
+    bal[sums.index.to_numpy()] = sums.to_numpy()
+    grp = np.repeat(np.arange(len(g_raw)), n_cat)
+    g_raw = np.asarray(g_raw, dtype=np.int64)
+    agg = pd.DataFrame({
+        "month": np.asarray(m_values)[g_raw[grp] // n_seg],
+        "segment_type": np.full(cells, st, dtype=object),
+        "segment": seg_values[g_raw[grp] % n_seg],
+        "category": pd.Categorical.from_codes(np.tile(np.arange(n_cat), len(g_raw)),
+                                              dtype=category.dtype),
+        "n_loans": n,
+        "balance": bal,
+    })
+    gsum = agg.groupby(grp)[["n_loans", "balance"]].transform("sum")
+    agg["share_count"] = agg["n_loans"] / gsum["n_loans"]
+    agg["share_balance"] = agg["balance"] / gsum["balance"]
+    agg["category_zh"] = agg["category"].map(LOAN_CATEGORIES_ZH).astype(str)
+    cols = ["month", *_KEYS, "category", "category_zh", "n_loans", "balance", "share_count",
+            "share_balance"]
+    return agg.sort_values(["month", *_KEYS, "category"]).reset_index(drop=True)[cols]
+
+
+def _classification_groupby(cat: pd.DataFrame, loans: pd.DataFrame, by: str | None
+                            ) -> pd.DataFrame:
+    """:func:`_classification_table` by a text group-by, for a ``category`` column that is
+    not a categorical without NA (not what :func:`loan_month_categories` gives)."""
     cat = cat[cat["balance"] > 0].copy()
     cat[_KEYS] = _segment_of(loans, cat["loan_id"], by)[_KEYS]
     cat["n_loans"] = 1
