@@ -219,6 +219,9 @@ class DaskBook:
     prepare: Callable[[str, pd.DataFrame], pd.DataFrame] | None = field(
         default=None, compare=False, repr=False
     )
+    #: loan-aligned parts (:mod:`analysis.engine_dask_aligned`): partitions are read
+    #: straight from the files, without the shuffle; None = shuffle by loan hash
+    alignment: Any = field(default=None, compare=False, repr=False)
 
     def tables(self) -> dict[str, Any]:
         """The loan tables present, by name."""
@@ -227,9 +230,18 @@ class DaskBook:
 
     def loan_partitions(self) -> list[Any]:
         """``npartitions`` delayed :class:`Book` objects, partition *k* holding the loans of
-        bucket *k* in every table (the one shuffle of the engine)."""
+        bucket *k* in every table (the one shuffle of the engine), or, for a loan-aligned
+        book, the loans of unit *k* read straight from its files."""
         from dask import delayed
 
+        if self.alignment is not None:
+            al = self.alignment
+            return [
+                delayed(_unit_book)(u, {t: al.schema_files[t] for t in self.tables()},
+                                    self.measures, self.cause_map, self.prepare, k,
+                                    dask_key_name=f"loan-book-{k}")
+                for k, u in enumerate(al.units)
+            ]
         n = self.npartitions
         parts = {name: copartition(df, n) for name, df in self.tables().items()}
         return [
@@ -298,6 +310,21 @@ def _partition_book(
     )
 
 
+def _unit_book(
+    unit: Any,
+    schema_files: dict[str, str],
+    measures: pd.DataFrame,
+    cause_map: pd.DataFrame | None,
+    prepare: Callable[[str, pd.DataFrame], pd.DataFrame] | None,
+    k: int,
+) -> Book:
+    """A pandas :class:`Book` of one unit of a loan-aligned book, read from its files."""
+    from analysis.engine_dask_aligned import read_unit
+
+    pieces = {t: read_unit(unit, t, f) for t, f in schema_files.items()}
+    return _partition_book(pieces, measures, cause_map, prepare, k)
+
+
 def normalise_dtypes(df: pd.DataFrame) -> pd.DataFrame:
     """Arrow strings -> object, any datetime unit -> ``datetime64[ns]`` (the pandas
     loader's dtypes, see ``analysis.schema.DTYPES``)."""
@@ -336,11 +363,15 @@ def load_book_dask(
     npartitions: int | None = None,
     loans_per_partition: int = LOANS_PER_PARTITION,
     validate: bool = False,
+    align: bool = True,
 ) -> DaskBook:
     """The book of ``data_dir`` as a :class:`DaskBook` (lazy; nothing is computed).
 
     ``npartitions`` loan partitions (default: one per ``loans_per_partition`` loans, the
-    loan count read from Parquet footers). ``validate=True`` first runs
+    loan count read from Parquet footers). With ``align`` (and no ``npartitions``), a book
+    written in loan-aligned Parquet parts is read part by part without the shuffle when
+    the footers prove the alignment or validation in this process confirmed it
+    (:mod:`analysis.engine_dask_aligned`). ``validate=True`` first runs
     :func:`analysis.engine_dask_validate.validate_book_dask` and raises
     ``analysis.io.BookValidationError`` with its report when the book is invalid.
     ``scheduler`` is accepted for symmetry with the CLI; open the cluster with
@@ -359,6 +390,7 @@ def load_book_dask(
 
             raise BookValidationError(report)
     frames: dict[str, Any] = {}
+    paths: dict[str, Path] = {}
     for table in LOAN_TABLES:
         path = table_path(base, table)
         if path is None:
@@ -367,7 +399,17 @@ def load_book_dask(
                                  f"({table}.parquet, {table}.csv or {table}/)")
             continue
         frames[table] = _read_table(path)
+        paths[table] = path
     small = _small_tables(base)
+    alignment = None
+    if align and npartitions is None:
+        from analysis import engine_dask_aligned as ea
+
+        alignment = ea.find_alignment(paths, loans_per_partition)
+        if not ea.usable(alignment, paths):
+            alignment = None
+        else:
+            npartitions = len(alignment.units)
     if npartitions is None:
         rows, _ = table_size(base, "loans")
         n_loans = rows if rows is not None else len(frames["loans"])
@@ -383,6 +425,7 @@ def load_book_dask(
         npartitions=int(npartitions),
         source=base,
         prepare=_prepare_piece,
+        alignment=alignment,
     )
 
 

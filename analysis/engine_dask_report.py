@@ -164,11 +164,42 @@ def _partition(book: Book, month: pd.Timestamp, conditions: Sequence[tuple[str, 
     return out
 
 
+def _footer_months(source: Any) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """(first, last) ``performance.month`` from the Parquet row-group statistics, or None
+    when a part lacks them (or the table is not Parquet)."""
+    import pyarrow.parquet as pq
+
+    from analysis.engine_dask import _parquet_files, table_path
+
+    path = table_path(source, "performance") if source is not None else None
+    files = _parquet_files(path) if path is not None else []
+    lo = hi = None
+    for f in files:
+        md = pq.ParquetFile(f).metadata
+        names = [md.schema.column(i).name for i in range(md.num_columns)]
+        if "month" not in names:
+            return None
+        j = names.index("month")
+        for i in range(md.num_row_groups):
+            if md.row_group(i).num_rows == 0:
+                continue
+            st = md.row_group(i).column(j).statistics
+            if st is None or not st.has_min_max or not isinstance(st.min, pd.Timestamp):
+                return None
+            lo = st.min if lo is None else min(lo, st.min)
+            hi = st.max if hi is None else max(hi, st.max)
+    return (lo, hi) if lo is not None else None
+
+
 def book_months(dbook: DaskBook, month: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp,
                                                                  pd.Timestamp]:
-    """(first, last, last up to ``month``) of ``performance.month`` (one column read)."""
+    """(first, last, last up to ``month``) of ``performance.month``: from the Parquet
+    footers when they suffice (``month`` at or after the last month), else one column read."""
     import dask
 
+    got = _footer_months(dbook.source)
+    if got is not None and got[1] <= month:
+        return pd.Timestamp(got[0]), pd.Timestamp(got[1]), pd.Timestamp(got[1])
     m = dbook.performance["month"]
     lo, hi, upto = dask.compute(m.min(), m.max(), m[m <= month].max())
     return pd.Timestamp(lo), pd.Timestamp(hi), pd.Timestamp(upto)

@@ -149,10 +149,28 @@ def _key_meta(table: str, keep: tuple[str, ...]) -> pd.DataFrame:
     return _to_arrow(pd.DataFrame(cols))
 
 
+def _cross_group(
+    data_dir: Path, frames: dict[str, list[pd.DataFrame | None]], lds: dict[str, tuple]
+) -> tuple[list[dict], int, np.ndarray]:
+    """The cross-row checks on one group of a loan-aligned book (the key columns of its
+    parts, no shuffle), with what :func:`validate_book_dask` needs to confirm the
+    alignment: the rows whose loan is not in the group's ``loans`` and the hashes of the
+    group's loan IDs."""
+    pieces = {name: pd.concat([_or_empty(f, _key_meta(name, KEY_COLUMNS[name])) for f in fr],
+                              ignore_index=True)
+              for name, fr in frames.items() if fr}
+    records, unknown = _cross_checks(data_dir, pieces, lds, count_unknown=True)
+    ids = pieces["loans"]["loan_id"].dropna() if "loans" in pieces else pd.Series([], dtype=str)
+    return records, unknown, pd.util.hash_array(ids.astype(str).to_numpy(dtype=object))
+
+
 def _cross_checks(
-    data_dir: Path, pieces: dict[str, pd.DataFrame], lds: dict[str, tuple]
-) -> list[dict]:
-    """``io``'s cross-row checks on one loan partition (each loan whole)."""
+    data_dir: Path, pieces: dict[str, pd.DataFrame], lds: dict[str, tuple],
+    count_unknown: bool = False,
+) -> Any:
+    """``io``'s cross-row checks on one loan partition (each loan whole): the report
+    records, and with ``count_unknown`` also the number of rows whose loan ID is not in
+    the partition's ``loans`` (missing IDs not counted)."""
     rep = _LabelledReport(data_dir)
     dfs: dict[str, pd.DataFrame] = {}
     ld_of: dict[str, Any] = {}
@@ -172,15 +190,26 @@ def _cross_checks(
         origin_m = bio._month_no(first["origination_date"])
         origin = (np.where(origin_m < 0, np.iinfo("int64").min, origin_m),
                   first["origination_date"])
+    unknown = 0
+
+    def loan_pos(name: str) -> np.ndarray | None:
+        nonlocal unknown
+        pos = bio._loan_pos(ld_of[name], dfs[name], rep, loan_index)
+        if pos is not None:
+            unknown += int(np.count_nonzero((pos < 0) & dfs[name]["loan_id"].notna().to_numpy()))
+        elif count_unknown:
+            unknown += int(dfs[name]["loan_id"].notna().sum())
+        return pos
+
     for name in ("performance", "signals"):
         if name in dfs:
-            pos = bio._loan_pos(ld_of[name], dfs[name], rep, loan_index)
+            pos = loan_pos(name)
             bio._monthly(ld_of[name], dfs[name], rep, pos,
                          origin if name == "performance" else None,
                          contiguous=name == "performance")
     for name in ("relief", "reasons"):
         if name in dfs:
-            pos = bio._loan_pos(ld_of[name], dfs[name], rep, loan_index)
+            pos = loan_pos(name)
             bio._unique_key(ld_of[name], dfs[name], rep, list(TABLES[name].primary_key))
             if name == "relief" and pos is not None:
                 df = dfs[name]
@@ -188,7 +217,7 @@ def _cross_checks(
                 early = (pos >= 0) & (g >= 0) & (g < origin[0][np.where(pos >= 0, pos, 0)])
                 rep.add_mask(ld_of[name], "granted_date", "not_before_origination", early, df,
                              ["loan_id", "granted_date", "measure"])
-    return rep.records()
+    return (rep.records(), unknown) if count_unknown else rep.records()
 
 
 def merge_records(records: list[dict]) -> pd.DataFrame:
@@ -217,17 +246,48 @@ def merge_records(records: list[dict]) -> pd.DataFrame:
     return out
 
 
+_DONE: dict[tuple, bio.ValidationReport] = {}
+
+
+def _files_fingerprint(base: Path) -> tuple:
+    """(path, size, mtime) of every file under ``base``: a report holds while unchanged."""
+    return (str(base.resolve()),) + tuple(
+        (str(p), p.stat().st_size, p.stat().st_mtime_ns)
+        for p in sorted(base.rglob("*")) if p.is_file())
+
+
 def validate_book_dask(
-    data_dir: str | os.PathLike, *, npartitions: int | None = None
+    data_dir: str | os.PathLike, *, npartitions: int | None = None, align: bool = True
 ) -> bio.ValidationReport:
     """Validate ``data_dir`` on the current Dask scheduler; the same
     :class:`analysis.io.ValidationReport` as :func:`analysis.io.validate_book`
-    (``.ok``, ``.table``, ``.format()``). Never raises for bad data."""
+    (``.ok``, ``.table``, ``.format()``). Never raises for bad data.
+
+    A book in loan-aligned Parquet parts (:mod:`analysis.engine_dask_aligned`; ``align``
+    and no ``npartitions``) runs the cross-row checks per group of parts, without the
+    shuffle. When only the file names suggest the alignment, the data must confirm it
+    (every row's loan in its group's ``loans``, no loan ID in two groups); the result is
+    remembered for :func:`analysis.engine_dask.load_book_dask` in this process, and if the
+    data refute it the checks run again with the shuffle. A report is also remembered for
+    the unchanged files, so a scheduled run that validates twice reads the book once."""
+    base = Path(data_dir)
+    key = (_files_fingerprint(base), npartitions, align) if base.is_dir() else None
+    if key is not None and key in _DONE:
+        return _DONE[key]
+    report = _validate(base, npartitions, align)
+    if key is not None:
+        _DONE.clear()
+        _DONE[key] = report
+    return report
+
+
+def _validate(base: Path, npartitions: int | None, align: bool) -> bio.ValidationReport:
     import dask
     import dask.dataframe as dd
     from dask import delayed
 
-    base = Path(data_dir)
+    from analysis import engine_dask_aligned as ea
+
     rep = _LabelledReport(base)
     if not base.is_dir():
         rep.add(str(base), "", "", "directory_exists", 1,
@@ -257,7 +317,7 @@ def validate_book_dask(
         bio._check_values(small_lds[name], df, raw_nulls[name], rep, codes)
         bio._unique_key(small_lds[name], df, rep, list(TABLES[name].primary_key))
     # loan tables: per part, then per loan partition
-    part_records, key_frames, lds, n_rows = [], {}, {}, {}
+    part_records, key_frames, lds, n_rows, part_paths = [], {}, {}, {}, {}
     for name in KEY_COLUMNS:
         if name not in located:
             continue
@@ -291,9 +351,16 @@ def validate_book_dask(
                  for i, (p, s, _) in enumerate(parts)]
         part_records += [t[0] for t in tasks]
         key_frames[name] = [t[1] for t in tasks]
+        part_paths[name] = [os.path.realpath(p) for p, _, _ in parts]
     reason_codes = None
     cross = []
-    if key_frames:
+    al_paths = {name: located[name] for name in KEY_COLUMNS if name in located}
+    al = ea.find_alignment(al_paths, 1) if align and npartitions is None else None
+    groups = _group_frames(al, key_frames, part_paths) if al is not None else None
+    if groups is not None:
+        cross = [delayed(_cross_group, nout=3)(base, fr, lds, dask_key_name=f"validate-group-{g}")
+                 for g, fr in enumerate(groups)]
+    elif key_frames:
         n_loans = n_rows.get("loans") or 1
         n = npartitions or n_partitions_for(n_loans)
         ddfs = {name: dd.from_delayed([delayed(_or_empty)(f, _key_meta(name, KEY_COLUMNS[name]))
@@ -304,16 +371,24 @@ def validate_book_dask(
         cross = [delayed(_cross_checks)(base, {name: p[k] for name, p in pieces.items()}, lds,
                                         dask_key_name=f"validate-cross-{k}")
                  for k in range(n)]
-        if "reasons" in key_frames and "cause_map" in small_dfs:
-            reason_codes = delayed(pd.concat)(
-                [delayed(_or_empty)(f, _key_meta("reasons", KEY_COLUMNS["reasons"]))
-                 for f in key_frames["reasons"]], ignore_index=True)
+    if "reasons" in key_frames and "cause_map" in small_dfs:
+        reason_codes = delayed(pd.concat)(
+            [delayed(_or_empty)(f, _key_meta("reasons", KEY_COLUMNS["reasons"]))
+             for f in key_frames["reasons"]], ignore_index=True)
     months = None
     if "performance" in key_frames:
         months = [delayed(_month_span)(f) for f in key_frames["performance"]]
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Computing mixed collections")
         part_out, cross_out, rc, months = dask.compute(part_records, cross, reason_codes, months)
+    if groups is not None:
+        hashes = np.concatenate([h for _, _, h in cross_out]) if cross_out else np.array([])
+        confirmed = al.proven or (sum(u for _, u, _ in cross_out) == 0
+                                  and len(np.unique(hashes)) == len(hashes))
+        ea.remember(al_paths, confirmed)
+        if not confirmed:
+            return _validate(base, npartitions, False)
+        cross_out = [r for r, _, _ in cross_out]
     if months:
         spans = [m for m in months if m is not None]
         months = (min(s[0] for s in spans), max(s[1] for s in spans)) if spans else None
@@ -331,6 +406,25 @@ def validate_book_dask(
         counts["first_month"] = pd.Timestamp(months[0]).strftime("%Y-%m")
         counts["last_month"] = pd.Timestamp(months[1]).strftime("%Y-%m")
     return bio.ValidationReport(table=table, data_dir=base, counts=counts)
+
+
+def _group_frames(al: Any, key_frames: dict[str, list], part_paths: dict[str, list[str]]
+                  ) -> list[dict[str, list]] | None:
+    """The key-column tasks of each aligned group, by table (None when a part of a group
+    has no task, e.g. a table that failed its column checks)."""
+    out = []
+    for files in al.groups:
+        fr: dict[str, list] = {}
+        for name, fs in files.items():
+            if name not in key_frames:
+                return None
+            where = dict(zip(part_paths[name], key_frames[name], strict=True))
+            try:
+                fr[name] = [where[os.path.realpath(f)] for f in fs]
+            except KeyError:
+                return None
+        out.append(fr)
+    return out
 
 
 def _month_span(frame: pd.DataFrame | None) -> tuple | None:
