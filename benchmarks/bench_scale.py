@@ -314,7 +314,7 @@ def table(args: argparse.Namespace) -> int:
     df = df.drop_duplicates(["n_loans", "engine", "step"], keep="last")
     df = df.sort_values(["step", "engine", "n_loans"])
     cols = ["step", "engine", "n_loans", "loan_months", "seconds", "cpu_seconds",
-            "peak_rss_gib", "n_episodes", "status", "note"]
+            "peak_rss_gib", "n_episodes", "status", "date", "note"]
     cols = [c for c in cols if c in df.columns]
     show = df[cols].copy()
     show["n_loans"] = show["n_loans"].map("{:,}".format)
@@ -325,7 +325,7 @@ def table(args: argparse.Namespace) -> int:
     print(_markdown(show))
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), sharex=True)
     ok = df[df["status"] == "ok"]
-    for ax, col, label in ((axes[0], "seconds", "wall time, seconds (machine under load)"),
+    for ax, col, label in ((axes[0], "seconds", "wall time, seconds (load in the table)"),
                            (axes[1], "cpu_seconds", "CPU seconds, whole process tree")):
         for (step_name, engine), g in ok.groupby(["step", "engine"]):
             ax.plot(g["n_loans"], g[col], marker="o", label=f"{step_name} ({engine})",

@@ -173,7 +173,7 @@ def test_choose_engine(book_dir, monkeypatch):
     assert choose_engine(book_dir, "auto") == "pandas"
     monkeypatch.setattr("analysis.engine_dask.AUTO_DASK_ROWS", 1000)
     assert choose_engine(book_dir, "auto") == "dask"
-    assert AUTO_DASK_ROWS == 50_000_000
+    assert AUTO_DASK_ROWS == 20_000_000
     with pytest.raises(Exception, match="engine"):
         choose_engine(book_dir, "spark")
 

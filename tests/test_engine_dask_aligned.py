@@ -191,3 +191,16 @@ def test_book_months_from_the_footers_equal_a_data_scan(cluster, contiguous):
     assert book_months(dbook, last) == (first, last, last)
     earlier = last - pd.offsets.MonthEnd(3)  # before the last month: read the column
     assert book_months(dbook, earlier) == (first, last, earlier)
+
+
+def test_a_confirmation_lapses_when_a_part_changes(cluster, interleaved, tmp_path):
+    book = tmp_path / "b"
+    for f in interleaved.rglob("*"):
+        if f.is_file():
+            (book / f.relative_to(interleaved)).parent.mkdir(parents=True, exist_ok=True)
+            (book / f.relative_to(interleaved)).write_bytes(f.read_bytes())
+    assert validate_book_dask(book).ok
+    assert load_book_dask(book).alignment is not None
+    part = book / "relief" / "part-00001.parquet"
+    pd.read_parquet(part).to_parquet(part, index=False)  # rewritten: new size or mtime
+    assert load_book_dask(book).alignment is None
