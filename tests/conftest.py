@@ -34,3 +34,17 @@ def synth_episodes(synth_book) -> pd.DataFrame:
     from analysis.episodes import build_episodes
 
     return build_episodes(synth_book)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A LocalCluster of 2 in-process workers (2 GiB each) per test module, with the
+    task-based shuffle (no p2p plugin start-up on tiny books)."""
+    import dask
+
+    from analysis.engine_dask import client
+
+    with dask.config.set({"dataframe.shuffle.method": "tasks"}), client(
+        n_workers=2, processes=False, memory_limit="2GiB"
+    ) as c:
+        yield c

@@ -9,7 +9,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import dask
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
@@ -19,7 +18,6 @@ from analysis import metrics
 from analysis.engine_dask import (
     AUTO_DASK_ROWS,
     choose_engine,
-    client,
     episodes_dask,
     load_book_dask,
     loan_bucket,
@@ -31,14 +29,6 @@ from analysis.episodes import build_episodes
 from analysis.io import load_book, validate_book
 
 SEGMENTS = (None, "borrower_type")
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    with dask.config.set({"dataframe.shuffle.method": "tasks"}), client(
-        n_workers=2, processes=False, memory_limit="2GiB"
-    ) as c:
-        yield c
 
 
 def _resplit(path: Path, table: str, fractions: list[float]) -> None:

@@ -8,29 +8,21 @@ names (validation refutes it and the engine shuffles).
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
-import dask
 import numpy as np
 import pandas as pd
 import pytest
 
 from analysis import engine_dask_aligned as ea
-from analysis.engine_dask import client, episodes_dask, load_book_dask
+from analysis.engine_dask import episodes_dask, load_book_dask
 from analysis.engine_dask_kpis import kpis_dask
 from analysis.engine_dask_validate import validate_book_dask
 from analysis.episodes import build_episodes
 from analysis.io import load_book, validate_book
 
 LOAN_TABLES = ("loans", "performance", "relief", "signals", "reasons")
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    with dask.config.set({"dataframe.shuffle.method": "tasks"}), client(
-        n_workers=2, processes=False, memory_limit="2GiB"
-    ) as c:
-        yield c
 
 
 @pytest.fixture(scope="module")
@@ -135,12 +127,7 @@ def test_name_alignment_is_used_only_once_the_data_confirm_it(cluster, interleav
 
 
 def test_misaligned_parts_fall_back_to_the_shuffle(cluster, interleaved, tmp_path):
-    bad = tmp_path / "b"
-    bad.mkdir()
-    for f in interleaved.rglob("*"):
-        if f.is_file():
-            (bad / f.relative_to(interleaved)).parent.mkdir(parents=True, exist_ok=True)
-            (bad / f.relative_to(interleaved)).write_bytes(f.read_bytes())
+    bad = shutil.copytree(interleaved, tmp_path / "b")
     # one loan's months move to another group's part: the book is still valid
     p0, p1 = bad / "performance" / "part-00000.parquet", bad / "performance" / "part-00001.parquet"
     a, b = pd.read_parquet(p0), pd.read_parquet(p1)
@@ -156,12 +143,7 @@ def test_misaligned_parts_fall_back_to_the_shuffle(cluster, interleaved, tmp_pat
 
 
 def test_broken_aligned_book_reports_as_pandas(cluster, contiguous, tmp_path):
-    bad = tmp_path / "b"
-    bad.mkdir()
-    for f in contiguous.rglob("*"):
-        if f.is_file():
-            (bad / f.relative_to(contiguous)).parent.mkdir(parents=True, exist_ok=True)
-            (bad / f.relative_to(contiguous)).write_bytes(f.read_bytes())
+    bad = shutil.copytree(contiguous, tmp_path / "b")
     l0, l2 = bad / "loans" / "part-00000.parquet", bad / "loans" / "part-00002.parquet"
     a, c = pd.read_parquet(l0), pd.read_parquet(l2)
     pd.concat([c, a.iloc[[0]]]).to_parquet(l2, index=False)  # a loan in two groups
@@ -194,11 +176,7 @@ def test_book_months_from_the_footers_equal_a_data_scan(cluster, contiguous):
 
 
 def test_a_confirmation_lapses_when_a_part_changes(cluster, interleaved, tmp_path):
-    book = tmp_path / "b"
-    for f in interleaved.rglob("*"):
-        if f.is_file():
-            (book / f.relative_to(interleaved)).parent.mkdir(parents=True, exist_ok=True)
-            (book / f.relative_to(interleaved)).write_bytes(f.read_bytes())
+    book = shutil.copytree(interleaved, tmp_path / "b")
     assert validate_book_dask(book).ok
     assert load_book_dask(book).alignment is not None
     part = book / "relief" / "part-00001.parquet"

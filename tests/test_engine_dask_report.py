@@ -12,12 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import dask
 import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.engine_dask import client
 from analysis.engine_dask_report import in_sample, sample_design, sample_fraction
 from analysis.nbcontext import open_context
 from analysis.report import ReportOptions, run_report
@@ -42,11 +40,8 @@ def book_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def address():
-    with dask.config.set({"dataframe.shuffle.method": "tasks"}), client(
-        n_workers=2, processes=False, memory_limit="2GiB"
-    ) as c:
-        yield c.scheduler.address
+def address(cluster):
+    return cluster.scheduler.address
 
 
 def _missing_as_none(df: pd.DataFrame) -> pd.DataFrame:
