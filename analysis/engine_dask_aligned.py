@@ -202,7 +202,8 @@ def _groups_by_name(stats: dict, loan_files: list[str], paths: dict[str, Path]
 def _cuts(row_groups: list[tuple[Any, Any, int]], k: int) -> list[Any]:
     """Up to ``k - 1`` increasing cut IDs at row-group starts, splitting the rows about
     equally; none when the row groups are not sorted by ID (each unit would read them all)."""
-    if k <= 1 or len(row_groups) < 2:
+    k = min(k, len(row_groups))
+    if k <= 1:
         return []
     rgs = sorted(row_groups, key=lambda r: (r[0], r[1]))
     if any(rgs[i][1] > rgs[i + 1][0] for i in range(len(rgs) - 1)):

@@ -355,7 +355,7 @@ def _validate(base: Path, npartitions: int | None, align: bool) -> bio.Validatio
     reason_codes = None
     cross = []
     al_paths = {name: located[name] for name in KEY_COLUMNS if name in located}
-    al = ea.find_alignment(al_paths, 1) if align and npartitions is None else None
+    al = ea.find_alignment(al_paths, 2**62) if align and npartitions is None else None
     groups = _group_frames(al, key_frames, part_paths) if al is not None else None
     if groups is not None:
         cross = [delayed(_cross_group, nout=3)(base, fr, lds, dask_key_name=f"validate-group-{g}")
