@@ -41,7 +41,7 @@ from typing import Any
 
 import pandas as pd
 
-LOAN_TABLES: tuple[str, ...] = ("loans", "performance", "relief", "signals", "reasons")
+from analysis.engine_dask import LOAN_TABLES, _parquet_files
 
 
 @dataclass(frozen=True)
@@ -72,16 +72,16 @@ class Alignment:
         return read_unit(unit, table, self.schema_files[table])
 
 
-def _row_group_stats(path: str) -> list[tuple[Any, Any, int]] | None:
-    """(min, max, rows) of ``loan_id`` per non-empty row group; None when the column or
-    exact statistics are missing."""
+def row_group_stats(path: str, column: str = "loan_id") -> list[tuple[Any, Any, int]] | None:
+    """(min, max, rows) of ``column`` per non-empty row group of a Parquet file, from its
+    footer; None when the column or its min/max statistics are missing."""
     import pyarrow.parquet as pq
 
     md = pq.ParquetFile(path).metadata
     names = [md.schema.column(i).name for i in range(md.num_columns)]
-    if "loan_id" not in names:
+    if column not in names:
         return None
-    j = names.index("loan_id")
+    j = names.index(column)
     out = []
     for i in range(md.num_row_groups):
         rg = md.row_group(i)
@@ -95,10 +95,8 @@ def _row_group_stats(path: str) -> list[tuple[Any, Any, int]] | None:
 
 
 def _parquet_parts(path: Path) -> list[str] | None:
-    if path.is_dir():
-        files = sorted(p for p in path.rglob("*.parquet") if p.is_file())
-        return [str(f) for f in files] or None
-    return [str(path)] if path.suffix == ".parquet" else None
+    """The Parquet parts of a table as text paths; None when it is not Parquet."""
+    return [str(f) for f in _parquet_files(path)] or None
 
 
 def _relative(path: str, table_path: Path) -> str:
@@ -126,7 +124,7 @@ def find_alignment(paths: dict[str, Path], loans_per_partition: int) -> Alignmen
         schema_files[table] = files[0]
         for f in files:
             try:
-                rgs = _row_group_stats(f)
+                rgs = row_group_stats(f)
             except Exception:  # unreadable footer: leave it to validation / the shuffle
                 return None
             if rgs is None:
@@ -266,4 +264,4 @@ def usable(al: Alignment | None, paths: dict[str, Path]) -> bool:
 
 
 __all__ = ["Alignment", "Unit", "find_alignment", "fingerprint", "read_unit", "remember",
-           "usable"]
+           "row_group_stats", "usable"]

@@ -167,28 +167,19 @@ def _partition(book: Book, month: pd.Timestamp, conditions: Sequence[tuple[str, 
 def _footer_months(source: Any) -> tuple[pd.Timestamp, pd.Timestamp] | None:
     """(first, last) ``performance.month`` from the Parquet row-group statistics, or None
     when a part lacks them (or the table is not Parquet)."""
-    import pyarrow.parquet as pq
-
     from analysis.engine_dask import _parquet_files, table_path
+    from analysis.engine_dask_aligned import row_group_stats
 
     path = table_path(source, "performance") if source is not None else None
-    files = _parquet_files(path) if path is not None else []
-    lo = hi = None
-    for f in files:
-        md = pq.ParquetFile(f).metadata
-        names = [md.schema.column(i).name for i in range(md.num_columns)]
-        if "month" not in names:
+    stats = []
+    for f in _parquet_files(path) if path is not None else []:
+        rgs = row_group_stats(str(f), "month")
+        if rgs is None or not all(isinstance(r[0], pd.Timestamp) for r in rgs):
             return None
-        j = names.index("month")
-        for i in range(md.num_row_groups):
-            if md.row_group(i).num_rows == 0:
-                continue
-            st = md.row_group(i).column(j).statistics
-            if st is None or not st.has_min_max or not isinstance(st.min, pd.Timestamp):
-                return None
-            lo = st.min if lo is None else min(lo, st.min)
-            hi = st.max if hi is None else max(hi, st.max)
-    return (lo, hi) if lo is not None else None
+        stats += rgs
+    if not stats:
+        return None
+    return min(r[0] for r in stats), max(r[1] for r in stats)
 
 
 def book_months(dbook: DaskBook, month: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp,
