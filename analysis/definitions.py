@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from analysis.errors import ParameterError
+
 BORROWER_TYPES: tuple[str, ...] = ("micro_enterprise", "sole_proprietor", "individual")
 MEASURES: tuple[str, ...] = ("deferral", "instalment", "rate_reduction", "counselling")
 NO_RELIEF = "none"
@@ -47,8 +49,6 @@ class Definitions:
     discount_rate: float = 0.0
 
     def __post_init__(self) -> None:
-        from analysis.errors import ParameterError
-
         checks = {
             "overdue_dpd": self.overdue_dpd >= 1,
             "probation_months": self.probation_months >= 1,

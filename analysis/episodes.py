@@ -58,7 +58,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.book import Book
+from analysis.data.book import Book
 from analysis.definitions import NO_RELIEF, Definitions
 
 RELIEF_PARAMETERS = ("deferral_months", "instalments", "rate_cut_bp", "counselling_sessions")

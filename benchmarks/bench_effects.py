@@ -51,7 +51,7 @@ def main() -> None:
     ap.add_argument("--methods", default="aipw", help="comma-separated methods")
     ap.add_argument("--crossfit", type=int, default=0)
     args = ap.parse_args()
-    from analysis.effects import estimate_effects
+    from analysis.effects.estimators import estimate_effects
 
     t0 = time.perf_counter()
     df = simulate(args.episodes)

@@ -29,10 +29,10 @@ def main() -> int:
     ap.add_argument("--work", type=Path, default=HERE / "_work")
     args = ap.parse_args()
 
-    from analysis.io import load_book
-    from analysis.nbcontext import latest_month
-    from analysis.report import ReportOptions, run_report
-    from analysis.synthetic import generate_book
+    from analysis.data.validate import load_book
+    from analysis.report.context import latest_month
+    from analysis.report.runner import ReportOptions, run_report
+    from analysis.synthetic.generate import generate_book
 
     book = args.work / f"demo_{args.loans}_{args.seed}"
     if not (book / ".complete").exists():

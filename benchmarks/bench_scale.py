@@ -7,10 +7,10 @@ Run on demand (not in CI)::
     .venv/bin/python benchmarks/bench_scale.py table     # markdown table + benchmarks/bench_scale.png
 
 For each size the synthetic book is generated once (``synth``, chunks in parallel on a
-local Dask cluster, :func:`analysis.engine_dask_synth.synth_dask`) into
+local Dask cluster, :func:`analysis.dask.synth.synth_dask`) into
 ``--workdir/<size>/``; then each engine runs, each step in a fresh subprocess:
 
-* ``validate``: :func:`analysis.io.validate_book` / :func:`analysis.engine_dask_validate.validate_book_dask`;
+* ``validate``: :func:`analysis.data.validate.validate_book` / :func:`analysis.dask.validate.validate_book_dask`;
 * ``episodes``: load the book and build the episode table (pandas: ``load_book`` +
   ``build_episodes``; Dask: ``load_book_dask`` + one pass of ``kpis_dask(what=episodes)``);
 * ``report``: ``python -m analysis report --engine pandas|dask`` for the book's last
@@ -19,9 +19,9 @@ local Dask cluster, :func:`analysis.engine_dask_synth.synth_dask`) into
   the runner's log (phase timestamps) is kept in ``--workdir`` and the notebook times
   from ``run.json`` go into ``note``;
 * ``episodes+kpis``: load the book, build the episodes and the KPI tables of
-  :func:`analysis.engine_dask_kpis.kpis_dask` (overdue rates, roll rates by count and
+  :func:`analysis.dask.kpis.kpis_dask` (overdue rates, roll rates by count and
   balance, 30+ and 90+ vintages, five categories; overall and by borrower type, industry
-  and region): pandas = ``load_book`` + ``build_episodes`` + the :mod:`analysis.metrics`
+  and region): pandas = ``load_book`` + ``build_episodes`` + the :mod:`analysis.kpis.metrics`
   functions, Dask = ``load_book_dask`` + ``kpis_dask`` in one pass.
 
 Peak memory is the largest sum of the resident set sizes of the step's process and all
@@ -56,20 +56,20 @@ SEGMENTS = (None, "borrower_type", "industry", "region")
 
 
 def _step_synth(data: str, n_loans: int, chunk: int) -> dict:
-    from analysis.engine_dask import client
-    from analysis.engine_dask_synth import synth_dask
+    from analysis.dask.frames import client
+    from analysis.dask.synth import synth_dask
 
     with client():
         synth_dask(n_loans, 7, data, chunk_loans=chunk)
-    from analysis.engine_dask import table_size
+    from analysis.dask.frames import table_size
 
     return {"loan_months": table_size(data)[0]}
 
 
 def _step_pandas(data: str, what: str) -> dict:
-    from analysis import metrics
+    from analysis.data.validate import load_book, validate_book
     from analysis.episodes import build_episodes
-    from analysis.io import load_book, validate_book
+    from analysis.kpis import metrics
 
     if what == "validate":
         rep = validate_book(data)
@@ -89,15 +89,15 @@ def _step_pandas(data: str, what: str) -> dict:
 
 
 def _step_dask(data: str, what: str, scheduler: str | None) -> dict:
-    from analysis.engine_dask import client, load_book_dask, table_size
+    from analysis.dask.frames import client, load_book_dask, table_size
 
     with client(scheduler):
         if what == "validate":
-            from analysis.engine_dask_validate import validate_book_dask
+            from analysis.dask.validate import validate_book_dask
 
             rep = validate_book_dask(data)
             return {"ok": rep.ok, "loan_months": rep.counts.get("loan_months")}
-        from analysis.engine_dask_kpis import kpis_dask
+        from analysis.dask.kpis import kpis_dask
 
         wanted = ("episodes",) if what == "episodes" else (
             "episodes", "overdue_rates", "roll_rates", "vintages", "classification")
@@ -200,7 +200,7 @@ def last_month(data: str) -> str:
     """``YYYY-MM`` of the latest ``performance.month`` (Parquet footer statistics)."""
     import pyarrow.parquet as pq
 
-    from analysis.engine_dask import _parquet_files, table_path
+    from analysis.dask.frames import _parquet_files, table_path
 
     best = None
     for f in _parquet_files(table_path(data, "performance")):

@@ -1,5 +1,5 @@
-"""Time the exhaustive depth-2 policy-tree search (analysis.targeting_rules) and one fit of
-the pooled loss model (analysis.targeting_pooled) on large n.
+"""Time the exhaustive depth-2 policy-tree search (analysis.targeting.rules) and one fit of
+the pooled loss model (analysis.targeting.pooled) on large n.
 
 Usage: python benchmarks/bench_targeting.py [n_episodes ...]
 Tree: cause (3 levels), borrower type (3 levels), two numeric columns (9 thresholds
@@ -18,8 +18,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from analysis.targeting_pooled import fit_pooled_loss
-from analysis.targeting_rules import fit_policy_tree
+from analysis.targeting.pooled import fit_pooled_loss
+from analysis.targeting.rules import fit_policy_tree
 
 
 def main(sizes: list[int]) -> None:

@@ -17,14 +17,14 @@ SYNTH_SEED = 7
 @pytest.fixture(scope="session")
 def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A generated synthetic book (4,000 loans, seed 7) with ``truth/``."""
-    from analysis.synthetic import generate_book
+    from analysis.synthetic.generate import generate_book
 
     return generate_book(SYNTH_LOANS, SYNTH_SEED, tmp_path_factory.mktemp("synth") / "book")
 
 
 @pytest.fixture(scope="session")
 def synth_book(synth_dir: Path):
-    from analysis.io import load_book
+    from analysis.data.validate import load_book
 
     return load_book(synth_dir)
 
@@ -42,7 +42,7 @@ def cluster():
     task-based shuffle (no p2p plugin start-up on tiny books)."""
     import dask
 
-    from analysis.engine_dask import client
+    from analysis.dask.frames import client
 
     with dask.config.set({"dataframe.shuffle.method": "tasks"}), client(
         n_workers=2, processes=False, memory_limit="2GiB"

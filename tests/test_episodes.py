@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from _books import tiny_book
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analysis.episodes import build_episodes
+from tests.helpers.books import tiny_book
 
 
 def _b(value):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from analysis.cli import build_parser, main
+from analysis.cli.main import build_parser, main
 
 ROOT = Path(__file__).resolve().parents[1]
 #: conda ships these pip extras as packages of their own: (pip name, extra) -> conda name.

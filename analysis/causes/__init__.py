@@ -1,0 +1,54 @@
+"""Cause attribution: why episodes went overdue (reported, labelled and latent causes)."""
+
+from analysis.causes.attribute import (
+    PER_EPISODE_COLUMNS,
+    TABLE_COLUMNS,
+    Attribution,
+    AttributionUnavailable,
+    CauseMapError,
+    truth_comparison,
+)
+from analysis.causes.labels import fit_label_model, reported_families
+from analysis.causes.latent import (
+    LatentData,
+    LatentFit,
+    Prior,
+    fit_latent,
+    latent_attribution,
+    log_posterior,
+    report_likelihood,
+)
+from analysis.causes.model import (
+    at_risk_months,
+    contributions_to_probabilities,
+    fit_onset,
+    group_contributions,
+    shapley_by_coalitions,
+    shapley_three,
+    subsample,
+)
+
+__all__ = [
+    "Attribution",
+    "AttributionUnavailable",
+    "CauseMapError",
+    "LatentData",
+    "LatentFit",
+    "PER_EPISODE_COLUMNS",
+    "Prior",
+    "TABLE_COLUMNS",
+    "at_risk_months",
+    "contributions_to_probabilities",
+    "fit_label_model",
+    "fit_latent",
+    "fit_onset",
+    "group_contributions",
+    "latent_attribution",
+    "log_posterior",
+    "report_likelihood",
+    "reported_families",
+    "shapley_by_coalitions",
+    "shapley_three",
+    "subsample",
+    "truth_comparison",
+]

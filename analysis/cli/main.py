@@ -1,0 +1,60 @@
+"""Command line: ``python -m analysis <command>`` (installed as ``overdue-relief``).
+
+Each command lives with the module that owns it: the module exposes
+``register(subparsers)``, which adds its parser and sets ``func`` to a callable
+taking the parsed arguments and returning an exit status. Input problems
+(:class:`analysis.errors.InputError`) print a readable message and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+# (module that registers the command(s)); order is the order in --help.
+_COMMAND_MODULES: tuple[str, ...] = (
+    "analysis.cli.data",
+    "analysis.cli.synth",
+    "analysis.cli.kpis",
+    "analysis.cli.causes",
+    "analysis.cli.report",
+    "analysis.cli.tapes",
+    "analysis.cli.targeting",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="overdue-relief",
+        description="Why loans go overdue and which relief measures work.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="<command>", required=True)
+    for name in _COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from analysis.errors import InputError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        status = int(args.func(args) or 0)
+        sys.stdout.flush()
+        return status
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # output piped into `head` and closed: not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

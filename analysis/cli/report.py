@@ -1,0 +1,134 @@
+"""Commands ``report`` (one reporting month) and ``refresh`` (the scheduled job).
+
+Exit status: 0 published (or, for ``refresh``, already up to date); 1 a notebook
+failed or timed out; 2 bad input or parameter (nothing ran); 3 another run holds the
+lock longer than ``--lock-timeout``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+
+from analysis.report.context import SUPPORTED_LANGUAGES
+from analysis.report.params import default_notebooks_dir
+from analysis.report.runner import DEFAULT_KERNEL, ReportOptions
+
+
+def _languages(value: str) -> tuple[str, ...]:
+    """``"en,zh-CN"`` -> ``("en", "zh-CN")``; an unknown language is a usage error (exit 2)."""
+    langs = tuple(dict.fromkeys(v.strip() for v in value.split(",") if v.strip()))
+    bad = [v for v in langs if v not in SUPPORTED_LANGUAGES]
+    if not langs or bad:
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: languages are one or more of {list(SUPPORTED_LANGUAGES)}, joined by ','"
+        )
+    return langs
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", required=True, type=Path, help="data directory (the contract)")
+    p.add_argument("--out", type=Path, default=Path("reports"),
+                   help="reports directory (default: reports)")
+    p.add_argument("-p", "--parameter", dest="params", action="append", default=[],
+                   metavar="NAME=VALUE",
+                   help="notebook parameter, e.g. -p min_cell=20 -p horizon_months=12 "
+                        "(checked against the notebooks' parameters cells)")
+    p.add_argument("--only", nargs="+", default=[], metavar="NOTEBOOK",
+                   help="run only these notebooks (e.g. 01 or 01_portfolio_overview)")
+    p.add_argument("--language", default=("en",), type=_languages,
+                   help="report language(s), e.g. zh-CN or en,zh-CN: each is run and "
+                        "published side by side, pages linked (default: en)")
+    p.add_argument("--notebooks", type=Path, default=None,
+                   help="folder of report notebooks (default: the repository's notebooks/)")
+    p.add_argument("--kernel", default=DEFAULT_KERNEL,
+                   help=f"Jupyter kernel name (default: {DEFAULT_KERNEL}, else python3)")
+    p.add_argument("--cell-timeout", type=float, default=600.0, metavar="SECONDS",
+                   help="stop a notebook whose cell runs longer (default: 600)")
+    p.add_argument("--run-timeout", type=float, default=3600.0, metavar="SECONDS",
+                   help="stop the run after this long in total (default: 3600)")
+    p.add_argument("--lock-timeout", type=float, default=600.0, metavar="SECONDS",
+                   help="wait this long for another run's lock, then exit 3 (default: 600)")
+    p.add_argument("--analyst", action="store_true",
+                   help="also write pages with code under <month>/analyst/")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    from analysis.dask.frames import add_engine_arguments
+
+    add_engine_arguments(p)  # --engine pandas|dask|auto, --scheduler ADDRESS (docs/dask.md)
+
+
+def _options(args: argparse.Namespace, as_of: str) -> ReportOptions:
+    return ReportOptions(
+        data_dir=args.data, as_of=as_of, out_dir=args.out, params=tuple(args.params),
+        only=tuple(args.only), language=args.language[0], languages=args.language,
+        notebooks_dir=args.notebooks or default_notebooks_dir(), kernel_name=args.kernel,
+        cell_timeout_s=args.cell_timeout, run_timeout_s=args.run_timeout,
+        lock_timeout_s=args.lock_timeout, analyst=args.analyst, quiet=args.quiet,
+        engine=args.engine, scheduler=args.scheduler,
+    )
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from analysis.report.runner import run_report
+
+    opts = _options(args, args.as_of)
+    for lang in opts.languages:  # one run per language; stop at the first failure
+        result = run_report(replace(opts, language=lang))
+        _summary(result)
+        if result.exit_code:
+            return result.exit_code
+    return 0
+
+
+def _cmd_refresh(args: argparse.Namespace) -> int:
+    from analysis.report.refresh import refresh
+    from analysis.report.runner import run_report
+
+    opts = _options(args, "")
+    first, *others = opts.languages
+    result = refresh(replace(opts, language=first), force=args.force,
+                     completeness=args.completeness)
+    if result is not None:
+        _summary(result)
+        if result.exit_code:
+            return result.exit_code
+    for lang in others:
+        if result is None:  # first language up to date: run another only if it is missing
+            other = refresh(replace(opts, language=lang), completeness=args.completeness)
+        else:  # the first language was re-run: the others follow for the same month
+            other = run_report(replace(opts, language=lang, as_of=result.as_of))
+        if other is not None:
+            _summary(other)
+            if other.exit_code:
+                return other.exit_code
+    return 0
+
+
+def _summary(result) -> None:
+    status = "published" if result.status == "ok" else "FAILED"
+    print(f"{status}: {result.as_of} run {result.run_id} -> {result.path}")
+    if result.status != "ok":
+        print(result.message)
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "report", help="run the report notebooks for one month and publish HTML",
+        description="Validate the input, run the notebooks with papermill, publish "
+                    "reports/<as_of>/ atomically and append the KPIs to the history.",
+    )
+    p.add_argument("--as-of", required=True, help="reporting month YYYY-MM")
+    _common(p)
+    p.set_defaults(func=_cmd_report)
+
+    r = subparsers.add_parser(
+        "refresh", help="report the latest complete month if not yet published (cron)",
+        description="Find the latest complete month in the data; run the report only if "
+                    "that month is unpublished or its input changed.",
+    )
+    _common(r)
+    r.add_argument("--force", action="store_true", help="run even if up to date")
+    r.add_argument("--completeness", type=float, default=0.95,
+                   help="share of open loans a month needs to count as complete (0.95)")
+    r.set_defaults(func=_cmd_refresh)

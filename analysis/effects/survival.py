@@ -1,0 +1,269 @@
+"""Time to cure with default as a competing risk: cumulative incidence and Cox hazards.
+
+Method
+------
+An episode ends cured, defaulted, or is still open (censored) at ``months_to_exit``
+(``exit_type`` in {cure, default, open}). One minus Kaplan-Meier of cure would treat
+defaulted episodes as if they could still cure, so we use competing-risks tools:
+
+* **Cumulative incidence** (Aalen-Johansen): with distinct times t_i, n_i at risk
+  (time >= t_i), d_i events of any kind and d_ki of kind k,
+  S(t) = prod_{t_i <= t} (1 - d_i / n_i) and CIF_k(t) = sum_{t_i <= t} S(t_i-) d_ki / n_i.
+  Ties of different kinds at the same month are handled exactly by this discrete form.
+  Pointwise variance: the Greenwood-type delta-method formula (Collett, *Modelling
+  Survival Data*, 3rd ed., p. 411; the one lifelines uses); intervals on the
+  log(-log) scale, so they stay in (0, 1).
+* **IP-weighted curves**: the same estimator with counts replaced by sums of weights
+  1/e_a(X) (multinomial-logit propensity fitted on all episodes, clipped at ``clip``),
+  estimating the curve had every episode received measure ``a``. Their intervals use
+  the unweighted formula with counts scaled to Kish's effective sample size (an
+  approximation that ignores propensity estimation; read them as indicative).
+* **Cox model** (statsmodels ``PHReg``, Efron ties): the cause-specific hazard of cure
+  (default and open both censor), with measure indicators (``none`` reference) and the
+  start-of-episode covariates; hazard ratios with Wald intervals. A cause-specific
+  hazard ratio is not a ratio of cumulative incidences: a measure can raise the cure
+  hazard and still leave the cure share unchanged if it also delays default.
+
+Assumptions: independent censoring (open episodes are cut by the reporting date, not
+by their prospects); proportional hazards for the Cox model (check the curves).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from analysis.errors import InputError, ParameterError
+
+EVENTS: tuple[str, ...] = ("cure", "default")
+
+
+def aalen_johansen(time: np.ndarray, event: np.ndarray, weights: np.ndarray | None = None,
+                   n_events: int = 2) -> pd.DataFrame:
+    """Aalen-Johansen cumulative incidence of event codes 1..n_events (0 = censored).
+
+    Returns one row per distinct time: ``time``, ``at_risk``, ``d_any``, ``surv``, and for
+    each k ``d_k``, ``cif_k``, ``var_k`` (delta-method variance, unweighted formula on the
+    given counts).
+    """
+    time = np.asarray(time, float)
+    event = np.asarray(event, int)
+    w = np.ones(len(time)) if weights is None else np.asarray(weights, float)
+    ut, inv = np.unique(time, return_inverse=True)
+    tot = np.bincount(inv, weights=w, minlength=len(ut))
+    at_risk = tot[::-1].cumsum()[::-1]
+    d = np.column_stack([np.bincount(inv, weights=w * (event == k), minlength=len(ut))
+                         for k in range(1, n_events + 1)])
+    d_any = d.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        haz = np.where(at_risk > 0, d_any / at_risk, 0.0)
+        surv = np.cumprod(1 - haz)
+        lag = np.concatenate([[1.0], surv[:-1]])
+        out = {"time": ut, "at_risk": at_risk, "d_any": d_any, "surv": surv}
+        a = np.where(at_risk - d_any > 0, d_any / (at_risk * (at_risk - d_any)), 0.0)
+        for k in range(n_events):
+            dk = d[:, k]
+            f = np.cumsum(lag * dk / at_risk)
+            b = lag ** 2 * dk * (at_risk - dk) / at_risk ** 3
+            c = lag * dk / at_risk ** 2
+            # sum_i a_i (F - F_i)^2 + sum_i b_i - 2 sum_i c_i (F - F_i), expanded in cumsums
+            var = (f ** 2 * np.cumsum(a) - 2 * f * np.cumsum(a * f) + np.cumsum(a * f ** 2)
+                   + np.cumsum(b) - 2 * (f * np.cumsum(c) - np.cumsum(c * f)))
+            out[f"d_{k + 1}"] = dk
+            out[f"cif_{k + 1}"] = f
+            out[f"var_{k + 1}"] = np.maximum(var, 0.0)
+    return pd.DataFrame(out)
+
+
+def _loglog_ci(f: np.ndarray, var: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    z = stats.norm.ppf(0.5 + level / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lf = np.log(-np.log(f))
+        se = np.sqrt(var) / (f * np.abs(np.log(f)))
+        hi = np.exp(-np.exp(lf - z * se))
+        lo = np.exp(-np.exp(lf + z * se))
+    ok = (f > 0) & (f < 1)
+    return np.where(ok, lo, np.where(f <= 0, 0.0, 1.0)), np.where(ok, hi, np.where(f <= 0, 0.0, 1.0))
+
+
+def _survival_frame(episodes: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    if not isinstance(episodes, pd.DataFrame):
+        raise InputError(f"episodes must be a DataFrame, got {type(episodes).__name__}")
+    need = [c for c in ("measure", "exit_type", "months_to_exit") if c not in episodes]
+    if need:
+        raise InputError(f"episodes: survival analysis needs column(s) {need}")
+    bad = ~episodes["exit_type"].isin(["cure", "default", "open"]) & episodes["exit_type"].notna()
+    if bad.any():
+        raise InputError("episodes: exit_type must be cure, default or open; found "
+                         f"{sorted(episodes.loc[bad, 'exit_type'].astype(str).unique())[:5]}")
+    warns = []
+    ok = episodes["months_to_exit"].notna() & episodes["exit_type"].notna()
+    if (~ok).any():
+        warns.append(f"survival: {int((~ok).sum())} episodes without months_to_exit/exit_type left out")
+    neg = episodes["months_to_exit"] < 0
+    if neg.any():
+        raise InputError(f"episodes: months_to_exit < 0 in rows {list(episodes.index[neg][:3])}")
+    return episodes.loc[ok], warns
+
+
+@dataclass(frozen=True, eq=False)
+class SurvivalResult:
+    """Cumulative incidence curves (``table``) and Cox hazard ratios (``hazard_ratios``).
+
+    ``table`` columns: measure, weighting (unweighted / ipw), event (cure / default),
+    month, cif, ci_low, ci_high, at_risk. ``hazard_ratios`` columns: measure,
+    hazard_ratio, ci_low, ci_high, p_value, n_episodes, n_cures.
+    """
+
+    table: pd.DataFrame
+    hazard_ratios: pd.DataFrame
+    warnings: tuple[str, ...]
+    level: float = 0.95
+
+    def summary(self, months: Sequence[int] = (3, 6, 12)) -> pd.DataFrame:
+        """Cure incidence at a few months per measure and weighting, beside the hazard ratio."""
+        t = self.table[self.table["event"] == "cure"]
+        rows = []
+        for (m, wt), g in t.groupby(["measure", "weighting"], sort=True):
+            g = g.sort_values("month")
+            r = {"measure": m, "weighting": wt}
+            for mo in months:
+                sel = g[g["month"] <= mo]
+                r[f"cure_by_{mo}m"] = float(sel["cif"].iloc[-1]) if len(sel) else 0.0
+            rows.append(r)
+        s = pd.DataFrame(rows)
+        hr = self.hazard_ratios.set_index("measure")["hazard_ratio"] if len(self.hazard_ratios) else {}
+        s["cure_hazard_ratio"] = s["measure"].map(hr)
+        return s
+
+    def _repr_html_(self) -> str:
+        w = "".join(f"<li>{x}</li>" for x in self.warnings)
+        return ("<h4>Time to cure (competing risk: default)</h4>"
+                + self.summary().to_html(index=False, float_format="{:.3f}".format)
+                + (f"<ul>{w}</ul>" if w else ""))
+
+
+def cumulative_incidence(episodes: pd.DataFrame, weighting: Sequence[str] = ("unweighted", "ipw"),
+                         covariates: Sequence[str] | None = None, clip: float = 0.01,
+                         level: float = 0.95, min_cell: int = 10) -> tuple[pd.DataFrame, list[str]]:
+    """Cure and default cumulative incidence by measure (see module docstring)."""
+    from analysis.effects.estimators import (
+        REFERENCE,
+        build_design,
+        default_covariates,
+        fit_propensity,
+    )
+
+    df, warns = _survival_frame(episodes)
+    bad = [w for w in weighting if w not in ("unweighted", "ipw")]
+    if bad:
+        raise ParameterError(f"weighting must be unweighted and/or ipw, got {bad}")
+    counts = df["measure"].astype("string").value_counts()
+    small = sorted(m for m, c in counts.items() if c < min_cell)
+    if small:
+        warns.append(f"survival: arm(s) {small} have fewer than min_cell={min_cell} episodes; no curve")
+    arms = [m for m in counts.index if m not in small]
+    arms = ([REFERENCE] if REFERENCE in arms else []) + sorted(m for m in arms if m != REFERENCE)
+    df = df[df["measure"].astype("string").isin(arms)]
+    a = pd.Categorical(df["measure"].astype("string"), categories=arms).codes
+    time = df["months_to_exit"].to_numpy(float)
+    event = df["exit_type"].map({"open": 0, "cure": 1, "default": 2}).to_numpy(int)
+    weights = {"unweighted": np.ones(len(df))}
+    if "ipw" in weighting and len(arms) >= 2:
+        covs = list(covariates) if covariates is not None else default_covariates(df)
+        x = build_design(df, covs).transform(df)
+        gamma, note = fit_propensity(x, a, len(arms))
+        if note:
+            warns.append(f"survival: {note}")
+        from analysis.effects.estimators import _mn_probs
+
+        e = np.maximum(_mn_probs(x, gamma), clip)
+        weights["ipw"] = 1.0 / e[np.arange(len(df)), a]
+    out = []
+    for wname in weighting:
+        if wname not in weights:
+            continue
+        for k, arm in enumerate(arms):
+            sel = a == k
+            w = weights[wname][sel]
+            aj = aalen_johansen(time[sel], event[sel], w)
+            scale = 1.0
+            if wname == "ipw":
+                ess = w.sum() ** 2 / (w ** 2).sum()
+                scale = ess / w.sum()
+            for j, ev in enumerate(EVENTS, start=1):
+                f = aj[f"cif_{j}"].to_numpy()
+                if wname == "ipw":
+                    aj2 = aalen_johansen(time[sel], event[sel], w * scale)
+                    var = aj2[f"var_{j}"].to_numpy()
+                else:
+                    var = aj[f"var_{j}"].to_numpy()
+                lo, hi = _loglog_ci(f, var, level)
+                out.append(pd.DataFrame({"measure": arm, "weighting": wname, "event": ev,
+                                         "month": aj["time"].to_numpy(), "cif": f,
+                                         "ci_low": lo, "ci_high": hi,
+                                         "at_risk": aj["at_risk"].to_numpy() * scale}))
+    table = pd.concat(out, ignore_index=True) if out else pd.DataFrame(
+        columns=["measure", "weighting", "event", "month", "cif", "ci_low", "ci_high", "at_risk"])
+    return table, warns
+
+
+def cox_cure_hazards(episodes: pd.DataFrame, covariates: Sequence[str] | None = None,
+                     level: float = 0.95, min_cell: int = 10) -> tuple[pd.DataFrame, list[str]]:
+    """Cause-specific Cox hazard ratios of cure by measure vs ``none`` (statsmodels PHReg)."""
+    from statsmodels.duration.hazard_regression import PHReg
+
+    from analysis.effects.estimators import REFERENCE, build_design, default_covariates
+
+    df, warns = _survival_frame(episodes)
+    counts = df["measure"].astype("string").value_counts()
+    if REFERENCE not in counts.index:
+        raise InputError(f"episodes: no {REFERENCE!r} episodes; hazard ratios need the reference arm")
+    small = sorted(m for m, c in counts.items() if c < min_cell and m != REFERENCE)
+    if small:
+        warns.append(f"cox: arm(s) {small} have fewer than min_cell={min_cell} episodes; no hazard ratio")
+    arms = sorted(m for m in counts.index if m not in small and m != REFERENCE)
+    df = df[df["measure"].astype("string").isin([REFERENCE, *arms])]
+    if not arms:
+        return pd.DataFrame(columns=["measure", "hazard_ratio", "ci_low", "ci_high", "p_value",
+                                     "n_episodes", "n_cures"]), warns
+    m = df["measure"].astype("string").to_numpy()
+    dummies = np.column_stack([(m == arm).astype(float) for arm in arms])
+    covs = list(covariates) if covariates is not None else default_covariates(df)
+    x = build_design(df, covs).transform(df)[:, 1:] if covs else np.empty((len(df), 0))
+    exog = np.column_stack([dummies, x])
+    status = (df["exit_type"] == "cure").to_numpy(int)
+    res = PHReg(df["months_to_exit"].to_numpy(float), exog, status=status, ties="efron").fit()
+    z = stats.norm.ppf(0.5 + level / 2)
+    b, se = np.asarray(res.params)[: len(arms)], np.asarray(res.bse)[: len(arms)]
+    n_cure = pd.Series(status).groupby(m).sum()
+    hr = pd.DataFrame({"measure": arms, "hazard_ratio": np.exp(b), "ci_low": np.exp(b - z * se),
+                       "ci_high": np.exp(b + z * se),
+                       "p_value": 2 * stats.norm.sf(np.abs(b / se)),
+                       "n_episodes": [int((m == arm).sum()) for arm in arms],
+                       "n_cures": [int(n_cure.get(arm, 0)) for arm in arms]})
+    return hr, warns
+
+
+def analyse_time_to_cure(episodes: pd.DataFrame, covariates: Sequence[str] | None = None,
+                         weighting: Sequence[str] = ("unweighted", "ipw"), clip: float = 0.01,
+                         level: float = 0.95, min_cell: int = 10, cox: bool = True) -> SurvivalResult:
+    """Cumulative incidence of cure and default by measure and Cox cure hazard ratios."""
+    from analysis.effects.estimators import _blas_limit
+
+    with _blas_limit(len(episodes) if isinstance(episodes, pd.DataFrame) else 0):
+        return _analyse(episodes, covariates, weighting, clip, level, min_cell, cox)
+
+
+def _analyse(episodes, covariates, weighting, clip, level, min_cell, cox) -> SurvivalResult:
+    table, w1 = cumulative_incidence(episodes, weighting, covariates, clip, level, min_cell)
+    if cox:
+        hr, w2 = cox_cure_hazards(episodes, covariates, level, min_cell)
+    else:
+        hr, w2 = pd.DataFrame(columns=["measure", "hazard_ratio", "ci_low", "ci_high", "p_value",
+                                       "n_episodes", "n_cures"]), []
+    return SurvivalResult(table, hr, tuple(dict.fromkeys(w1 + w2)), level)

@@ -1,0 +1,3 @@
+"""Translations of the report's text (catalogues in locale/)."""
+
+__all__ = ['catalogue']

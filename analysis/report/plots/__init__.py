@@ -1,0 +1,3 @@
+"""Figures for the report pages."""
+
+__all__ = ['causes', 'effects', 'portfolio', 'targeting']

@@ -1,0 +1,3 @@
+"""Sentences and display names in the report language."""
+
+__all__ = ['causes', 'display', 'effects', 'targeting']

@@ -1,0 +1,56 @@
+"""Targeting: which relief measure to offer to whom, and what a policy is worth."""
+
+from analysis.targeting.policies import (
+    POLICY_COLUMNS,
+    RECOMMEND_COLUMNS,
+    TargetingWarning,
+    arm_estimates,
+    compare_policies,
+    open_mask,
+    true_policy_values,
+)
+from analysis.targeting.pooled import (
+    crossfit_pooled_loss,
+    fit_pooled_logit,
+    fit_pooled_loss,
+    pooled_design,
+)
+from analysis.targeting.recommend import as_of_month, with_cause
+from analysis.targeting.rules import (
+    MISSING,
+    BudgetRule,
+    GridRule,
+    Node,
+    Split,
+    candidate_splits,
+    fit_budget_rule,
+    fit_grid_rule,
+    fit_policy_tree,
+    leaf_values,
+)
+
+__all__ = [
+    "BudgetRule",
+    "GridRule",
+    "MISSING",
+    "Node",
+    "POLICY_COLUMNS",
+    "RECOMMEND_COLUMNS",
+    "Split",
+    "TargetingWarning",
+    "arm_estimates",
+    "as_of_month",
+    "candidate_splits",
+    "compare_policies",
+    "crossfit_pooled_loss",
+    "fit_budget_rule",
+    "fit_grid_rule",
+    "fit_policy_tree",
+    "fit_pooled_logit",
+    "fit_pooled_loss",
+    "leaf_values",
+    "open_mask",
+    "pooled_design",
+    "true_policy_values",
+    "with_cause",
+]

@@ -1,0 +1,113 @@
+"""A pooled outcome model for targeting: one fractional logit of the loss rate for all arms.
+
+Why. :func:`analysis.effects.estimators.fit_nuisance` fits one GLM per arm. A measure given to a few
+hundred episodes has 50-150 loss events for some 37 parameters, so its GLM is fitted with
+an L2 penalty that shrinks its slopes toward zero, i.e. its predictions toward the mean
+of the (better-scored) episodes that received it. The *difference* between that arm's
+prediction and the ``none`` arm's then grows with the episode's risk, and the targeting
+rule, which maximises that difference, chases it. The pooled model shrinks each arm's
+slopes toward the slopes shared by all arms instead of toward zero:
+
+    logit E[loss | x, arm a] = x'beta + alpha_a + x'delta_a        (alpha_none = delta_none = 0)
+
+with covariates ``x`` the standardised design of the per-arm models (intercept first),
+``beta`` and ``alpha`` unpenalised and the arm x covariate interactions ``delta_a``
+penalised by ``lambda / 2 x ||delta_a||^2`` per observation (binomial quasi-likelihood,
+logit link; fitted by Newton's method). As the data grow the penalty's weight vanishes and
+the model tends to the per-arm GLMs; with little data an arm's effect is that of the
+shared slopes plus a shrunk deviation, the usual multi-task ("borrow strength") prior.
+``lambda = 0.01`` was chosen between 0.001 and 0.01 on six development books and checked on
+four others (``benchmarks/README.md``). Used only to *learn* the rule; the policy values
+stay doubly robust with the per-arm models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+DEFAULT_PENALTY = 0.01
+
+
+def pooled_design(x: np.ndarray, arm: np.ndarray, n_arms: int) -> np.ndarray:
+    """[x, arm dummies (arms 1..K-1), arm dummies x x[:, 1:]] for arm codes ``arm``."""
+    d = np.eye(n_arms)[arm][:, 1:]
+    inter = (d[:, :, None] * x[:, None, 1:]).reshape(len(x), -1)
+    return np.column_stack([x, d, inter])
+
+
+def _penalty_vector(p: int, n_arms: int, penalty: float) -> np.ndarray:
+    pen = np.zeros(p + (n_arms - 1) * p)
+    pen[p + n_arms - 1:] = penalty
+    return pen
+
+
+def fit_pooled_logit(z: np.ndarray, y: np.ndarray, pen: np.ndarray, max_iter: int = 50,
+                     tol: float = 1e-8) -> np.ndarray:
+    """Newton's method for min -loglik/n + 1/2 sum pen_j b_j^2 (binomial quasi-likelihood,
+    logit link; ``y`` in [0, 1]). A small ridge (1e-8) keeps unpenalised columns that are
+    constant within the fitted rows (an arm absent from a fold) finite."""
+    n, p = z.shape
+    b = np.zeros(p)
+    reg = np.diag(pen + 1e-8)
+    for _ in range(max_iter):  # a few Newton steps, each a p x p solve
+        mu = 1.0 / (1.0 + np.exp(-np.clip(z @ b, -30, 30)))
+        grad = z.T @ (mu - y) / n + reg @ b
+        hess = (z * (mu * (1 - mu))[:, None]).T @ z / n + reg
+        step = np.linalg.solve(hess, grad)
+        b -= step
+        if np.abs(step).max() < tol:
+            break
+    return b
+
+
+@dataclass(frozen=True, eq=False)
+class PooledLossModel:
+    """A fitted pooled loss model; ``design``: the per-arm models' design (to encode new
+    episodes), ``params``: coefficients of :func:`pooled_design`."""
+
+    arms: tuple[str, ...]
+    design: object
+    params: np.ndarray
+
+    def predict_x(self, x: np.ndarray) -> np.ndarray:
+        """Expected loss rate under every arm (n x K) for design rows ``x``."""
+        k = len(self.arms)
+        cols = [pooled_design(x, np.full(len(x), j), k) @ self.params for j in range(k)]
+        return 1.0 / (1.0 + np.exp(-np.clip(np.column_stack(cols), -30, 30)))
+
+    def predict_outcomes(self, episodes: pd.DataFrame) -> pd.DataFrame:
+        """Expected loss rate under every arm (columns = arms) for new episodes."""
+        return pd.DataFrame(self.predict_x(self.design.transform(episodes)), columns=list(self.arms),
+                            index=episodes.index)
+
+
+def fit_pooled_loss(arms: tuple[str, ...], design: object, x: np.ndarray, y: np.ndarray,
+                    a: np.ndarray, rows: np.ndarray | None = None,
+                    penalty: float = DEFAULT_PENALTY) -> PooledLossModel:
+    """Fit the pooled model on ``rows`` (default all) of design ``x``, outcome ``y``, arm codes ``a``."""
+    rows = np.arange(len(y)) if rows is None else rows
+    k = len(arms)
+    z = pooled_design(x[rows], a[rows], k)
+    b = fit_pooled_logit(z, y[rows], _penalty_vector(x.shape[1], k, penalty))
+    return PooledLossModel(tuple(arms), design, b)
+
+
+def crossfit_pooled_loss(nuisance, folds: np.ndarray, penalty: float = DEFAULT_PENALTY
+                         ) -> tuple[PooledLossModel, np.ndarray, dict[int, np.ndarray]]:
+    """The pooled model on the loss nuisance's episodes: (full-sample fit, out-of-fold
+    predictions n x K, {fold: predictions on the rows outside the fold from the model
+    fitted without it})."""
+    x, y, a, arms = nuisance.x, nuisance.y, nuisance.a, nuisance.arms
+    full = fit_pooled_loss(arms, nuisance.design, x, y, a, penalty=penalty)
+    oof = np.empty((len(y), len(arms)))
+    without: dict[int, np.ndarray] = {}
+    for fo in np.unique(folds):  # a handful of folds
+        tr = np.flatnonzero(folds != fo)
+        m = fit_pooled_loss(arms, nuisance.design, x, y, a, tr, penalty)
+        pred = m.predict_x(x)
+        oof[folds == fo] = pred[folds == fo]
+        without[int(fo)] = pred[tr]
+    return full, oof, without

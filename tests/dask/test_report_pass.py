@@ -1,0 +1,187 @@
+"""Reports on the Dask engine publish the pandas engine's tables.
+
+One small synthetic book whose Parquet parts cut loans apart; the Dask runs use a
+LocalCluster of 2 in-process workers (its address handed to the runner as
+``--scheduler``), as ``tests/test_engine_dask.py`` does.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.dask.report_pass import in_sample, sample_design, sample_fraction
+from analysis.report.context import open_context
+from analysis.report.params import default_notebooks_dir
+from analysis.report.runner import ReportOptions, run_report
+
+AS_OF = "2024-06"
+KPI_TABLES = ("kpis", "portfolio_mix", "overdue_rates", "roll_rates", "vintage_curves",
+              "outcome_rates", "loan_categories")
+
+
+@pytest.fixture(scope="module")
+def book_dir(tmp_path_factory) -> Path:
+    from analysis.synthetic.generate import generate_book
+    from tests.helpers.dask import resplit as _resplit
+
+    d = tmp_path_factory.mktemp("dask_report_book")
+    generate_book(600, 11, d, chunk_loans=200)
+    _resplit(d, "performance", [0.07, 0.61, 0.02, 0.30])
+    _resplit(d, "signals", [0.5, 0.5])
+    return d
+
+
+@pytest.fixture(scope="module")
+def address(cluster):
+    return cluster.scheduler.address
+
+
+def _missing_as_none(df: pd.DataFrame) -> pd.DataFrame:
+    """Object columns with one missing marker: the run cache stores the episodes in
+    Parquet, which reads pd.NA and NaN in text columns back as None."""
+    obj = [c for c in df.columns if df[c].dtype == object]
+    return df.assign(**{c: df[c].where(df[c].notna(), None) for c in obj})
+
+
+def _same(a: pd.DataFrame, b: pd.DataFrame, name: str) -> None:
+    a, b = _missing_as_none(a), _missing_as_none(b)
+    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True),
+                                  check_dtype=False, check_categorical=False, rtol=1e-9,
+                                  obj=name)
+
+
+def test_context_tables_equal_pandas(book_dir, address, tmp_path, monkeypatch):
+    from analysis.report import tables as rt
+
+    monkeypatch.setenv("OVERDUE_RELIEF_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("OVERDUE_RELIEF_SCHEDULER", address)
+    dk = open_context(str(book_dir), AS_OF, engine="dask")
+    pd_ = open_context(str(book_dir), AS_OF, engine="pandas")
+    assert dk.engine == "dask" and not dk.sampling["sampled"]
+    rates = pd_.kpis.overdue_trend(segments=(None, *rt.SEGMENTS), months=None)
+    d_rates = dk.kpis.overdue_trend(segments=(None, *rt.SEGMENTS), months=None)
+    _same(rates, d_rates, "overdue_trend")
+    _same(pd_.kpis.portfolio_mix(rates=rates), dk.kpis.portfolio_mix(rates=d_rates), "mix")
+    for name in ("headline", "overdue_trend", "roll_window", "vintage_curves",
+                 "categories_trend", "outcome_rates"):
+        _same(getattr(pd_.kpis, name)(), getattr(dk.kpis, name)(), name)
+    ep = pd_.episodes.sort_values(["loan_id", "episode_no"], kind="stable")
+    _same(ep, dk.episodes, "episodes")
+    assert dk.describe() == pd_.describe()
+
+
+def test_context_as_of_and_segment(book_dir, address, tmp_path, monkeypatch):
+    monkeypatch.setenv("OVERDUE_RELIEF_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("OVERDUE_RELIEF_SCHEDULER", address)
+    seg = "borrower_type=micro_enterprise"
+    dk = open_context(str(book_dir), "2023-12", segment=seg, engine="dask")
+    pd_ = open_context(str(book_dir), "2023-12", segment=seg, engine="pandas")
+    _same(pd_.kpis.headline(), dk.kpis.headline(), "headline")
+    _same(pd_.kpis.roll_window(), dk.kpis.roll_window(), "roll_window")
+    assert len(dk.book.loans) == len(pd_.book.loans)
+    with pytest.raises(Exception, match="no loan has"):
+        open_context(str(book_dir), AS_OF, segment="borrower_type=nobody", engine="dask")
+
+
+def test_model_sample_is_equal_probability_by_loan():
+    ids = pd.Series([f"L{i:07d}" for i in range(200_000)])
+    keep = in_sample(ids, 0.1)
+    assert abs(keep.mean() - 0.1) < 4 * np.sqrt(0.1 * 0.9 / len(ids))  # Bernoulli(0.1)
+    assert (in_sample(ids.iloc[::-1], 0.1)[::-1] == keep).all()  # by ID, not position
+    assert sample_fraction(100, 200) == 1.0 and sample_fraction(1000, 200) == 0.2
+    d = sample_design(1000, 200, 400, 100, 0.2)
+    assert d["sampled"] and d["se_inflation"] == pytest.approx(2.0)
+
+
+def _run(book: Path, out: Path, engine: str, scheduler: str | None, only=("01", "00")):
+    return run_report(ReportOptions(
+        data_dir=book, as_of=AS_OF, out_dir=out, notebooks_dir=default_notebooks_dir(),
+        only=only, cell_timeout_s=300, run_timeout_s=900, quiet=True, engine=engine,
+        scheduler=scheduler,
+    ))
+
+
+def test_report_on_dask_publishes_the_pandas_tables(book_dir, address, tmp_path):
+    dk = _run(book_dir, tmp_path / "dask", "dask", address)
+    assert dk.exit_code == 0, dk.message
+    pdr = _run(book_dir, tmp_path / "pandas", "pandas", None)
+    assert pdr.exit_code == 0, pdr.message
+    for name in KPI_TABLES:
+        a = pd.read_csv(pdr.path / "tables" / f"{name}.csv")
+        b = pd.read_csv(dk.path / "tables" / f"{name}.csv")
+        _same(a, b, name)
+
+
+def test_bad_scheduler_is_exit_2(book_dir, tmp_path):
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "analysis", "report", "--data", str(book_dir), "--as-of", AS_OF,
+         "--out", str(tmp_path / "r"), "--engine", "dask", "--scheduler", "tcp://127.0.0.1:9",
+         "--only", "01", "-q"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'" in proc.stdout + proc.stderr
+
+
+def test_cli_accepts_engine_on_report_and_refresh():
+    from analysis.cli.main import build_parser
+
+    p = build_parser()
+    for cmd in (["report", "--as-of", AS_OF], ["refresh"]):
+        args = p.parse_args([*cmd, "--data", "x", "--engine", "dask", "--scheduler", "tcp://h:1"])
+        assert (args.engine, args.scheduler) == ("dask", "tcp://h:1")
+    with pytest.raises(SystemExit):
+        p.parse_args(["report", "--as-of", AS_OF, "--data", "x", "--engine", "spark"])
+
+
+def test_attribution_computed_once_and_shared(book_dir, tmp_path, monkeypatch):
+    from analysis.causes.attribute import attribute
+
+    monkeypatch.setenv("OVERDUE_RELIEF_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("OVERDUE_RELIEF_CACHE_DIR_FINGERPRINT", "fp-test")
+    ctx = open_context(str(book_dir), AS_OF, engine="pandas")
+    att = ctx.attribution(n_boot=20)  # notebook 02
+    stored = sorted(p.name for p in (tmp_path / "cache").glob("attribution-*.pkl"))
+    assert len(stored) == 1 and stored[0].endswith("-b20.pkl")
+    later = open_context(str(book_dir), AS_OF, engine="pandas")  # another notebook's kernel
+    episodes, note = later.with_cause()
+    assert note == "" and sorted(p.name for p in (tmp_path / "cache").glob("*.pkl")
+                                 if p.name.startswith("attribution")) == stored
+    # the per-episode families do not depend on the bootstrap (what makes sharing valid)
+    fresh = attribute(later.book, later.episodes, definitions=later.definitions, n_boot=0,
+                      min_cell=later.min_cell)
+    cols = ["loan_id", "start_month", "primary_family"]
+    assert att.per_episode[cols].equals(fresh.per_episode[cols])
+    merged = episodes[["loan_id", "start_month", "primary_family"]].dropna()
+    assert len(merged) > 0 and set(merged["primary_family"]) <= {"economic", "management",
+                                                                 "personal"}
+
+
+def test_latest_complete_month_on_dask(book_dir, address, tmp_path):
+    from analysis.dask.report_pass import latest_complete_month_dask
+    from analysis.data.validate import load_book
+    from analysis.report.refresh import latest_complete_month
+
+    book = load_book(book_dir)
+    assert latest_complete_month_dask(book_dir, 0.95, address) == latest_complete_month(book)
+    # drop most loans from the last month: it no longer counts as complete
+    cut = tmp_path / "cut"
+    import shutil
+
+    shutil.copytree(book_dir, cut)
+    perf = pd.read_parquet(cut / "performance")
+    last = perf["month"].max()
+    keep = (perf["month"] < last) | (perf.index % 4 == 0)
+    shutil.rmtree(cut / "performance")
+    (cut / "performance").mkdir()
+    perf[keep].to_parquet(cut / "performance" / "part-0.parquet", index=False)
+    got = latest_complete_month_dask(cut, 0.95, address)
+    assert got == latest_complete_month(load_book(cut)) and got < str(last)[:7]
