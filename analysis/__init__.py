@@ -4,7 +4,7 @@ The package is layered (``docs/ARCHITECTURE.md``): contract and data, episodes a
 analyses, delivery, scale. The two entry points most users need are re-exported here.
 """
 
-from analysis.data.validate import load_book, validate_book
+from analysis.data import load_book, validate_book
 from analysis.episodes import build_episodes
 
 __all__ = ["build_episodes", "load_book", "validate_book"]

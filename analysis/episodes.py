@@ -55,30 +55,16 @@ the window (for example in month 3 of an episode) is not attributed to the episo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
 from analysis.data.book import Book
 from analysis.definitions import NO_RELIEF, Definitions
+from analysis.months import month_end, month_index
 
 RELIEF_PARAMETERS = ("deferral_months", "instalments", "rate_cut_bp", "counselling_sessions")
-_KEY_COLUMNS = ("loan_id", "borrower_id")
-
-
-def month_index(values: pd.Series | np.ndarray) -> np.ndarray:
-    """Months since 1970-01 as int64 (a month-end date and its month map to one integer)."""
-    arr = np.asarray(values, dtype="datetime64[ns]")
-    if arr.size > 10_000:  # few distinct months: convert each once
-        codes, uniques = pd.factorize(arr.view(np.int64))
-        months = uniques.view("datetime64[ns]").astype("datetime64[M]").astype(np.int64)
-        return months[codes]
-    return arr.astype("datetime64[M]").astype(np.int64)
-
-
-def month_end(index: np.ndarray) -> pd.DatetimeIndex:
-    """Inverse of :func:`month_index`: the month-end timestamps."""
-    first = np.asarray(index, dtype=np.int64).astype("datetime64[M]")
-    return pd.DatetimeIndex(first.astype("datetime64[ns]")) + pd.offsets.MonthEnd(0)
 
 
 def _owner(starts: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -162,6 +148,44 @@ def episodes_from_definitions(
     perf = book.performance
     if len(perf) == 0:
         return _empty_frame(book)
+    rows = _sorted_rows(perf)
+    overdue, written_at_end = _overdue_months(rows, d.overdue_dpd)
+    runs = _runs(overdue, rows.new_loan, d.probation_months)
+    if not runs.ep_start.any():
+        return _empty_frame(book)
+    end_m = rows.mi.max() if data_end is None else int(month_index([pd.Timestamp(data_end)])[0])
+    s_idx = runs.start[np.flatnonzero(runs.ep_start)]
+    start_m = rows.mi[s_idx]
+    start_rows = s_idx if rows.order is None else rows.order[s_idx]
+    ep = pd.DataFrame(
+        {
+            "loan_id": perf["loan_id"].to_numpy()[start_rows],
+            **_episode_columns(rows, runs, written_at_end, d, end_m),
+        }
+    )
+    ep = _add_loan_attributes(ep, book, start_m)
+    ep = _add_relief(ep, book, start_m, d.relief_window_months)
+    ep = _add_signals(ep, book, start_rows)
+    ep = _add_reasons(ep, book, start_m)
+    return ep.reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """The performance rows as arrays in (loan, month) order."""
+
+    order: np.ndarray | None  # positions in the performance table (None: already in order)
+    new_loan: np.ndarray  # True on a loan's first row
+    mi: np.ndarray  # month numbers
+    dpd: np.ndarray  # days past due (missing: 0)
+    bal: np.ndarray  # balance (missing: 0)
+    wo: np.ndarray  # write-off (missing: 0)
+    rec: np.ndarray  # recovery (missing: 0)
+    loan_first: np.ndarray  # each loan's first row
+    loan_last: np.ndarray  # each loan's last row
+
+
+def _sorted_rows(perf: pd.DataFrame) -> _Rows:
     order, new_loan, mi = _loan_order(perf)
     n = len(perf)
 
@@ -177,12 +201,18 @@ def episodes_from_definitions(
     rec = column("recovery", np.float64)
     loan_first = np.flatnonzero(new_loan)
     loan_last = np.r_[loan_first[1:] - 1, n - 1]
-    n_loans = len(loan_first)
+    return _Rows(order, new_loan, mi, dpd, bal, wo, rec, loan_first, loan_last)
 
-    # Every row from a loan's first write-off on counts as overdue (a difference array).
-    overdue = dpd >= d.overdue_dpd
-    written_at_end = np.zeros(n_loans, dtype=bool)
-    wo_rows = np.flatnonzero(wo > 0)
+
+def _overdue_months(rows: _Rows, overdue_dpd: int) -> tuple[np.ndarray, np.ndarray]:
+    """Overdue flag of every row, and per loan whether it was ever written off.
+
+    Every row from a loan's first write-off on counts as overdue (a difference array).
+    """
+    n, loan_first, loan_last = len(rows.mi), rows.loan_first, rows.loan_last
+    overdue = rows.dpd >= overdue_dpd
+    written_at_end = np.zeros(len(loan_first), dtype=bool)
+    wo_rows = np.flatnonzero(rows.wo > 0)
     if len(wo_rows):
         wo_loans, first = np.unique(_owner(loan_first, wo_rows), return_index=True)
         marks = np.zeros(n + 1, dtype=np.int32)
@@ -190,8 +220,31 @@ def episodes_from_definitions(
         marks[loan_last[wo_loans] + 1] -= 1
         overdue |= np.cumsum(marks[:n]) > 0
         written_at_end[wo_loans] = True
+    return overdue, written_at_end
 
-    # The rules act on runs of consecutive overdue or clean months, far fewer than rows.
+
+@dataclass(frozen=True)
+class _Runs:
+    """Runs of consecutive overdue or clean months of a loan, and their episodes.
+
+    The rules act on runs, far fewer than rows.
+    """
+
+    start: np.ndarray  # first row of each run
+    length: np.ndarray  # months in the run
+    over: np.ndarray  # the run is overdue
+    first: np.ndarray  # the run is its loan's first
+    loan: np.ndarray  # loan number of the run
+    ep_start: np.ndarray  # the run starts an episode
+    episode_no: np.ndarray  # number of the loan's episode the run belongs to (0: none yet)
+    in_ep: np.ndarray  # the run belongs to an episode
+    ep: np.ndarray  # episode number (over all loans) of the run
+
+
+def _runs(overdue: np.ndarray, new_loan: np.ndarray, probation_months: int) -> _Runs:
+    """An episode starts at a loan's first overdue run, and at every overdue run after a
+    clean run of at least ``probation_months``; shorter clean runs are false cures."""
+    n = len(overdue)
     run_start = new_loan.copy()
     run_start[1:] |= overdue[1:] != overdue[:-1]
     rs = np.flatnonzero(run_start)
@@ -201,44 +254,34 @@ def episodes_from_definitions(
     run_loan = np.cumsum(run_first) - 1
     prev_len = np.r_[0, run_len[:-1]]
     prev_first = np.r_[False, run_first[:-1]]
-    run_ep_start = run_over & (run_first | prev_first | (prev_len >= d.probation_months))
+    run_ep_start = run_over & (run_first | prev_first | (prev_len >= probation_months))
     starts_cum = np.cumsum(run_ep_start)
     base = (starts_cum - run_ep_start)[np.flatnonzero(run_first)][run_loan]
     episode_no_run = starts_cum - base
     in_ep_run = episode_no_run > 0
     ep_of_run = starts_cum - 1
+    return _Runs(rs, run_len, run_over, run_first, run_loan, run_ep_start, episode_no_run,
+                 in_ep_run, ep_of_run)
 
-    s_run = np.flatnonzero(run_ep_start)
+
+def _episode_columns(
+    rows: _Rows, runs: _Runs, written_at_end: np.ndarray, d: Definitions, end_m: int
+) -> dict[str, object]:
+    """Every column of the episode table after ``loan_id``, in table order; ``end_m`` is
+    the month number of the last month the data cover."""
+    n, mi, dpd, bal, loan_last = len(rows.mi), rows.mi, rows.dpd, rows.bal, rows.loan_last
+    s_run = np.flatnonzero(runs.ep_start)
     n_ep = len(s_run)
-    if n_ep == 0:
-        return _empty_frame(book)
-    s_idx = rs[s_run]
-    ep_loan = run_loan[s_run]
+    s_idx = runs.start[s_run]
+    ep_loan = runs.loan[s_run]
     ep_last_row = np.minimum(np.r_[s_idx[1:] - 1, n - 1], loan_last[ep_loan])
     start_m = mi[s_idx]
 
     closed = bal[loan_last] == 0
     repaid = closed & ~written_at_end
-    run_is_last = np.r_[run_first[1:], True]
-    cure_run = (
-        ~run_over
-        & in_ep_run
-        & ((run_len >= d.probation_months) | (run_is_last & repaid[run_loan]))
-    )
-    cure_idx = np.full(n_ep, -1, dtype=np.int64)
-    cure_idx[ep_of_run[cure_run]] = rs[cure_run]
+    cure_idx = _cure_rows(runs, repaid, n_ep, d.probation_months)
     has_cure = cure_idx >= 0
-
-    # Default: first row of the episode, before the return month, at default_dpd or written off.
-    cand = np.flatnonzero((dpd >= d.default_dpd) | (wo > 0))
-    cand_run = _owner(rs, cand)
-    keep = in_ep_run[cand_run]
-    cand, cand_ep = cand[keep], ep_of_run[cand_run[keep]]
-    before_cure = ~has_cure[cand_ep] | (cand < cure_idx[cand_ep])
-    cand, cand_ep = cand[before_cure], cand_ep[before_cure]
-    default_idx = np.full(n_ep, -1, dtype=np.int64)
-    ep_def, first_def = np.unique(cand_ep, return_index=True)
-    default_idx[ep_def] = cand[first_def]
+    default_idx = _default_rows(rows, runs, cure_idx, has_cure, n_ep, d.default_dpd)
     has_default = default_idx >= 0
 
     months_to_cure_obs = mi[np.maximum(cure_idx, 0)] - start_m
@@ -248,33 +291,14 @@ def episodes_from_definitions(
 
     cured_h = has_cure & (months_to_cure_obs <= d.horizon_months)
     defaulted_h = has_default & (months_to_default <= d.horizon_months)
-    end_m = mi.max() if data_end is None else int(month_index([pd.Timestamp(data_end)])[0])
     need = d.horizon_months + d.probation_months - 1
     known = ((end_m - start_m) >= need) & (((last_m - start_m) >= need) | closed[ep_loan])
-
-    # Re-default: next episode of the same loan within redefault_months of the return month.
-    next_same_loan = np.r_[ep_loan[1:] == ep_loan[:-1], False]
-    next_start_m = np.r_[start_m[1:], 0]
     cure_m = mi[np.maximum(cure_idx, 0)]
-    redef = next_same_loan & ((next_start_m - cure_m) <= d.redefault_months)
-    redef_known = (
-        cured_h
-        & known
-        & ((end_m - cure_m) >= d.redefault_months)
-        & (redef | ((last_m - cure_m) >= d.redefault_months) | closed[ep_loan])
-    )
+    redef, redef_known = _redefaults(ep_loan, start_m, cure_m, last_m, closed, cured_h, known,
+                                     end_m, d.redefault_months)
 
-    # Loss over the episode's rows, discounted to the default (else start) month.
     ref_m = np.where(has_default, mi[np.maximum(default_idx, 0)], start_m)
-    flows = np.flatnonzero((wo != 0) | (rec != 0))
-    flow_run = _owner(rs, flows)
-    keep = in_ep_run[flow_run]
-    flows, flow_ep = flows[keep], ep_of_run[flow_run[keep]]
-    net = wo[flows] - rec[flows]
-    if d.discount_rate > 0:
-        years = (mi[flows] - ref_m[flow_ep]) / 12.0
-        net = net * (1.0 + d.discount_rate) ** (-years)
-    loss = np.bincount(flow_ep, weights=net, minlength=n_ep)
+    loss = _losses(rows, runs, ref_m, n_ep, d.discount_rate)
     ead = bal[s_idx]
 
     exit_default = has_default & (~has_cure | (default_idx < cure_idx))
@@ -282,43 +306,95 @@ def episodes_from_definitions(
     months_to_exit = np.where(
         exit_default, months_to_default, np.where(has_cure, months_to_cure_obs, ep_end_m - start_m)
     )
-    not_first = ~new_loan[s_idx]
+    not_first = ~rows.new_loan[s_idx]
     prev_idx = np.maximum(s_idx - 1, 0)
+    return {
+        "episode_no": runs.episode_no[s_run].astype(np.int64),
+        "start_month": month_end(start_m),
+        "end_month": month_end(ep_end_m),
+        "ead": ead,
+        "dpd_at_start": dpd[s_idx],
+        "prev_dpd": np.where(not_first, dpd[prev_idx], np.nan),
+        "prev_balance": np.where(not_first, bal[prev_idx], np.nan),
+        "is_cured": _nullable(cured_h, known),
+        "is_defaulted": _nullable(defaulted_h, known),
+        "is_censored": ~known,
+        "cure_month": pd.Series(month_end(cure_m)).where(has_cure).to_numpy(),
+        "months_to_cure": np.where(has_cure, months_to_cure_obs, ep_end_m - start_m),
+        "is_cure_observed": has_cure,
+        "default_month": pd.Series(month_end(ref_m)).where(has_default).to_numpy(),
+        "months_to_default": pd.arrays.IntegerArray(
+            np.where(has_default, months_to_default, 0), ~has_default
+        ),
+        "exit_type": exit_type,
+        "months_to_exit": months_to_exit,
+        "loss": loss,
+        "loss_rate": np.divide(loss, ead, out=np.full(n_ep, np.nan), where=ead > 0),
+        "is_redefaulted": _nullable(redef, redef_known),
+    }
 
-    start_rows = s_idx if order is None else order[s_idx]
-    loan_ids = perf["loan_id"].to_numpy()[start_rows]
-    ep = pd.DataFrame(
-        {
-            "loan_id": loan_ids,
-            "episode_no": episode_no_run[s_run].astype(np.int64),
-            "start_month": month_end(start_m),
-            "end_month": month_end(ep_end_m),
-            "ead": ead,
-            "dpd_at_start": dpd[s_idx],
-            "prev_dpd": np.where(not_first, dpd[prev_idx], np.nan),
-            "prev_balance": np.where(not_first, bal[prev_idx], np.nan),
-            "is_cured": _nullable(cured_h, known),
-            "is_defaulted": _nullable(defaulted_h, known),
-            "is_censored": ~known,
-            "cure_month": pd.Series(month_end(cure_m)).where(has_cure).to_numpy(),
-            "months_to_cure": np.where(has_cure, months_to_cure_obs, ep_end_m - start_m),
-            "is_cure_observed": has_cure,
-            "default_month": pd.Series(month_end(ref_m)).where(has_default).to_numpy(),
-            "months_to_default": pd.arrays.IntegerArray(
-                np.where(has_default, months_to_default, 0), ~has_default
-            ),
-            "exit_type": exit_type,
-            "months_to_exit": months_to_exit,
-            "loss": loss,
-            "loss_rate": np.divide(loss, ead, out=np.full(n_ep, np.nan), where=ead > 0),
-            "is_redefaulted": _nullable(redef, redef_known),
-        }
+
+def _cure_rows(runs: _Runs, repaid: np.ndarray, n_ep: int, probation_months: int) -> np.ndarray:
+    """Each episode's return row (-1: no cure): the first row of the clean run that ends
+    it, when the run lasts ``probation_months`` or the loan is repaid in full during it."""
+    run_is_last = np.r_[runs.first[1:], True]
+    cure_run = (
+        ~runs.over
+        & runs.in_ep
+        & ((runs.length >= probation_months) | (run_is_last & repaid[runs.loan]))
     )
-    ep = _add_loan_attributes(ep, book, start_m)
-    ep = _add_relief(ep, book, start_m, d.relief_window_months)
-    ep = _add_signals(ep, book, start_rows)
-    ep = _add_reasons(ep, book, start_m)
-    return ep.reset_index(drop=True)
+    cure_idx = np.full(n_ep, -1, dtype=np.int64)
+    cure_idx[runs.ep[cure_run]] = runs.start[cure_run]
+    return cure_idx
+
+
+def _default_rows(rows: _Rows, runs: _Runs, cure_idx: np.ndarray, has_cure: np.ndarray,
+                  n_ep: int, default_dpd: int) -> np.ndarray:
+    """Each episode's default row (-1: none): its first row, before the return month, at
+    ``default_dpd`` or written off."""
+    cand = np.flatnonzero((rows.dpd >= default_dpd) | (rows.wo > 0))
+    cand_run = _owner(runs.start, cand)
+    keep = runs.in_ep[cand_run]
+    cand, cand_ep = cand[keep], runs.ep[cand_run[keep]]
+    before_cure = ~has_cure[cand_ep] | (cand < cure_idx[cand_ep])
+    cand, cand_ep = cand[before_cure], cand_ep[before_cure]
+    default_idx = np.full(n_ep, -1, dtype=np.int64)
+    ep_def, first_def = np.unique(cand_ep, return_index=True)
+    default_idx[ep_def] = cand[first_def]
+    return default_idx
+
+
+def _redefaults(ep_loan: np.ndarray, start_m: np.ndarray, cure_m: np.ndarray,
+                last_m: np.ndarray, closed: np.ndarray, cured_h: np.ndarray, known: np.ndarray,
+                end_m: int, redefault_months: int) -> tuple[np.ndarray, np.ndarray]:
+    """(re-defaulted, known): the loan's next episode starts within ``redefault_months`` of
+    the return month; known when the data cover that long after it (``closed`` per loan)."""
+    next_same_loan = np.r_[ep_loan[1:] == ep_loan[:-1], False]
+    next_start_m = np.r_[start_m[1:], 0]
+    redef = next_same_loan & ((next_start_m - cure_m) <= redefault_months)
+    redef_known = (
+        cured_h
+        & known
+        & ((end_m - cure_m) >= redefault_months)
+        & (redef | ((last_m - cure_m) >= redefault_months) | closed[ep_loan])
+    )
+    return redef, redef_known
+
+
+def _losses(rows: _Rows, runs: _Runs, ref_m: np.ndarray, n_ep: int,
+            discount_rate: float) -> np.ndarray:
+    """Write-offs - recoveries over each episode's rows, discounted at ``discount_rate`` a
+    year to the month ``ref_m`` (default, else start)."""
+    mi, wo, rec = rows.mi, rows.wo, rows.rec
+    flows = np.flatnonzero((wo != 0) | (rec != 0))
+    flow_run = _owner(runs.start, flows)
+    keep = runs.in_ep[flow_run]
+    flows, flow_ep = flows[keep], runs.ep[flow_run[keep]]
+    net = wo[flows] - rec[flows]
+    if discount_rate > 0:
+        years = (mi[flows] - ref_m[flow_ep]) / 12.0
+        net = net * (1.0 + discount_rate) ** (-years)
+    return np.bincount(flow_ep, weights=net, minlength=n_ep)
 
 
 def _add_loan_attributes(ep: pd.DataFrame, book: Book, start_m: np.ndarray) -> pd.DataFrame:

@@ -21,6 +21,8 @@ import time
 import numpy as np
 import pandas as pd
 
+from analysis.effects import estimate_effects
+
 ARMS = np.array(["none", "deferral", "instalment", "rate_reduction", "counselling"])
 
 
@@ -51,7 +53,6 @@ def main() -> None:
     ap.add_argument("--methods", default="aipw", help="comma-separated methods")
     ap.add_argument("--crossfit", type=int, default=0)
     args = ap.parse_args()
-    from analysis.effects.estimators import estimate_effects
 
     t0 = time.perf_counter()
     df = simulate(args.episodes)

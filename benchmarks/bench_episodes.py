@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 CHILD = r"""
 import json, resource, sys, time
-from analysis.data.validate import load_book
+from analysis.data import load_book
 from analysis.episodes import build_episodes
 t0 = time.perf_counter()
 book = load_book(sys.argv[1])

@@ -29,9 +29,9 @@ def main() -> int:
     ap.add_argument("--work", type=Path, default=HERE / "_work")
     args = ap.parse_args()
 
-    from analysis.data.validate import load_book
-    from analysis.report.context import latest_month
-    from analysis.report.runner import ReportOptions, run_report
+    from analysis.data import latest_month, load_book
+    from analysis.report.options import ReportOptions
+    from analysis.report.runner import run_report
     from analysis.synthetic.generate import generate_book
 
     book = args.work / f"demo_{args.loans}_{args.seed}"

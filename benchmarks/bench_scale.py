@@ -21,7 +21,7 @@ local Dask cluster, :func:`analysis.dask.synth.synth_dask`) into
 * ``episodes+kpis``: load the book, build the episodes and the KPI tables of
   :func:`analysis.dask.kpis.kpis_dask` (overdue rates, roll rates by count and
   balance, 30+ and 90+ vintages, five categories; overall and by borrower type, industry
-  and region): pandas = ``load_book`` + ``build_episodes`` + the :mod:`analysis.kpis.metrics`
+  and region): pandas = ``load_book`` + ``build_episodes`` + the :mod:`analysis.kpis`
   functions, Dask = ``load_book_dask`` + ``kpis_dask`` in one pass.
 
 Peak memory is the largest sum of the resident set sizes of the step's process and all
@@ -61,15 +61,15 @@ def _step_synth(data: str, n_loans: int, chunk: int) -> dict:
 
     with client():
         synth_dask(n_loans, 7, data, chunk_loans=chunk)
-    from analysis.dask.frames import table_size
+    from analysis.data import table_size
 
     return {"loan_months": table_size(data)[0]}
 
 
 def _step_pandas(data: str, what: str) -> dict:
-    from analysis.data.validate import load_book, validate_book
+    from analysis import kpis
+    from analysis.data import load_book, validate_book
     from analysis.episodes import build_episodes
-    from analysis.kpis import metrics
 
     if what == "validate":
         rep = validate_book(data)
@@ -79,17 +79,18 @@ def _step_pandas(data: str, what: str) -> dict:
     if what == "episodes":
         return {"n_episodes": len(ep), "loan_months": len(book.performance)}
     for s in SEGMENTS:
-        metrics.overdue_rates(book, by=s)
+        kpis.overdue_rates(book, by=s)
         for w in ("count", "balance"):
-            metrics.roll_rates(book, weight=w, by=s)
+            kpis.roll_rates(book, weight=w, by=s)
         for t in (30, 90):
-            metrics.vintage_curves(book, dpd_threshold=t, by=s)
-        metrics.loan_classification(book, by=s)
+            kpis.vintage_curves(book, dpd_threshold=t, by=s)
+        kpis.loan_classification(book, by=s)
     return {"n_episodes": len(ep), "loan_months": len(book.performance)}
 
 
 def _step_dask(data: str, what: str, scheduler: str | None) -> dict:
-    from analysis.dask.frames import client, load_book_dask, table_size
+    from analysis.dask.frames import client, load_book_dask
+    from analysis.data import table_size
 
     with client(scheduler):
         if what == "validate":
@@ -200,10 +201,10 @@ def last_month(data: str) -> str:
     """``YYYY-MM`` of the latest ``performance.month`` (Parquet footer statistics)."""
     import pyarrow.parquet as pq
 
-    from analysis.dask.frames import _parquet_files, table_path
+    from analysis.data.files import parquet_files, table_path
 
     best = None
-    for f in _parquet_files(table_path(data, "performance")):
+    for f in parquet_files(table_path(data, "performance")):
         md = pq.ParquetFile(f).metadata
         col = md.schema.names.index("month")
         for rg in range(md.num_row_groups):

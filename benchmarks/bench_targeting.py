@@ -18,8 +18,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from analysis.targeting.pooled import fit_pooled_loss
-from analysis.targeting.rules import fit_policy_tree
+from analysis.targeting import fit_policy_tree, fit_pooled_loss
 
 
 def main(sizes: list[int]) -> None:

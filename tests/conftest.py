@@ -24,7 +24,7 @@ def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def synth_book(synth_dir: Path):
-    from analysis.data.validate import load_book
+    from analysis.data import load_book
 
     return load_book(synth_dir)
 

@@ -1,13 +1,8 @@
 """Cause attribution: why episodes went overdue (reported, labelled and latent causes)."""
 
-from analysis.causes.attribute import (
-    PER_EPISODE_COLUMNS,
-    TABLE_COLUMNS,
-    Attribution,
-    AttributionUnavailable,
-    CauseMapError,
-    truth_comparison,
-)
+from analysis.causes.attribution import attribute
+from analysis.causes.inputs import AttributionUnavailable, CauseMapError
+from analysis.causes.join import with_cause
 from analysis.causes.labels import fit_label_model, reported_families
 from analysis.causes.latent import (
     LatentData,
@@ -27,6 +22,8 @@ from analysis.causes.model import (
     shapley_three,
     subsample,
 )
+from analysis.causes.result import PER_EPISODE_COLUMNS, TABLE_COLUMNS, Attribution
+from analysis.causes.tables import truth_comparison
 
 __all__ = [
     "Attribution",
@@ -38,6 +35,7 @@ __all__ = [
     "Prior",
     "TABLE_COLUMNS",
     "at_risk_months",
+    "attribute",
     "contributions_to_probabilities",
     "fit_label_model",
     "fit_latent",
@@ -51,4 +49,5 @@ __all__ = [
     "shapley_three",
     "subsample",
     "truth_comparison",
+    "with_cause",
 ]

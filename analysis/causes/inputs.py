@@ -1,6 +1,6 @@
 """Inputs of the cause attribution: checks of signals, reasons and ``cause_map``.
 
-Part of :mod:`analysis.causes.attribute`; the exceptions are re-exported there.
+Part of :mod:`analysis.causes.attribution`; the exceptions are in the package face :mod:`analysis.causes`.
 """
 
 from __future__ import annotations

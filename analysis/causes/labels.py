@@ -1,6 +1,6 @@
 """Reported reasons: episode labels, the label model, calibration and agreement.
 
-Part of :mod:`analysis.causes.attribute` (read its docstring first).
+Part of :mod:`analysis.causes.attribution` (read its docstring first).
 
 Method
 ------
@@ -55,11 +55,7 @@ import statsmodels.api as sm
 
 from analysis.data.book import Book
 from analysis.definitions import FAMILIES
-
-
-def _month_index(values: pd.Series | np.ndarray) -> np.ndarray:
-    arr = np.asarray(values, dtype="datetime64[ns]")
-    return arr.astype("datetime64[M]").astype(np.int64)
+from analysis.months import month_index
 
 
 def reported_families(book: Book, episodes: pd.DataFrame) -> np.ndarray:
@@ -72,11 +68,11 @@ def reported_families(book: Book, episodes: pd.DataFrame) -> np.ndarray:
         return out
     cmap = book.cause_map[book.cause_map["source"] == "reason"]
     fam_of = dict(zip(cmap["name"].astype(str), cmap["family"], strict=False))
-    start = _month_index(episodes["start_month"])
+    start = month_index(episodes["start_month"])
     cand = pd.DataFrame(
         {"loan_id": episodes["loan_id"].to_numpy(), "_ep": np.arange(len(episodes)), "_s": start}
     ).merge(book.reasons[["loan_id", "reported_date", "reason_code"]], on="loan_id")
-    r = _month_index(cand["reported_date"])
+    r = month_index(cand["reported_date"])
     cand = cand[(r >= cand["_s"] - 1) & (r <= cand["_s"] + 2)]
     first = cand.sort_values(["_ep", "reported_date"], kind="stable").drop_duplicates("_ep")
     out[first["_ep"].to_numpy()] = first["reason_code"].astype(str).map(fam_of).to_numpy()

@@ -1,6 +1,6 @@
 """Latent competing-causes model: the probability that each episode started because of a family.
 
-Part of :mod:`analysis.causes.attribute` (read its docstring first). This is the model behind the
+Part of :mod:`analysis.causes.attribution` (read its docstring first). This is the model behind the
 ``combined`` attribution when the book has both signals and reported reasons.
 
 Model
@@ -65,7 +65,7 @@ lets the reports decide the split where the signals are silent.
 rate and the reported families reveal ``r_f`` and the row ``C[f, .]``; the reports of
 the other episodes, so corrected, reveal ``alpha`` and ``beta``. This needs a family
 that each signal group makes near-certain; without reported reasons nothing here is
-estimable (:mod:`analysis.causes.attribute` then uses the Shapley split).
+estimable (:mod:`analysis.causes.attribution` then uses the Shapley split).
 
 *Uncertainty.* A loan-clustered sandwich covariance ``A^-1 B A^-1`` of the free
 parameters (:meth:`LatentFit.pack`): ``A`` the negative Hessian of the log-posterior
@@ -355,7 +355,7 @@ def sandwich(fit: LatentFit, data: LatentData, prior: Prior = Prior()) -> np.nda
 # ----------------------------------------------------------------------------- attribution
 @dataclass(frozen=True)
 class LatentAttribution:
-    """What :mod:`analysis.causes.attribute` takes from the model: posteriors, draws, tables.
+    """What :mod:`analysis.causes.attribution` takes from the model: posteriors, draws, tables.
 
     ``p``: ``(n, 3)`` posterior per episode; ``pred_report``: ``P(reported family | x,
     reported)`` of the labelled episodes (for the calibration check against reports);

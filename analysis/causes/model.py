@@ -1,6 +1,6 @@
 """Overdue-onset model and the exact Shapley split of its log-odds into cause families.
 
-Part of :mod:`analysis.causes.attribute` (read its docstring first); this module holds the
+Part of :mod:`analysis.causes.attribution` (read its docstring first); this module holds the
 signal side of the attribution.
 
 Method
@@ -72,6 +72,8 @@ import statsmodels.api as sm
 from analysis.data.book import Book
 from analysis.definitions import FAMILIES
 from analysis.errors import InputError
+from analysis.models import independent_columns_ordered
+from analysis.months import month_index
 
 _KEY_SPAN = 1 << 20  # loan code x this + month index: an integer key per loan-month
 _NOT_CONTROLS = ("loan_id", "borrower_id", "origination_date")
@@ -85,11 +87,6 @@ class ModelFitError(InputError):
 def _num(s: pd.Series) -> np.ndarray:
     """A column as float64 with NaN for missing (works for nullable and boolean dtypes)."""
     return pd.to_numeric(s, errors="coerce").astype("float64").to_numpy()
-
-
-def _month_index(values: pd.Series | np.ndarray) -> np.ndarray:
-    arr = np.asarray(values, dtype="datetime64[ns]")
-    return arr.astype("datetime64[M]").astype(np.int64)
 
 
 # ----------------------------------------------------------------------------- at-risk set
@@ -111,7 +108,7 @@ def at_risk_months(
     has_wo = "write_off" in perf.columns
     perf = perf[cols + (["write_off"] if has_wo else [])]
     codes, uniques = pd.factorize(perf["loan_id"], sort=False)
-    mi = _month_index(perf["month"])
+    mi = month_index(perf["month"])
     order = np.lexsort((mi, codes))
     codes, mi = codes[order], mi[order]
     dpd = perf["days_past_due"].to_numpy()[order]
@@ -145,7 +142,7 @@ def at_risk_months(
     if len(episodes):
         # episode starts by integer key (loan code, month): flag them, add any missed
         e_codes = pd.Index(uniques).get_indexer(episodes["loan_id"])
-        e_m = _month_index(episodes["start_month"])
+        e_m = month_index(episodes["start_month"])
         known = e_codes >= 0
         e_key = e_codes[known].astype(np.int64) * _KEY_SPAN + e_m[known]
         r_key = r_codes.astype(np.int64) * _KEY_SPAN + r_m  # sorted: rows are in key order
@@ -187,16 +184,16 @@ def attach_covariates(keys: pd.DataFrame, book: Book) -> pd.DataFrame:
     """``keys`` (loan_id, month) with the signals of that month and the loan attributes."""
     out = keys.merge(book.loans, on="loan_id", how="left", sort=False)
     if "origination_date" in out.columns:
-        out["months_on_book"] = _month_index(out["month"]) - _month_index(out["origination_date"])
+        out["months_on_book"] = month_index(out["month"]) - month_index(out["origination_date"])
     if book.signals is not None and book.signal_columns:
         sig = book.signals
         s_codes, s_uniques = pd.factorize(sig["loan_id"], sort=False)
-        s_key = s_codes.astype(np.int64) * _KEY_SPAN + _month_index(sig["month"])
+        s_key = s_codes.astype(np.int64) * _KEY_SPAN + month_index(sig["month"])
         order = np.argsort(s_key, kind="stable")
         s_sorted = s_key[order]
         k_codes = pd.Index(s_uniques).get_indexer(out["loan_id"])
         k_key = np.where(
-            k_codes >= 0, k_codes.astype(np.int64) * _KEY_SPAN + _month_index(out["month"]), -1
+            k_codes >= 0, k_codes.astype(np.int64) * _KEY_SPAN + month_index(out["month"]), -1
         )
         if len(s_sorted) and not np.any(s_sorted[1:] == s_sorted[:-1]):
             at = np.minimum(np.searchsorted(s_sorted, k_key), len(s_sorted) - 1)
@@ -369,7 +366,7 @@ def fit_onset(
     w = np.where(y > 0, 1.0, 1.0 / sample_fraction)
     design = Design.fit(frame, signals, w, controls=controls)
     x = design.matrix(frame)
-    keep = _independent_columns(x)
+    keep = independent_columns_ordered(x)
     if not keep.all():
         dropped = set(np.asarray(design.columns)[~keep])
         design = Design(
@@ -409,28 +406,6 @@ def fit_onset(
         converged=converged,
     )
     return model, frame
-
-
-def _independent_columns(x: np.ndarray, tol: float = 1e-9) -> np.ndarray:
-    """Mask of columns to keep so that [1, x] has full column rank (greedy, left to right).
-
-    Works on the centred Gram matrix (k x k), so it costs one pass over the rows. Signals
-    come first in the design, so a collinear control is dropped before a signal.
-    """
-    k = x.shape[1]
-    keep = np.zeros(k, dtype=bool)
-    if k == 0:
-        return keep
-    xc = x - x.mean(axis=0)
-    gram = xc.T @ xc
-    for j in range(k):  # loop over a few dozen columns, not rows
-        s = np.flatnonzero(keep)
-        resid = gram[j, j]
-        if len(s):
-            g = gram[np.ix_(s, [j])]
-            resid -= float((g.T @ np.linalg.solve(gram[np.ix_(s, s)], g))[0, 0])
-        keep[j] = resid > tol * max(gram[j, j], 1e-300) and gram[j, j] > 0
-    return keep
 
 
 # ----------------------------------------------------------------------------- Shapley

@@ -1,6 +1,6 @@
 """Family shares by segment with loan-bootstrap intervals, and their trends over months.
 
-Part of :mod:`analysis.causes.attribute` (read its docstring first).
+Part of :mod:`analysis.causes.attribution` (read its docstring first).
 
 Method
 ------

@@ -1,21 +1,18 @@
 """Tables derived from an attribution: drivers of each family, comparison with the truth.
 
-Part of :mod:`analysis.causes.attribute`; :func:`truth_comparison` is re-exported there.
+Part of :mod:`analysis.causes.attribution`; :func:`truth_comparison` is in the package face
+:mod:`analysis.causes`.
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from analysis.causes.model import OnsetModel
+from analysis.causes.result import Attribution
 from analysis.definitions import FAMILIES
 from analysis.errors import InputError
-
-if TYPE_CHECKING:
-    from analysis.causes.attribute import Attribution
 
 
 def truth_comparison(
@@ -99,3 +96,6 @@ def drivers_table(onset: OnsetModel | None, z_sig: np.ndarray | None, level: flo
     out = out.sort_values(["family", "share_of_family"], ascending=[True, False],
                           key=lambda s: s.map(fam_order) if s.name == "family" else s)
     return out.reset_index(drop=True)[cols]
+
+
+__all__ = ["drivers_table", "truth_comparison"]

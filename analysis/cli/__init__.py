@@ -1,3 +1,3 @@
 """The command line (`python -m analysis`, `overdue-relief`)."""
 
-__all__ = ['causes', 'data', 'kpis', 'main', 'report', 'synth', 'tapes', 'targeting']
+__all__ = ['causes', 'common', 'data', 'kpis', 'main', 'report', 'synth', 'tapes', 'targeting']

@@ -3,7 +3,7 @@
 Loads and validates the book, builds the overdue episodes (default definitions unless
 given) and writes one row per episode: ``loan_id``, ``start_month``, ``p_economic``,
 ``p_management``, ``p_personal``, ``primary_family``, ``source`` (see
-:mod:`analysis.causes.attribute`), and prints the estimated report rate and reliability of each true
+:mod:`analysis.causes.attribution`), and prints the estimated report rate and reliability of each true
 family when the latent competing-causes model was used. The file holds loan IDs: it is for analysts and collections, not
 a report. CSV or Parquet by the extension of ``--out``. ``--shares FILE`` also writes the
 shares table (``attribution.csv`` columns, suppressed at ``--min-cell``).
@@ -16,6 +16,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis.causes import attribute
+from analysis.data import load_book
+from analysis.definitions import Definitions
+from analysis.episodes import episodes_from_definitions
 from analysis.errors import ParameterError
 
 _FORMATS = (".csv", ".parquet")
@@ -37,11 +41,6 @@ def _check_out(value: str, flag: str) -> Path:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from analysis.causes.attribute import attribute
-    from analysis.data.validate import load_book
-    from analysis.definitions import Definitions
-    from analysis.episodes import episodes_from_definitions
-
     out = _check_out(args.out, "--out")
     shares_out = _check_out(args.shares, "--shares") if args.shares else None
     if args.bootstrap < 0:

@@ -10,12 +10,13 @@ from __future__ import annotations
 import argparse
 import sys
 
+from analysis.cli.common import add_engine_arguments
+from analysis.data import schema
+from analysis.engine import validate_with_engine
 from analysis.errors import InputError
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from analysis.dask.frames import validate_with_engine
-
     report = validate_with_engine(args.data, args.engine, args.scheduler)
     if report.ok:
         print(report.message())
@@ -40,15 +41,11 @@ def _add_validate(sub) -> None:
     )
     p.add_argument("--data", required=True, metavar="DIR", help="data directory")
     p.add_argument("--report", metavar="CSV", help="also write the report table to this CSV")
-    from analysis.dask.frames import add_engine_arguments
-
     add_engine_arguments(p)
     p.set_defaults(func=_validate)
 
 
 def _schema_doc(args: argparse.Namespace) -> int:
-    from analysis.data import schema
-
     if args.print:
         print(schema.render_markdown(), end="")
         return 0
@@ -70,7 +67,7 @@ def _add_schema_doc(sub) -> None:
         "schema-doc",
         help="write the data dictionary into data/README.md",
         description="Regenerate section 1 of data/README.md (between the schema-doc markers) "
-        "from the declared contract in analysis/schema.py.",
+        "from the declared contract in analysis/data/schema.py.",
     )
     p.add_argument("--readme", metavar="PATH", help="README to update (default: data/README.md)")
     g = p.add_mutually_exclusive_group()

@@ -9,36 +9,30 @@ taking the parsed arguments and returning an exit status. Input problems
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 
-# (module that registers the command(s)); order is the order in --help.
-_COMMAND_MODULES: tuple[str, ...] = (
-    "analysis.cli.data",
-    "analysis.cli.synth",
-    "analysis.cli.kpis",
-    "analysis.cli.causes",
-    "analysis.cli.report",
-    "analysis.cli.tapes",
-    "analysis.cli.targeting",
-)
+from analysis.cli import causes, data, kpis, report, synth, tapes, targeting
+from analysis.errors import InputError
+
+# The modules that register the commands; their order is the order in --help.
+COMMAND_MODULES = (data, synth, kpis, causes, report, tapes, targeting)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``overdue-relief`` parser with every command of :data:`COMMAND_MODULES`."""
     parser = argparse.ArgumentParser(
         prog="overdue-relief",
         description="Why loans go overdue and which relief measures work.",
     )
     sub = parser.add_subparsers(dest="command", metavar="<command>", required=True)
-    for name in _COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+    for module in COMMAND_MODULES:
+        module.register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    from analysis.errors import InputError
-
+    """Run one command; returns its exit status (2 and a message for bad input)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -11,12 +11,14 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from analysis.report.context import SUPPORTED_LANGUAGES
+from analysis.cli.common import add_engine_arguments
+from analysis.report import DEFAULT_KERNEL, SUPPORTED_LANGUAGES, ReportOptions
 from analysis.report.params import default_notebooks_dir
-from analysis.report.runner import DEFAULT_KERNEL, ReportOptions
+from analysis.report.refresh import refresh
+from analysis.report.runner import RunResult, run_report
 
 
-def _languages(value: str) -> tuple[str, ...]:
+def parse_languages(value: str) -> tuple[str, ...]:
     """``"en,zh-CN"`` -> ``("en", "zh-CN")``; an unknown language is a usage error (exit 2)."""
     langs = tuple(dict.fromkeys(v.strip() for v in value.split(",") if v.strip()))
     bad = [v for v in langs if v not in SUPPORTED_LANGUAGES]
@@ -37,7 +39,7 @@ def _common(p: argparse.ArgumentParser) -> None:
                         "(checked against the notebooks' parameters cells)")
     p.add_argument("--only", nargs="+", default=[], metavar="NOTEBOOK",
                    help="run only these notebooks (e.g. 01 or 01_portfolio_overview)")
-    p.add_argument("--language", default=("en",), type=_languages,
+    p.add_argument("--language", default=("en",), type=parse_languages,
                    help="report language(s), e.g. zh-CN or en,zh-CN: each is run and "
                         "published side by side, pages linked (default: en)")
     p.add_argument("--notebooks", type=Path, default=None,
@@ -53,8 +55,6 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--analyst", action="store_true",
                    help="also write pages with code under <month>/analyst/")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
-    from analysis.dask.frames import add_engine_arguments
-
     add_engine_arguments(p)  # --engine pandas|dask|auto, --scheduler ADDRESS (docs/dask.md)
 
 
@@ -70,8 +70,6 @@ def _options(args: argparse.Namespace, as_of: str) -> ReportOptions:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from analysis.report.runner import run_report
-
     opts = _options(args, args.as_of)
     for lang in opts.languages:  # one run per language; stop at the first failure
         result = run_report(replace(opts, language=lang))
@@ -82,9 +80,6 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_refresh(args: argparse.Namespace) -> int:
-    from analysis.report.refresh import refresh
-    from analysis.report.runner import run_report
-
     opts = _options(args, "")
     first, *others = opts.languages
     result = refresh(replace(opts, language=first), force=args.force,
@@ -105,14 +100,14 @@ def _cmd_refresh(args: argparse.Namespace) -> int:
     return 0
 
 
-def _summary(result) -> None:
+def _summary(result: RunResult) -> None:
     status = "published" if result.status == "ok" else "FAILED"
     print(f"{status}: {result.as_of} run {result.run_id} -> {result.path}")
     if result.status != "ok":
         print(result.message)
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "report", help="run the report notebooks for one month and publish HTML",
         description="Validate the input, run the notebooks with papermill, publish "

@@ -8,6 +8,9 @@ from __future__ import annotations
 import argparse
 import time
 
+from analysis.cli.common import add_engine_arguments
+from analysis.engine import synth_with_engine
+
 
 def _positive(text: str) -> int:
     try:
@@ -20,8 +23,6 @@ def _positive(text: str) -> int:
 
 
 def _synth(args: argparse.Namespace) -> int:
-    from analysis.dask.frames import synth_with_engine
-
     t0 = time.perf_counter()
     out = synth_with_engine(args.loans, args.seed, args.out, args.chunk_loans, args.engine,
                             args.scheduler)
@@ -46,7 +47,5 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="output data directory")
     p.add_argument("--chunk-loans", type=_positive, default=200_000, metavar="K",
                    help="loans simulated and written per chunk (bounds memory; default 200000)")
-    from analysis.dask.frames import add_engine_arguments
-
     add_engine_arguments(p, auto="--loans is above 1,000,000; chunks run in parallel")
     p.set_defaults(func=_synth)

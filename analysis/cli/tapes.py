@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from analysis.errors import ParameterError
+from analysis.importers import resolve_key, run_import
 
 
 def _source_pair(text: str) -> tuple[str, str]:
@@ -44,8 +45,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from analysis.importers.tape import resolve_key, run_import
-
     if args.no_pseudonymise and args.key_file:
         raise ParameterError("give either --key-file or --no-pseudonymise, not both")
     sources = dict(args.source)

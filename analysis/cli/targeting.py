@@ -2,7 +2,7 @@
 
 Loads and validates the book, builds the overdue episodes, attributes their causes,
 learns the targeting rule on the episodes whose outcome is known by ``--as-of`` (see
-:mod:`analysis.targeting.policies` and :mod:`analysis.targeting.recommend`) and writes one row per
+:mod:`analysis.targeting.policies` and :mod:`analysis.targeting.recommendations`) and writes one row per
 episode open at ``--as-of``: recommended measure, expected cure probability with and
 without it, expected net benefit (CNY), attributed cause, priority. CSV or Parquet by
 the extension of ``--out``. No open episode: an empty file (header only) and a message,
@@ -16,19 +16,17 @@ import re
 import sys
 from pathlib import Path
 
+from analysis.data import load_book
+from analysis.definitions import Definitions
+from analysis.effects import CostParameters
+from analysis.episodes import episodes_from_definitions
 from analysis.errors import ParameterError
+from analysis.targeting import as_of_month, recommend
 
 _FORMATS = (".csv", ".parquet")
 
 
 def _run(args: argparse.Namespace) -> int:
-    from analysis.data.validate import load_book
-    from analysis.definitions import Definitions
-    from analysis.effects.losses import CostParameters
-    from analysis.episodes import episodes_from_definitions
-    from analysis.targeting.policies import recommend
-    from analysis.targeting.recommend import as_of_month
-
     out = Path(args.out)
     if out.suffix.lower() not in _FORMATS:
         raise ParameterError(f"--out {args.out!r}: use a .csv or .parquet file name")

@@ -1,7 +1,7 @@
 """Loan-aligned Parquet parts: read loan partitions straight from the files, no shuffle.
 
 The Dask engine needs every loan whole in one partition, in every loan table. In general
-that takes a hash shuffle of all loan-months (:func:`analysis.dask.frames.copartition`),
+that takes a hash shuffle of all loan-months (:func:`analysis.dask.partition.copartition`),
 which on two cores costs about as much CPU as the analysis itself. Many books are written
 already *loan-aligned*: each writer task produced one part per table for a block of loan
 IDs (the synthetic writer, most ETL jobs that partition by loan). This module recognises
@@ -41,7 +41,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.dask.frames import LOAN_TABLES, _parquet_files
+from analysis.data.files import LOAN_TABLES, parquet_files
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ def row_group_stats(path: str, column: str = "loan_id") -> list[tuple[Any, Any, 
 
 def _parquet_parts(path: Path) -> list[str] | None:
     """The Parquet parts of a table as text paths; None when it is not Parquet."""
-    return [str(f) for f in _parquet_files(path)] or None
+    return [str(f) for f in parquet_files(path)] or None
 
 
 def _relative(path: str, table_path: Path) -> str:

@@ -1,22 +1,19 @@
 """Scale out with Dask: the pandas layer 2 (episodes, KPIs) mapped over loan partitions.
 
 Nothing is defined twice. The episode rules live in :mod:`analysis.episodes`, the KPI
-definitions in :mod:`analysis.kpis.metrics`, the data contract in :mod:`analysis.data.schema` and
-:mod:`analysis.data.validate`; this module only decides *which rows go together* and adds up the
-pieces.
+definitions in :mod:`analysis.kpis.metrics`, the data contract in :mod:`analysis.data.schema`
+and the reading, typing and checks of :mod:`analysis.data`; this module only decides
+*which rows go together* and adds up the pieces.
 
 Method
 ------
 1. **Read lazily** (:func:`load_book_dask`): every table of the data directory
    (``<table>/`` folder of Parquet parts, ``<table>.parquet`` or ``<table>.csv``) becomes
    a ``dask.dataframe``; the small tables (``measures``, ``cause_map``) are read in pandas.
-2. **Co-partition once by loan**: each row of ``loans``, ``performance``, ``relief``,
-   ``signals`` and ``reasons`` gets a bucket ``hash(loan_id) mod P`` (pandas'
-   ``hash_array`` of the ID string, so the same loan lands in the same bucket in every
-   table) and every table is repartitioned with ``set_index(bucket, divisions=0..P-1)``:
-   partition *k* of every table holds exactly the loans of bucket *k*, each loan whole.
-   That is the only shuffle, and it is skipped for loan-aligned parts (one part per block
-   of loans in every table): each partition is then read straight from its files
+2. **Co-partition once by loan** (:mod:`analysis.dask.partition`): partition *k* of every
+   loan table holds exactly the loans of hash bucket *k*, each loan whole. That is the
+   only shuffle, and it is skipped for loan-aligned parts (one part per block of loans in
+   every table): each partition is then read straight from its files
    (:mod:`analysis.dask.aligned`).
 3. **Map the pandas code** over the *P* loan partitions in one pass: each partition is
    turned into an ordinary :class:`analysis.data.book.Book` and handed to
@@ -28,15 +25,10 @@ Method
    comes back as one pandas DataFrame sorted by ``loan_id, episode_no``; models run on it
    in pandas (:mod:`analysis.dask.sample` when it does not fit).
 
-``P`` defaults to one partition per :data:`LOANS_PER_PARTITION` loans (about 2.4 million
-loan-months for 24-month histories), small enough that the pandas code's working set
-stays near 1.5-2 GiB per worker thread (measured; ``docs/dask.md``).
-
-Engine choice
--------------
-:func:`choose_engine` with ``engine="auto"`` picks Dask when the performance table has
-more than :data:`AUTO_DASK_ROWS` rows (read from the Parquet footers, no data scan) or, for
-CSV, more than :data:`AUTO_DASK_BYTES` bytes on disk; pandas otherwise.
+``P`` defaults to one partition per :data:`~analysis.dask.partition.LOANS_PER_PARTITION`
+loans (about 2.4 million loan-months for 24-month histories), small enough that the pandas
+code's working set stays near 1.5-2 GiB per worker thread (measured; ``docs/dask.md``).
+Which engine runs a book (``--engine auto``) is decided by :mod:`analysis.engine`.
 
 Known drawbacks
 ---------------
@@ -50,8 +42,6 @@ skips it (:mod:`analysis.dask.aligned`). Models on a sample lose precision, repo
 
 from __future__ import annotations
 
-import argparse
-import math
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -59,29 +49,32 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from analysis.dask.aligned import find_alignment, read_unit, usable
+from analysis.dask.partition import (
+    BUCKET,
+    LOANS_PER_PARTITION,
+    copartition,
+    n_partitions_for,
+)
+from analysis.dask.validate import validate_book_dask
 from analysis.data.book import Book
+from analysis.data.checks import book_measures
+from analysis.data.coerce import coerce
+from analysis.data.files import (
+    LOAN_TABLES,
+    SMALL_TABLES,
+    locate,
+    parquet_files,
+    table_path,
+    table_size,
+)
+from analysis.data.problems import BookValidationError, Loaded, Report
+from analysis.data.read import read_table
 from analysis.definitions import Definitions
-from analysis.errors import InputError, ParameterError
-
-#: Loans per partition of the co-partitioned book (about 2.4M loan-months at 24 months;
-#: about 1.5 GiB of working memory for the episode builder, see docs/dask.md).
-LOANS_PER_PARTITION = 100_000
-#: ``engine="auto"`` switches to Dask above this many performance rows (loan-months):
-#: 20M rows is about 830,000 loans of 24 months. Measured at 1M loans (24M rows): the
-#: pandas report peaks at 11.3 GiB and takes 597 s, the Dask report 4.05 GiB and 326 s
-#: (models on its 200,000-loan sample); at 100,000 loans pandas is faster (112 s vs 169 s).
-AUTO_DASK_ROWS = 20_000_000
-#: ... or, for CSV performance files, above this many bytes on disk.
-AUTO_DASK_BYTES = 2 * 1024**3
-ENGINES: tuple[str, ...] = ("pandas", "dask", "auto")
-#: Tables that carry ``loan_id`` and are co-partitioned; the rest are small.
-LOAN_TABLES: tuple[str, ...] = ("loans", "performance", "relief", "signals", "reasons")
-SMALL_TABLES: tuple[str, ...] = ("measures", "cause_map")
-_BUCKET = "_loan_bucket"
-
+from analysis.episodes import episodes_from_definitions
+from analysis.errors import InputError
 
 # ----------------------------------------------------------------------------- cluster
 
@@ -154,51 +147,6 @@ def client(
         cluster.close()
 
 
-# ----------------------------------------------------------------------------- files
-
-
-def table_path(data_dir: str | os.PathLike, table: str) -> Path | None:
-    """The file or folder holding ``table`` in ``data_dir`` (None when absent)."""
-    base = Path(data_dir)
-    for cand in (base / table, base / f"{table}.parquet", base / f"{table}.csv"):
-        if cand.exists():
-            return cand
-    return None
-
-
-def _parquet_files(path: Path) -> list[Path]:
-    if path.is_dir():
-        return sorted(p for p in path.rglob("*.parquet") if p.is_file())
-    return [path] if path.suffix == ".parquet" else []
-
-
-def table_size(data_dir: str | os.PathLike, table: str = "performance") -> tuple[int | None, int]:
-    """(rows, bytes on disk) of a table; rows from the Parquet footers, None for CSV."""
-    import pyarrow.parquet as pq
-
-    path = table_path(data_dir, table)
-    if path is None:
-        return 0, 0
-    files = _parquet_files(path)
-    if not files:
-        return None, path.stat().st_size
-    rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
-    return rows, sum(f.stat().st_size for f in files)
-
-
-def choose_engine(data_dir: str | os.PathLike, engine: str = "auto") -> str:
-    """``"pandas"`` or ``"dask"``: ``engine`` itself, or for ``"auto"`` Dask when the
-    performance table has more than :data:`AUTO_DASK_ROWS` rows (Parquet) or more than
-    :data:`AUTO_DASK_BYTES` bytes (CSV)."""
-    if engine not in ENGINES:
-        raise ParameterError(f"engine={engine!r}; use one of {list(ENGINES)}")
-    if engine != "auto":
-        return engine
-    rows, nbytes = table_size(data_dir)
-    big = rows > AUTO_DASK_ROWS if rows is not None else nbytes > AUTO_DASK_BYTES
-    return "dask" if big else "pandas"
-
-
 # ----------------------------------------------------------------------------- the book
 
 
@@ -261,34 +209,6 @@ class DaskBook:
         ]
 
 
-def loan_bucket(loan_ids: pd.Series | np.ndarray, n: int) -> np.ndarray:
-    """Bucket ``0..n-1`` of each loan ID: ``hash_array(str(id)) mod n`` (int64)."""
-    ids = np.asarray(loan_ids, dtype=object)
-    if ids.size and not isinstance(ids[0], str):
-        ids = ids.astype(str).astype(object)
-    h = pd.util.hash_array(ids, categorize=False)
-    return (h % np.uint64(n)).astype(np.int64)
-
-
-def _with_bucket(df: pd.DataFrame, n: int) -> pd.DataFrame:
-    return df.assign(**{_BUCKET: loan_bucket(df["loan_id"], n)})
-
-
-def copartition(ddf: Any, n: int) -> list[Any]:
-    """``n`` delayed pandas pieces of ``ddf``: piece *k* holds every row whose loan is in
-    bucket *k* (see :func:`loan_bucket`)."""
-    meta = ddf._meta.assign(**{_BUCKET: np.int64(0)})
-    with_b = ddf.map_partitions(_with_bucket, n, meta=meta)
-    if n == 1:
-        with_b = with_b.repartition(npartitions=1)
-    else:
-        with_b = with_b.set_index(_BUCKET, divisions=[*range(n), n - 1])
-    pieces = with_b.to_delayed()
-    if len(pieces) != n:  # pragma: no cover - dask keeps explicit divisions
-        raise RuntimeError(f"expected {n} loan partitions, dask made {len(pieces)}")
-    return pieces
-
-
 def _partition_book(
     pieces: dict[str, pd.DataFrame],
     measures: pd.DataFrame,
@@ -299,8 +219,8 @@ def _partition_book(
     """A pandas :class:`Book` from the co-partitioned pieces of partition ``k``."""
     tables: dict[str, pd.DataFrame] = {}
     for name, df in pieces.items():
-        if _BUCKET in df.columns:
-            df = df.drop(columns=_BUCKET)
+        if BUCKET in df.columns:
+            df = df.drop(columns=BUCKET)
         df = df.reset_index(drop=True)
         tables[name] = prepare(name, df) if prepare is not None else normalise_dtypes(df)
     return Book(
@@ -323,8 +243,6 @@ def _unit_book(
     k: int,
 ) -> Book:
     """A pandas :class:`Book` of one unit of a loan-aligned book, read from its files."""
-    from analysis.dask.aligned import read_unit
-
     pieces = {t: read_unit(unit, t, f) for t, f in schema_files.items()}
     return _partition_book(pieces, measures, cause_map, prepare, k)
 
@@ -342,15 +260,11 @@ def normalise_dtypes(df: pd.DataFrame) -> pd.DataFrame:
     return df.assign(**out) if out else df
 
 
-def n_partitions_for(n_loans: int, loans_per_partition: int = LOANS_PER_PARTITION) -> int:
-    return max(1, math.ceil(n_loans / max(1, loans_per_partition)))
-
-
 def _read_table(path: Path) -> Any:
     import dask.dataframe as dd
 
     if path.is_dir() or path.suffix == ".parquet":
-        files = _parquet_files(path)
+        files = parquet_files(path)
         if not files:
             raise InputError(f"table folder {path}: no Parquet parts (*.parquet) inside")
         # one task per row group, not per file: a 200,000-loan part (4.8M loan-months) read
@@ -377,7 +291,7 @@ def load_book_dask(
     the footers prove the alignment or validation in this process confirmed it
     (:mod:`analysis.dask.aligned`). ``validate=True`` first runs
     :func:`analysis.dask.validate.validate_book_dask` and raises
-    ``analysis.data.validate.BookValidationError`` with its report when the book is invalid.
+    ``analysis.data.BookValidationError`` with its report when the book is invalid.
     ``scheduler`` is accepted for symmetry with the CLI; open the cluster with
     :func:`client`.
     """
@@ -386,12 +300,8 @@ def load_book_dask(
     if not base.is_dir():
         raise InputError(f"data directory {base} does not exist")
     if validate:
-        from analysis.dask.validate import validate_book_dask
-
         report = validate_book_dask(base)
         if not report.ok:
-            from analysis.data.validate import BookValidationError
-
             raise BookValidationError(report)
     frames: dict[str, Any] = {}
     paths: dict[str, Path] = {}
@@ -407,10 +317,8 @@ def load_book_dask(
     small = _small_tables(base)
     alignment = None
     if align and npartitions is None:
-        from analysis.dask import aligned as ea
-
-        alignment = ea.find_alignment(paths, loans_per_partition)
-        if not ea.usable(alignment, paths):
+        alignment = find_alignment(paths, loans_per_partition)
+        if not usable(alignment, paths):
             alignment = None
         else:
             npartitions = len(alignment.units)
@@ -435,28 +343,24 @@ def load_book_dask(
 
 def _small_tables(base: Path) -> dict[str, pd.DataFrame | None]:
     """``measures`` (standard codes plus declared ones) and ``cause_map``, read and typed
-    by the functions of :mod:`analysis.data.validate` (validation is separate)."""
-    from analysis.data import validate as book_io
-
-    rep = book_io._Report(base)
+    by the functions of :mod:`analysis.data` (validation is separate)."""
+    rep = Report(base)
     lds, dfs = {}, {}
     for name in SMALL_TABLES:
-        path = book_io._locate(base, name, rep, False)
-        ld = book_io._read(path, name, rep) if path is not None else None
+        path = locate(base, name, rep, False)
+        ld = read_table(path, name, rep) if path is not None else None
         if ld is not None:
             lds[name] = ld
-            dfs[name] = book_io._coerce(ld, rep)[0].reset_index(drop=True)
-    measures = book_io._measures(lds.get("measures"), dfs.get("measures"), rep)
+            dfs[name] = coerce(ld, rep)[0].reset_index(drop=True)
+    measures = book_measures(lds.get("measures"), dfs.get("measures"), rep)
     return {"measures": measures, "cause_map": dfs.get("cause_map")}
 
 
 def _prepare_piece(table: str, df: pd.DataFrame) -> pd.DataFrame:
-    """A piece of ``table`` typed as :func:`analysis.data.validate.load_book` types it (IDs as text,
+    """A piece of ``table`` typed as :func:`analysis.data.load_book` types it (IDs as text,
     dates ``datetime64[ns]``, defaults such as ``write_off = 0`` filled)."""
-    from analysis.data import validate as book_io
-
-    ld = book_io._Loaded(table, table, "parquet", normalise_dtypes(df))
-    return book_io._coerce(ld, book_io._Report(Path(table)))[0].reset_index(drop=True)
+    ld = Loaded(table, table, "parquet", normalise_dtypes(df))
+    return coerce(ld, Report(Path(table)))[0].reset_index(drop=True)
 
 
 # ----------------------------------------------------------------------------- one pass
@@ -488,8 +392,6 @@ def concat_episodes(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
 def _episodes_of(book: Book, d: Definitions, data_end: pd.Timestamp | None = None
                  ) -> tuple[pd.DataFrame, pd.Timestamp | None]:
     """A partition's episodes and its last month (None when it has no loan-month)."""
-    from analysis.episodes import episodes_from_definitions
-
     last = book.performance["month"].max() if len(book.performance) else None
     return episodes_from_definitions(book, d, data_end=data_end), last
 
@@ -519,77 +421,7 @@ def episodes_dask(dbook: DaskBook, definitions: Definitions | None = None) -> pd
     return concat_episodes(episodes)
 
 
-# ----------------------------------------------------------------------------- entry points
-
-
-def validate_with_engine(
-    data_dir: str | os.PathLike, engine: str = "pandas", scheduler: str | None = None
-):
-    """:func:`analysis.data.validate.validate_book` (pandas) or
-    :func:`analysis.dask.validate.validate_book_dask` on a cluster (:func:`client`)
-    for ``engine`` in pandas|dask|auto; the same ``ValidationReport`` either way."""
-    from analysis.data.validate import validate_book
-
-    if not Path(data_dir).is_dir() or choose_engine(data_dir, engine) == "pandas":
-        return validate_book(data_dir)
-    from analysis.dask.validate import validate_book_dask
-
-    with client(scheduler):
-        return validate_book_dask(data_dir)
-
-
-def load_book_any(
-    data_dir: str | os.PathLike, engine: str = "pandas", scheduler: str | None = None
-) -> Book | DaskBook:
-    """The validated book: a pandas :class:`Book` (``engine="pandas"``, or ``"auto"`` below
-    :data:`AUTO_DASK_ROWS`) or a lazy :class:`DaskBook`, validated on the cluster, for
-    ``"dask"``. Raises ``analysis.data.validate.BookValidationError`` with the report when invalid.
-    Use the DaskBook's functions inside ``with client(scheduler):``."""
-    from analysis.data.validate import load_book
-
-    if choose_engine(data_dir, engine) == "pandas":
-        return load_book(data_dir)
-    with client(scheduler):
-        return load_book_dask(data_dir, validate=True)
-
-
-#: ``synth --engine auto`` runs the chunks on Dask above this many loans.
-AUTO_DASK_SYNTH_LOANS = 1_000_000
-
-
-def synth_with_engine(
-    n_loans: int, seed: int, out_dir: str | os.PathLike, chunk_loans: int = 200_000,
-    engine: str = "pandas", scheduler: str | None = None,
-) -> Path:
-    """The synthetic book: :func:`analysis.synthetic.generate.generate_book` (chunks one after the
-    other) or, for ``engine="dask"`` (``"auto"`` above :data:`AUTO_DASK_SYNTH_LOANS`
-    loans), :func:`analysis.dask.synth.synth_dask` (chunks in parallel on the
-    cluster, each written straight to Parquet parts)."""
-    if engine not in ENGINES:
-        raise ParameterError(f"engine={engine!r}; use one of {list(ENGINES)}")
-    if engine == "pandas" or (engine == "auto" and n_loans <= AUTO_DASK_SYNTH_LOANS):
-        from analysis.synthetic.generate import generate_book
-
-        return Path(generate_book(n_loans, seed, out_dir, chunk_loans=chunk_loans))
-    from analysis.dask.synth import synth_dask
-
-    with client(scheduler):
-        return synth_dask(n_loans, seed, out_dir, chunk_loans=chunk_loans)
-
-
-# ----------------------------------------------------------------------------- CLI hook
-
-
-def add_engine_arguments(parser: argparse.ArgumentParser, auto: str | None = None) -> None:
-    """Add ``--engine pandas|dask|auto`` and ``--scheduler ADDRESS`` to a command;
-    ``auto`` describes when ``auto`` picks Dask (default: the performance-row rule)."""
-    auto = auto or f"the performance table has more than {AUTO_DASK_ROWS:,} rows"
-    parser.add_argument(
-        "--engine", choices=ENGINES, default="pandas",
-        help=f"pandas (default), dask (a Dask cluster) or auto (dask when {auto})",
-    )
-    parser.add_argument(
-        "--scheduler", default=None, metavar="ADDRESS",
-        help="address (tcp://host:8786) or scheduler file (.json) of an existing Dask "
-        "cluster; default: a local cluster sized to this machine",
-    )
+__all__ = [
+    "DaskBook", "client", "concat_episodes", "episodes_dask", "load_book_dask",
+    "map_loan_partitions", "normalise_dtypes",
+]

@@ -1,21 +1,21 @@
-"""Portfolio KPIs on a Dask book: the :mod:`analysis.kpis.metrics` functions per loan partition,
+"""Portfolio KPIs on a Dask book: the :mod:`analysis.kpis` functions per loan partition,
 their counts and sums added up, the ratios recomputed.
 
 Method
 ------
-Every KPI of :mod:`analysis.kpis.metrics` used here is a ratio of sums over loan-months,
+Every KPI of :mod:`analysis.kpis` used here is a ratio of sums over loan-months,
 transitions or loans, and every summand belongs to one loan. So the engine runs the
 pandas function itself on each loan partition (:meth:`DaskBook.loan_partitions`), adds
 the count and sum columns of the pieces by their keys, and divides again:
 
-* :func:`analysis.kpis.metrics.overdue_rates`: ``n_*`` and balance columns summed per month
+* :func:`analysis.kpis.overdue_rates`: ``n_*`` and balance columns summed per month
   and segment; every rate = count / ``n_loans`` or balance / ``balance``.
-* :func:`analysis.kpis.metrics.roll_rates`: ``n`` and ``balance`` summed per period, segment,
+* :func:`analysis.kpis.roll_rates`: ``n`` and ``balance`` summed per period, segment,
   from- and to-bucket; ``share`` = weight / the from-bucket's weight, NaN when that is
   0, and ``written_off`` absorbing (its row 100 % written_off), as in ``metrics``.
-* :func:`analysis.kpis.metrics.vintage_curves`: ``n_observed`` and ``n_ever`` summed per
+* :func:`analysis.kpis.vintage_curves`: ``n_observed`` and ``n_ever`` summed per
   segment, cohort and months on book, ``n_loans`` per cohort; ``share_ever`` again.
-* :func:`analysis.kpis.metrics.loan_classification`: loans and balance per month, segment
+* :func:`analysis.kpis.loan_classification`: loans and balance per month, segment
   and category summed; shares again.
 
 Two of the functions read the data's first and last month (the roll-rate window, the
@@ -38,9 +38,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from analysis import kpis
 from analysis.dask.frames import DaskBook, concat_episodes, map_loan_partitions
 from analysis.data.book import Book
 from analysis.definitions import DPD_BUCKETS, Definitions
+from analysis.episodes import episodes_from_definitions
+from analysis.errors import ParameterError
 
 SENTINEL_ID = "\x00engine_dask_sentinel"
 _KEYS = ["segment_type", "segment"]
@@ -54,7 +57,7 @@ class DaskPass:
 
     ``overdue_rates``, ``roll_rates`` (count and balance weights stacked), ``vintages``
     (30+ and 90+ stacked) and ``classification`` hold every segment cut asked for,
-    stacked as in :func:`analysis.kpis.metrics.by_segments`.
+    stacked as in :func:`analysis.kpis.by_segments`.
     """
 
     episodes: pd.DataFrame | None = None
@@ -92,36 +95,32 @@ def _partials(
     segments: tuple[str | None, ...],
     what: frozenset[str],
 ) -> dict[str, pd.DataFrame]:
-    from analysis.kpis import metrics
-
     out: dict[str, pd.DataFrame] = {}
     if "episodes" in what:
-        from analysis.episodes import episodes_from_definitions
-
         out["episodes"] = episodes_from_definitions(book, d)
     if len(book.performance) == 0:
         return out
     if "overdue_rates" in what:
         out["overdue_rates"] = pd.concat(
-            [metrics.overdue_rates(book, by=s, overdue_dpd=d.overdue_dpd) for s in segments],
+            [kpis.overdue_rates(book, by=s, overdue_dpd=d.overdue_dpd) for s in segments],
             ignore_index=True,
         )
     if "roll_rates" in what or "vintages" in what:
         sbook = with_sentinel(book, *months)
         if "roll_rates" in what:
             out["roll_rates"] = pd.concat(
-                [metrics.roll_rates(sbook, weight="count", by=s) for s in segments],
+                [kpis.roll_rates(sbook, weight="count", by=s) for s in segments],
                 ignore_index=True,
             )
         if "vintages" in what:
             out["vintages"] = pd.concat(
-                [metrics.vintage_curves(sbook, dpd_threshold=t, by=s)
+                [kpis.vintage_curves(sbook, dpd_threshold=t, by=s)
                  for t in (30, 90) for s in segments],
                 ignore_index=True,
             )
     if "classification" in what:
         out["classification"] = pd.concat(
-            [metrics.loan_classification(book, by=s) for s in segments], ignore_index=True
+            [kpis.loan_classification(book, by=s) for s in segments], ignore_index=True
         )
     return out
 
@@ -146,8 +145,6 @@ def kpis_dask(
     wanted = frozenset(what)
     unknown = wanted - set(DaskPass.__dataclass_fields__)
     if unknown:
-        from analysis.errors import ParameterError
-
         raise ParameterError(f"unknown outputs {sorted(unknown)}; use {list(DaskPass.__dataclass_fields__)}")
     months = month_range(dbook) if wanted & {"roll_rates", "vintages"} else (None, None)
     parts = map_loan_partitions(
@@ -183,7 +180,7 @@ def _order_of(parts: Sequence[pd.DataFrame], keys: list[str]) -> pd.DataFrame:
 
 
 def combine_overdue_rates(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
-    """Add up :func:`analysis.kpis.metrics.overdue_rates` pieces and recompute the rates."""
+    """Add up :func:`analysis.kpis.overdue_rates` pieces and recompute the rates."""
     cols = list(parts[0].columns)
     allp = pd.concat(parts, ignore_index=True)
     sums = [c for c in cols if c.startswith("n_") or c == "balance" or c.startswith("balance_")
@@ -203,7 +200,7 @@ def combine_overdue_rates(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
 
 
 def combine_roll_rates(parts: Sequence[pd.DataFrame], weight: str = "count") -> pd.DataFrame:
-    """Add up :func:`analysis.kpis.metrics.roll_rates` pieces; ``share`` for ``weight``."""
+    """Add up :func:`analysis.kpis.roll_rates` pieces; ``share`` for ``weight``."""
     allp = pd.concat(parts, ignore_index=True)
     gkeys = ["period_start", "period_end", *_KEYS]
     keys = [*gkeys, "from_bucket", "to_bucket"]
@@ -218,7 +215,7 @@ def combine_roll_rates(parts: Sequence[pd.DataFrame], weight: str = "count") -> 
 
 def reweight_roll_rates(rates: pd.DataFrame, weight: str) -> pd.DataFrame:
     """``share`` of summed roll-rate cells for ``weight`` ("count" or "balance"), with
-    ``written_off`` absorbing, as :func:`analysis.kpis.metrics.roll_rates` defines it."""
+    ``written_off`` absorbing, as :func:`analysis.kpis.roll_rates` defines it."""
     out = rates.copy()
     out["weight"] = weight
     grp = [out[k] for k in ["period_start", "period_end", *_KEYS]] + [out["from_bucket"]]
@@ -233,7 +230,7 @@ def reweight_roll_rates(rates: pd.DataFrame, weight: str) -> pd.DataFrame:
 
 
 def combine_vintages(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
-    """Add up :func:`analysis.kpis.metrics.vintage_curves` pieces; ``share_ever`` again."""
+    """Add up :func:`analysis.kpis.vintage_curves` pieces; ``share_ever`` again."""
     cols = list(parts[0].columns)
     allp = pd.concat(parts, ignore_index=True)
     ckeys = [*_KEYS, "cohort", "dpd_threshold"]
@@ -255,7 +252,7 @@ def combine_vintages(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
 
 
 def combine_classification(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
-    """Add up :func:`analysis.kpis.metrics.loan_classification` pieces; shares again."""
+    """Add up :func:`analysis.kpis.loan_classification` pieces; shares again."""
     cols = list(parts[0].columns)
     allp = pd.concat(parts, ignore_index=True)
     keys = ["month", *_KEYS, "category", "category_zh"]

@@ -6,7 +6,7 @@ come to the client; instead :func:`report_pass` makes ONE pass over the co-parti
 book (:meth:`analysis.dask.frames.DaskBook.loan_partitions`) and, per loan partition,
 
 1. keeps what was known at the reporting month and the optional segment
-   (:func:`analysis.report.context.restrict_to`, :func:`analysis.report.context.filter_segment`:
+   (:func:`analysis.data.restrict_to`, :func:`analysis.data.filter_segment`:
    row- and loan-wise rules, so applying them per loan partition is exact);
 2. builds the episodes (:func:`analysis.episodes.episodes_from_definitions`, censored at
    the book-wide last month);
@@ -58,9 +58,29 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.dask.frames import LOAN_TABLES, DaskBook, concat_episodes, map_loan_partitions
+from analysis import kpis
+from analysis.dask.aligned import row_group_stats
+from analysis.dask.frames import (
+    DaskBook,
+    client,
+    concat_episodes,
+    load_book_dask,
+    map_loan_partitions,
+)
+from analysis.dask.kpis import (
+    combine_classification,
+    combine_overdue_rates,
+    combine_roll_rates,
+    combine_vintages,
+    with_sentinel,
+)
 from analysis.data.book import Book
+from analysis.data.files import LOAN_TABLES, parquet_files, table_path, table_size
+from analysis.data.subset import filter_segment, restrict_to
 from analysis.definitions import Definitions
+from analysis.episodes import episodes_from_definitions
+from analysis.errors import InputError, ParameterError
+from analysis.months import month_index
 
 #: Loans in the model sample (about 30,000 episodes at the synthetic book's rate; the
 #: notebooks' models need about 2-3 GiB and a few minutes on it).
@@ -138,11 +158,6 @@ def _partition(book: Book, month: pd.Timestamp, conditions: Sequence[tuple[str, 
                d: Definitions, first: pd.Timestamp, end: pd.Timestamp,
                fraction: float) -> dict[str, Any]:
     """One loan partition: restrict, filter, episodes, KPI pieces, sample."""
-    from analysis.dask.kpis import with_sentinel
-    from analysis.episodes import episodes_from_definitions
-    from analysis.kpis import metrics
-    from analysis.report.context import filter_segment, restrict_to
-
     book = filter_segment(restrict_to(book, month), conditions, check=False)
     out: dict[str, Any] = {"episodes": episodes_from_definitions(book, d, data_end=end),
                            "n_loans": len(book.loans),
@@ -151,28 +166,25 @@ def _partition(book: Book, month: pd.Timestamp, conditions: Sequence[tuple[str, 
         return out
     cols = book.loans.columns
     out["overdue_rates"] = pd.concat(
-        [metrics.overdue_rates(book, by=s) for s in OVERDUE_SEGMENTS if s is None or s in cols],
+        [kpis.overdue_rates(book, by=s) for s in OVERDUE_SEGMENTS if s is None or s in cols],
         ignore_index=True)
-    cat = metrics.loan_month_categories(book)
+    cat = kpis.loan_month_categories(book)
     out["classification"] = pd.concat(
-        [metrics._classification_table(cat, book.loans, s)
+        [kpis.classification_table(cat, book.loans, s)
          for s in CLASS_SEGMENTS if s is None or s in cols], ignore_index=True)
     sbook = with_sentinel(book, first, end)
-    out["roll_rates"] = metrics.roll_rates(sbook, weight="count", end=month,
+    out["roll_rates"] = kpis.roll_rates(sbook, weight="count", end=month,
                                            months=ROLL_WINDOW_MONTHS)
-    out["vintages"] = metrics.vintage_curves(sbook, dpd_threshold=VINTAGE_DPD)
+    out["vintages"] = kpis.vintage_curves(sbook, dpd_threshold=VINTAGE_DPD)
     return out
 
 
 def _footer_months(source: Any) -> tuple[pd.Timestamp, pd.Timestamp] | None:
     """(first, last) ``performance.month`` from the Parquet row-group statistics, or None
     when a part lacks them (or the table is not Parquet)."""
-    from analysis.dask.aligned import row_group_stats
-    from analysis.dask.frames import _parquet_files, table_path
-
     path = table_path(source, "performance") if source is not None else None
     stats = []
-    for f in _parquet_files(path) if path is not None else []:
+    for f in parquet_files(path) if path is not None else []:
         rgs = row_group_stats(str(f), "month")
         if rgs is None or not all(isinstance(r[0], pd.Timestamp) for r in rgs):
             return None
@@ -201,9 +213,6 @@ def report_pass(dbook: DaskBook, month: pd.Timestamp, definitions: Definitions,
                 max_loans: int = MODEL_MAX_LOANS) -> ReportPass:
     """The run's episodes, book-wide KPI tables and model sample in one pass (use inside
     ``with analysis.dask.frames.client(...)``); ``month`` is the reporting month-end."""
-    from analysis.dask.frames import table_size
-    from analysis.errors import ParameterError
-
     first, last, end = book_months(dbook, month)
     if not first + pd.offsets.MonthEnd(0) <= month <= last + pd.offsets.MonthEnd(0):
         raise ParameterError(f"as_of {month:%Y-%m} is outside the data "
@@ -240,13 +249,6 @@ def _concat_sample(dbook: DaskBook, pieces: list[dict[str, pd.DataFrame]]) -> Bo
 
 
 def _combine(parts: list[dict[str, Any]]) -> dict[str, pd.DataFrame]:
-    from analysis.dask.kpis import (
-        combine_classification,
-        combine_overdue_rates,
-        combine_roll_rates,
-        combine_vintages,
-    )
-
     if not parts:
         return {}
     return {
@@ -263,11 +265,9 @@ def _combine(parts: list[dict[str, Any]]) -> dict[str, pd.DataFrame]:
 def _completeness_counts(book: Book) -> pd.DataFrame:
     """Per month-end m of a loan partition: ``n_open_prev`` loans with a positive balance
     at m - 1 and ``n_seen`` of them with a row at m (``report_refresh``'s rule)."""
-    from analysis.kpis.metrics import _month_index
-
     perf = book.performance
     codes = pd.factorize(perf["loan_id"])[0].astype(np.int64)
-    mi = _month_index(perf["month"]).astype(np.int64)
+    mi = month_index(perf["month"]).astype(np.int64)
     key = codes * 100_000 + mi
     open_ = perf["balance"].to_numpy(dtype=float) > 0
     counts = pd.DataFrame({"mi": mi[open_] + 1, "n_open_prev": 1,
@@ -283,9 +283,6 @@ def latest_complete_month_dask(data_dir: str | os.PathLike, completeness: float 
     book (exit 2 on bad input, as the pandas path) and adds the per-partition counts of
     :func:`_completeness_counts`. Assumes the book's months have no gap (the previous
     month is the calendar month before)."""
-    from analysis.dask.frames import client, load_book_dask
-    from analysis.errors import InputError
-
     with client(scheduler):
         try:
             dbook = load_book_dask(data_dir, validate=True)
@@ -364,8 +361,6 @@ def ensure_pass(data_dir: str | os.PathLike, cache_dir: str | os.PathLike, key: 
                 conditions: Sequence[tuple[str, str]] = (), scheduler: str | None = None,
                 max_loans: int = MODEL_MAX_LOANS) -> CachedPass:
     """The cached pass for ``key``, computing it on the cluster when it is not there."""
-    from analysis.dask.frames import client, load_book_dask
-
     folder = cache_folder(cache_dir, key)
     got = read_run_cache(folder)
     if got is not None:
@@ -381,11 +376,9 @@ def ensure_pass(data_dir: str | os.PathLike, cache_dir: str | os.PathLike, key: 
 
 
 def check_segment(dbook: DaskBook, conditions: Sequence[tuple[str, str]]) -> None:
-    """Raise ParameterError (as :func:`analysis.report.context.filter_segment` does) when a
+    """Raise ParameterError (as :func:`analysis.data.filter_segment` does) when a
     condition names no loan column or matches no loan (one column read per condition)."""
     import dask
-
-    from analysis.errors import ParameterError
 
     cols = [c for c in dbook.loans.columns if c not in ("loan_id", "borrower_id")]
     for col, val in conditions:
@@ -402,25 +395,8 @@ def run_key(parts: dict[str, Any], definitions: Definitions) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
-def with_sample_note(design: dict[str, Any], t: Any = None) -> str:
-    """One sentence on the model sample for the top of a notebook ("" when not sampled).
-
-    ``t``: the report's :class:`analysis.report.i18n.catalogue.Translator` (English when None).
-    """
-    if not design or not design.get("sampled"):
-        return ""
-    if t is None:
-        from analysis.report.i18n.catalogue import translator
-
-        t = translator("en")
-    return t("page.sample_note", sample_loans=f"{design['n_sample_loans']:,}",
-             loans=f"{design['n_loans']:,}", pct=t.pct(design["fraction"]),
-             sample_episodes=f"{design['n_sample_episodes']:,}",
-             episodes=f"{design['n_episodes']:,}", inflation=f"{design['se_inflation']:.1f}")
-
-
 __all__ = [
     "CachedPass", "MODEL_MAX_LOANS", "ReportPass", "cache_folder", "check_segment",
     "ensure_pass", "in_sample", "read_run_cache", "report_pass", "run_key",
-    "sample_design", "sample_fraction", "with_sample_note", "write_run_cache",
+    "sample_design", "sample_fraction", "write_run_cache",
 ]

@@ -9,12 +9,12 @@ worker holds one chunk at a time: memory per worker is bounded by ``chunk_loans`
 (about 1.5 GiB for the default 200,000 loans), whatever ``n_loans``. Only the per-episode
 truth arrays (a few hundred bytes per episode) come back to the client, which writes
 ``truth/`` and ``cause_map.parquet`` as the sequential generator does. Parts are written
-with the generator's Parquet options (``synthetic_run.WRITE_OPTIONS``: dictionary-encoded
+with the generator's Parquet options (``analysis.synthetic.WRITE_OPTIONS``: dictionary-encoded
 IDs, read back as plain strings).
 
 Known drawbacks: the layout differs from the sequential generator's (there the small
 tables are single files); the contract reads both. Relies on the chunk functions of
-:mod:`analysis.synthetic.run` (``_chunk_tables``, ``_truth``, ``_clear``).
+:mod:`analysis.synthetic.run` (``chunk_tables``, ``truth_tables``, ``clear_book``).
 """
 
 from __future__ import annotations
@@ -23,16 +23,24 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-LOAN_TABLES = ("loans", "performance", "relief", "signals", "reasons")
+from analysis.data.files import LOAN_TABLES
+from analysis.errors import ParameterError
+from analysis.synthetic import (
+    WRITE_OPTIONS,
+    SynthParams,
+    chunk_tables,
+    clear_book,
+    make_macro,
+    simulate_chunk,
+    truth_tables,
+    write_truth,
+)
 
 
 def _chunk_to_parts(p, macro, seed: int, chunk: int, offset: int, n: int, out: str) -> dict:
-    from analysis.synthetic import run as synthetic_run
-    from analysis.synthetic.chunk import simulate_chunk
-
-    options = getattr(synthetic_run, "WRITE_OPTIONS", {})
+    options = WRITE_OPTIONS
     c = simulate_chunk(p, macro, seed, chunk, n)
-    tabs = synthetic_run._chunk_tables(c, p, macro, chunk, offset, seed)
+    tabs = chunk_tables(c, p, macro, chunk, offset, seed)
     del c
     for name in LOAN_TABLES:
         pq.write_table(tabs[name], Path(out) / name / f"part-{chunk:05d}.parquet", **options)
@@ -52,16 +60,12 @@ def synth_dask(
     import dask
     from dask import delayed
 
-    from analysis.errors import ParameterError
-    from analysis.synthetic.generate import SynthParams, make_macro
-    from analysis.synthetic.run import _clear, _truth, write_truth
-
     if int(n_loans) < 1 or int(chunk_loans) < 1:
         raise ParameterError(f"n_loans and chunk_loans must be >= 1 (got {n_loans}, {chunk_loans})")
     p = params or SynthParams()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _clear(out)
+    clear_book(out)
     for name in LOAN_TABLES:
         (out / name).mkdir()
     macro = make_macro(p, seed)
@@ -73,5 +77,5 @@ def synth_dask(
         tasks.append(delayed(_chunk_to_parts, pure=False)(
             p, macro, seed, chunk, offset, n, str(out), dask_key_name=f"synth-chunk-{chunk}"))
     episodes = [e for e in dask.compute(*tasks) if e]
-    write_truth(out, _truth(episodes, p, macro, seed, n_loans), p, seed, n_loans, chunk_loans)
+    write_truth(out, truth_tables(episodes, p, macro, seed, n_loans), p, seed, n_loans, chunk_loans)
     return out

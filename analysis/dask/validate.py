@@ -1,26 +1,28 @@
-"""Validation of a large book on a Dask cluster: the pandas checks of :mod:`analysis.data.validate`,
-run per Parquet part and per loan partition, gathered into the same report.
+"""Validation of a large book on a Dask cluster: the pandas checks of :mod:`analysis.data`
+(``io`` below: :mod:`~analysis.data.read`, :mod:`~analysis.data.coerce`,
+:mod:`~analysis.data.checks`), run per Parquet part and per loan partition, gathered into
+the same report.
 
 Method
 ------
 1. **Files** (on the client, footers only): each table is located and its columns
-   checked with the same functions and messages as :func:`analysis.data.validate.validate_book`
+   checked with the same functions and messages as :func:`analysis.data.validate_book`
    (``file_present``, ``single_file``, ``required_column``, ``not_empty``).
 2. **Per part** (one task per Parquet part, or per CSV file): the part is read with
-   ``io._read_parquet`` / ``io._read_csv``, typed with ``io._coerce`` and checked with
-   ``io._check_values`` (pandera up to ``io.PANDERA_MAX_ROWS`` rows, the same rules as
+   ``read_parquet`` / ``read_csv``, typed with ``coerce`` and checked with
+   ``check_values`` (pandera up to ``PANDERA_MAX_ROWS`` rows, the same rules as
    masks above). Rows are labelled by their position in the whole table, so a report row
    names ``part-00003.parquet row 17`` exactly as the pandas path does. Each task returns
    its report rows and the typed key columns.
 3. **Per loan partition**: the key columns are co-partitioned by loan
-   (:func:`analysis.dask.frames.copartition`), and each partition runs the cross-row
+   (:func:`analysis.dask.partition.copartition`), and each partition runs the cross-row
    checks of ``io`` on whole loans: ``unique_key`` of every table, ``known_loan_id``,
    ``not_before_origination``, ``contiguous_months``. Duplicate keys share a loan, so
    they meet in one partition; so do a loan's months and its ``loans`` row.
 4. **Small tables** (``measures``, ``cause_map``) and the ``cause_map`` checks run on the
    client, with the reasons' codes gathered (one column).
 5. **Gather**: report rows with the same file, table, column and check are merged:
-   ``n_failures`` added, the first :data:`analysis.data.validate.MAX_EXAMPLES` examples kept in
+   ``n_failures`` added, the first :data:`analysis.data.problems.MAX_EXAMPLES` examples kept in
    source-row order.
 
 Known drawbacks
@@ -36,15 +38,30 @@ from __future__ import annotations
 
 import os
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from analysis.dask.frames import copartition, n_partitions_for
-from analysis.data import validate as bio
+from analysis.dask.aligned import find_alignment, remember
+from analysis.dask.partition import BUCKET, copartition, n_partitions_for
+from analysis.data.checks import (
+    book_measures,
+    check_cause_map,
+    check_monthly,
+    check_values,
+    columns_ok,
+    loan_pos,
+    unique_key,
+)
+from analysis.data.coerce import coerce
+from analysis.data.files import locate
+from analysis.data.problems import MAX_EXAMPLES, REPORT_COLUMNS, Loaded, Report, ValidationReport
+from analysis.data.read import read_csv, read_parquet, read_table
 from analysis.data.schema import FIELDS, TABLES
+from analysis.months import month_index
 
 _LABEL = "_row"
 #: Key columns each loan table keeps for the cross-row checks.
@@ -57,8 +74,8 @@ KEY_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-class _LabelledReport(bio._Report):
-    """An ``io._Report`` that also keeps the source labels of its examples, for merging."""
+class _LabelledReport(Report):
+    """An ``io`` :class:`Report` that also keeps the source labels of its examples, for merging."""
 
     def __init__(self, data_dir: Path):
         super().__init__(data_dir)
@@ -74,7 +91,7 @@ class _LabelledReport(bio._Report):
         before = len(self.rows)
         super().add_rows(ld, column, check, labels, frame, cols, note)
         if len(self.rows) > before:
-            self.labels[-1] = [int(x) for x in labels[: bio.MAX_EXAMPLES]]
+            self.labels[-1] = [int(x) for x in labels[:MAX_EXAMPLES]]
 
     def records(self) -> list[dict]:
         return [dict(r, _labels=lab) for r, lab in zip(self.rows, self.labels, strict=True)]
@@ -113,18 +130,18 @@ def _check_part(
     """Read, type and value-check one part; its report records and typed key columns."""
     rep = _LabelledReport(data_dir)
     if fmt == "csv":
-        ld = bio._read_csv(Path(path), table, rep)
+        ld = read_csv(Path(path), table, rep)
     else:
-        ld = bio._read_parquet(Path(path), table, rep)
+        ld = read_parquet(Path(path), table, rep)
         if ld is not None:
-            ld = bio._Loaded(table, file, "parquet", ld.df.set_axis(
+            ld = Loaded(table, file, "parquet", ld.df.set_axis(
                 pd.RangeIndex(first, first + len(ld.df))), parts)
     if ld is None:
         return rep.records(), None
-    if fmt == "csv" and not _columns_ok(ld.file, table, list(ld.df.columns), len(ld.df), rep):
+    if fmt == "csv" and not columns_ok(ld.file, table, list(ld.df.columns), len(ld.df), rep):
         return rep.records(), None
-    df, rawnull = bio._coerce(ld, rep)
-    bio._check_values(ld, df, rawnull, rep, measure_codes)
+    df, rawnull = coerce(ld, rep)
+    check_values(ld, df, rawnull, rep, measure_codes)
     keys = df[[c for c in keep if c in df.columns]].copy()
     keys[_LABEL] = df.index.to_numpy(dtype=np.int64)
     return rep.records(), _to_arrow(keys.reset_index(drop=True))
@@ -175,26 +192,26 @@ def _cross_checks(
     dfs: dict[str, pd.DataFrame] = {}
     ld_of: dict[str, Any] = {}
     for name, piece in pieces.items():
-        piece = piece.drop(columns=[c for c in piece.columns if c.startswith("_loan_bucket")])
+        piece = piece.drop(columns=[c for c in piece.columns if c.startswith(BUCKET)])
         piece = _from_arrow(piece.sort_values(_LABEL, kind="stable").set_index(_LABEL))
         piece.index.name = None
         file, fmt, parts = lds[name]
         dfs[name] = piece
-        ld_of[name] = bio._Loaded(name, file, fmt, piece, parts)
+        ld_of[name] = Loaded(name, file, fmt, piece, parts)
     loans = dfs.get("loans")
     loan_index = origin = None
     if loans is not None:
-        bio._unique_key(ld_of["loans"], loans, rep, ["loan_id"])
+        unique_key(ld_of["loans"], loans, rep, ["loan_id"])
         first = loans.drop_duplicates("loan_id").dropna(subset=["loan_id"])
         loan_index = pd.Index(first["loan_id"])
-        origin_m = bio._month_no(first["origination_date"])
+        origin_m = month_index(first["origination_date"])
         origin = (np.where(origin_m < 0, np.iinfo("int64").min, origin_m),
                   first["origination_date"])
     unknown = 0
 
-    def loan_pos(name: str) -> np.ndarray | None:
+    def positions(name: str) -> np.ndarray | None:
         nonlocal unknown
-        pos = bio._loan_pos(ld_of[name], dfs[name], rep, loan_index)
+        pos = loan_pos(ld_of[name], dfs[name], rep, loan_index)
         if pos is not None:
             unknown += int(np.count_nonzero((pos < 0) & dfs[name]["loan_id"].notna().to_numpy()))
         elif count_unknown:
@@ -203,17 +220,17 @@ def _cross_checks(
 
     for name in ("performance", "signals"):
         if name in dfs:
-            pos = loan_pos(name)
-            bio._monthly(ld_of[name], dfs[name], rep, pos,
+            pos = positions(name)
+            check_monthly(ld_of[name], dfs[name], rep, pos,
                          origin if name == "performance" else None,
                          contiguous=name == "performance")
     for name in ("relief", "reasons"):
         if name in dfs:
-            pos = loan_pos(name)
-            bio._unique_key(ld_of[name], dfs[name], rep, list(TABLES[name].primary_key))
+            pos = positions(name)
+            unique_key(ld_of[name], dfs[name], rep, list(TABLES[name].primary_key))
             if name == "relief" and pos is not None:
                 df = dfs[name]
-                g = bio._month_no(df["granted_date"])
+                g = month_index(df["granted_date"])
                 early = (pos >= 0) & (g >= 0) & (g < origin[0][np.where(pos >= 0, pos, 0)])
                 rep.add_mask(ld_of[name], "granted_date", "not_before_origination", early, df,
                              ["loan_id", "granted_date", "measure"])
@@ -221,7 +238,7 @@ def _cross_checks(
 
 
 def merge_records(records: list[dict]) -> pd.DataFrame:
-    """Report rows of several tasks -> one report table (``io.REPORT_COLUMNS``)."""
+    """Report rows of several tasks -> one report table (``REPORT_COLUMNS``)."""
     merged: dict[tuple, dict] = {}
     for r in records:
         key = (r["file"], r["table"], r["column"], r["check"])
@@ -240,13 +257,13 @@ def merge_records(records: list[dict]) -> pd.DataFrame:
         if m["row_level"]:
             pairs = sorted(pairs, key=lambda p: (p[0] is None, p[0] if p[0] is not None else 0))
         rows.append(dict(file=file, table=table, column=column, check=check, n_failures=m["n"],
-                         examples=" | ".join(e for _, e in pairs[: bio.MAX_EXAMPLES])))
-    out = pd.DataFrame(rows, columns=bio.REPORT_COLUMNS)
+                         examples=" | ".join(e for _, e in pairs[: MAX_EXAMPLES])))
+    out = pd.DataFrame(rows, columns=REPORT_COLUMNS)
     out["n_failures"] = out["n_failures"].astype("int64")
     return out
 
 
-_DONE: dict[tuple, bio.ValidationReport] = {}
+_DONE: dict[tuple, ValidationReport] = {}
 
 
 def _files_fingerprint(base: Path) -> tuple:
@@ -258,9 +275,9 @@ def _files_fingerprint(base: Path) -> tuple:
 
 def validate_book_dask(
     data_dir: str | os.PathLike, *, npartitions: int | None = None, align: bool = True
-) -> bio.ValidationReport:
+) -> ValidationReport:
     """Validate ``data_dir`` on the current Dask scheduler; the same
-    :class:`analysis.data.validate.ValidationReport` as :func:`analysis.data.validate.validate_book`
+    :class:`analysis.data.ValidationReport` as :func:`analysis.data.validate_book`
     (``.ok``, ``.table``, ``.format()``). Never raises for bad data.
 
     A book in loan-aligned Parquet parts (:mod:`analysis.dask.aligned`; ``align``
@@ -281,43 +298,61 @@ def validate_book_dask(
     return report
 
 
-def _validate(base: Path, npartitions: int | None, align: bool) -> bio.ValidationReport:
-    import dask
-    import dask.dataframe as dd
-    from dask import delayed
-
-    from analysis.dask import aligned as ea
-
-    rep = _LabelledReport(base)
-    if not base.is_dir():
-        rep.add(str(base), "", "", "directory_exists", 1,
-                [f"{base} is not a directory" if base.exists() else f"{base} not found"])
-        return rep.result()
+def _locate_all(base: Path, rep: Report) -> dict[str, Path]:
+    """The file or folder of every table found once (``io``'s ``file_present`` and
+    ``single_file`` checks; ``cause_map`` required with ``signals`` or ``reasons``)."""
     located: dict[str, Path] = {}
     for name, t in TABLES.items():
-        path = bio._locate(base, name, rep, t.required == "always")
+        path = locate(base, name, rep, t.required == "always")
         if path is not None:
             located[name] = path
     for name in ("signals", "reasons"):
         if name in located and "cause_map" not in located:
             _why = f" (required because {_file_name(located[name])} exists)"
-            bio._locate(base, "cause_map", rep, True, why=_why)
+            locate(base, "cause_map", rep, True, why=_why)
             break
-    # small tables in pandas on the client, exactly as io does
+    return located
+
+
+def _check_small(located: dict[str, Path], rep: Report
+                 ) -> tuple[dict[str, Loaded], dict[str, pd.DataFrame], pd.DataFrame]:
+    """``measures`` and ``cause_map`` read, typed and checked in pandas on the client,
+    exactly as ``io`` does; with the book's measures table."""
     small_lds, small_dfs, raw_nulls = {}, {}, {}
     for name in ("measures", "cause_map"):
         if name in located:
-            ld = bio._read(located[name], name, rep)
-            if ld is not None and _columns_ok(ld.file, name, list(ld.df.columns), len(ld.df), rep):
+            ld = read_table(located[name], name, rep)
+            if ld is not None and columns_ok(ld.file, name, list(ld.df.columns), len(ld.df), rep):
                 small_lds[name] = ld
-                small_dfs[name], raw_nulls[name] = bio._coerce(ld, rep)
-    meas = bio._measures(small_lds.get("measures"), small_dfs.get("measures"), rep)
+                small_dfs[name], raw_nulls[name] = coerce(ld, rep)
+    meas = book_measures(small_lds.get("measures"), small_dfs.get("measures"), rep)
     codes = list(meas["code"])
     for name, df in small_dfs.items():
-        bio._check_values(small_lds[name], df, raw_nulls[name], rep, codes)
-        bio._unique_key(small_lds[name], df, rep, list(TABLES[name].primary_key))
-    # loan tables: per part, then per loan partition
-    part_records, key_frames, lds, n_rows, part_paths = [], {}, {}, {}, {}
+        check_values(small_lds[name], df, raw_nulls[name], rep, codes)
+        unique_key(small_lds[name], df, rep, list(TABLES[name].primary_key))
+    return small_lds, small_dfs, meas
+
+
+@dataclass
+class _PartTasks:
+    """The per-part tasks of the loan tables: their report records, their key-column
+    frames by table, ``(file, format, parts)`` and row count by table, and the real
+    paths of the parts (to match them with aligned groups)."""
+
+    records: list = field(default_factory=list)
+    key_frames: dict[str, list] = field(default_factory=dict)
+    lds: dict[str, tuple] = field(default_factory=dict)
+    n_rows: dict[str, int] = field(default_factory=dict)
+    part_paths: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _part_tasks(base: Path, located: dict[str, Path], codes: list[str], rep: Report
+                ) -> _PartTasks:
+    """One task per Parquet part of each loan table (a CSV file, or a folder without
+    parts, is checked on the client at once)."""
+    from dask import delayed
+
+    out = _PartTasks()
     for name in KEY_COLUMNS:
         if name not in located:
             continue
@@ -335,42 +370,83 @@ def _validate(base: Path, npartitions: int | None, align: bool) -> bio.Validatio
         keep = KEY_COLUMNS[name]
         if fmt == "csv" or not parts:  # one CSV file, or a folder without parts: on the client
             recs, keys = _check_part(base, name, str(path), fmt, file, (), 0, codes, keep)
-            part_records.append(recs)
+            out.records.append(recs)
             if keys is not None:
-                n_rows[name] = len(keys)
-                lds[name] = (file, fmt, ())
-                key_frames[name] = [keys]
+                out.n_rows[name] = len(keys)
+                out.lds[name] = (file, fmt, ())
+                out.key_frames[name] = [keys]
             continue
-        n_rows[name] = sum(k for _, _, k in parts)
-        if columns is not None and not _columns_ok(file, name, columns, n_rows[name], rep):
+        out.n_rows[name] = sum(k for _, _, k in parts)
+        if columns is not None and not columns_ok(file, name, columns, out.n_rows[name], rep):
             continue
         meta_parts = tuple((Path(p).name, s) for p, s, _ in parts) if path.is_dir() else ()
-        lds[name] = (file, fmt, meta_parts)
+        out.lds[name] = (file, fmt, meta_parts)
         tasks = [delayed(_check_part, nout=2)(base, name, p, fmt, file, meta_parts, s, codes,
                                               keep, dask_key_name=f"validate-part-{name}-{i}")
                  for i, (p, s, _) in enumerate(parts)]
-        part_records += [t[0] for t in tasks]
-        key_frames[name] = [t[1] for t in tasks]
-        part_paths[name] = [os.path.realpath(p) for p, _, _ in parts]
+        out.records += [t[0] for t in tasks]
+        out.key_frames[name] = [t[1] for t in tasks]
+        out.part_paths[name] = [os.path.realpath(p) for p, _, _ in parts]
+    return out
+
+
+def _shuffled_cross(base: Path, parts: _PartTasks, npartitions: int | None) -> list:
+    """The cross-row check tasks, one per loan partition of the co-partitioned keys."""
+    import dask.dataframe as dd
+    from dask import delayed
+
+    n_loans = parts.n_rows.get("loans") or 1
+    n = npartitions or n_partitions_for(n_loans)
+    ddfs = {name: dd.from_delayed([delayed(_or_empty)(f, _key_meta(name, KEY_COLUMNS[name]))
+                                   for f in frames],
+                                  meta=_key_meta(name, KEY_COLUMNS[name]), verify_meta=False)
+            for name, frames in parts.key_frames.items()}
+    pieces = {name: copartition(df, n) for name, df in ddfs.items()}
+    return [delayed(_cross_checks)(base, {name: p[k] for name, p in pieces.items()}, parts.lds,
+                                   dask_key_name=f"validate-cross-{k}")
+            for k in range(n)]
+
+
+def _counts(located: dict[str, Path], parts: _PartTasks, meas: pd.DataFrame,
+            months: tuple | None) -> dict:
+    """Sizes of the book for the report's message (rows from the parts)."""
+    n_rows = parts.n_rows
+    counts = {"loans": n_rows.get("loans", 0), "loan_months": n_rows.get("performance", 0),
+              "relief": n_rows.get("relief", 0), "measures": len(meas),
+              "reasons": n_rows.get("reasons", 0)}
+    if "signals" in located:
+        counts["signal_columns"] = max(len(_columns_of(located["signals"]) or []) - 2, 0)
+    if months is not None and pd.notna(months[0]):
+        counts["first_month"] = pd.Timestamp(months[0]).strftime("%Y-%m")
+        counts["last_month"] = pd.Timestamp(months[1]).strftime("%Y-%m")
+    return counts
+
+
+def _validate(base: Path, npartitions: int | None, align: bool) -> ValidationReport:
+    import dask
+    from dask import delayed
+
+    rep = _LabelledReport(base)
+    if not base.is_dir():
+        rep.add(str(base), "", "", "directory_exists", 1,
+                [f"{base} is not a directory" if base.exists() else f"{base} not found"])
+        return rep.result()
+    located = _locate_all(base, rep)
+    small_lds, small_dfs, meas = _check_small(located, rep)
+    # loan tables: per part, then per loan partition
+    parts = _part_tasks(base, located, list(meas["code"]), rep)
+    key_frames = parts.key_frames
     reason_codes = None
     cross = []
     al_paths = {name: located[name] for name in KEY_COLUMNS if name in located}
-    al = ea.find_alignment(al_paths, 2**62) if align and npartitions is None else None
-    groups = _group_frames(al, key_frames, part_paths) if al is not None else None
+    al = find_alignment(al_paths, 2**62) if align and npartitions is None else None
+    groups = _group_frames(al, key_frames, parts.part_paths) if al is not None else None
     if groups is not None:
-        cross = [delayed(_cross_group, nout=3)(base, fr, lds, dask_key_name=f"validate-group-{g}")
+        cross = [delayed(_cross_group, nout=3)(base, fr, parts.lds,
+                                               dask_key_name=f"validate-group-{g}")
                  for g, fr in enumerate(groups)]
     elif key_frames:
-        n_loans = n_rows.get("loans") or 1
-        n = npartitions or n_partitions_for(n_loans)
-        ddfs = {name: dd.from_delayed([delayed(_or_empty)(f, _key_meta(name, KEY_COLUMNS[name]))
-                                       for f in frames],
-                                      meta=_key_meta(name, KEY_COLUMNS[name]), verify_meta=False)
-                for name, frames in key_frames.items()}
-        pieces = {name: copartition(df, n) for name, df in ddfs.items()}
-        cross = [delayed(_cross_checks)(base, {name: p[k] for name, p in pieces.items()}, lds,
-                                        dask_key_name=f"validate-cross-{k}")
-                 for k in range(n)]
+        cross = _shuffled_cross(base, parts, npartitions)
     if "reasons" in key_frames and "cause_map" in small_dfs:
         reason_codes = delayed(pd.concat)(
             [delayed(_or_empty)(f, _key_meta("reasons", KEY_COLUMNS["reasons"]))
@@ -380,12 +456,13 @@ def _validate(base: Path, npartitions: int | None, align: bool) -> bio.Validatio
         months = [delayed(_month_span)(f) for f in key_frames["performance"]]
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Computing mixed collections")
-        part_out, cross_out, rc, months = dask.compute(part_records, cross, reason_codes, months)
+        part_out, cross_out, rc, months = dask.compute(parts.records, cross, reason_codes,
+                                                       months)
     if groups is not None:
         hashes = np.concatenate([h for _, _, h in cross_out]) if cross_out else np.array([])
         confirmed = al.proven or (sum(u for _, u, _ in cross_out) == 0
                                   and len(np.unique(hashes)) == len(hashes))
-        ea.remember(al_paths, confirmed)
+        remember(al_paths, confirmed)
         if not confirmed:
             return _validate(base, npartitions, False)
         cross_out = [r for r, _, _ in cross_out]
@@ -397,15 +474,8 @@ def _validate(base: Path, npartitions: int | None, align: bool) -> bio.Validatio
     _cause_map_on_client(base, located, small_lds, small_dfs, rc, tail)
     records += tail.records()
     table = merge_records(records)
-    counts = {"loans": n_rows.get("loans", 0), "loan_months": n_rows.get("performance", 0),
-              "relief": n_rows.get("relief", 0), "measures": len(meas),
-              "reasons": n_rows.get("reasons", 0)}
-    if "signals" in located:
-        counts["signal_columns"] = max(len(_columns_of(located["signals"]) or []) - 2, 0)
-    if months is not None and pd.notna(months[0]):
-        counts["first_month"] = pd.Timestamp(months[0]).strftime("%Y-%m")
-        counts["last_month"] = pd.Timestamp(months[1]).strftime("%Y-%m")
-    return bio.ValidationReport(table=table, data_dir=base, counts=counts)
+    return ValidationReport(table=table, data_dir=base,
+                            counts=_counts(located, parts, meas, months))
 
 
 def _group_frames(al: Any, key_frames: dict[str, list], part_paths: dict[str, list[str]]
@@ -448,38 +518,15 @@ def _file_name(path: Path) -> str:
     return path.name + ("/" if path.is_dir() else "")
 
 
-def _columns_ok(file: str, name: str, columns: list[str], n_rows: int, rep) -> bool:
-    """``io``'s column checks: required columns present, rows unless the table may be empty."""
-    t = TABLES[name]
-    missing = [n for n in t.fields if FIELDS[n].required and n not in columns]
-    if missing:
-        import difflib
-
-        for n in missing:
-            close = difflib.get_close_matches(n, list(columns), n=1, cutoff=0.6)
-            cl = [c for c in columns if c.lower() == n.lower()] or close
-            rep.add(file, name, n, "required_column", 1, [
-                f"column {n!r} is missing; columns are {', '.join(map(repr, columns[:12]))}"
-                + (f" (did you mean {cl[0]!r}?)" if cl else "")])
-        return False
-    if n_rows == 0 and not t.may_be_empty:
-        rep.add(file, name, "", "not_empty", 1, ["the file has a header but no rows"])
-        return False
-    if name == "signals" and len(columns) <= 2:
-        rep.add(file, name, "", "required_column", 1,
-                ["signals has no signal column besides loan_id and month"])
-    return True
-
-
 def _cause_map_on_client(base, located, small_lds, small_dfs, reasons, rep) -> None:
-    """``io._cause_map_checks`` with the signal columns and the reasons' codes."""
+    """``io``'s ``check_cause_map`` with the signal columns and the reasons' codes."""
     if "cause_map" not in small_dfs:
         return
     lds = {"cause_map": small_lds["cause_map"]}
     dfs = {"cause_map": small_dfs["cause_map"]}
     if "signals" in located:
         cols = _columns_of(located["signals"]) or []
-        lds["signals"] = bio._Loaded("signals", _file_name(located["signals"]), "parquet",
+        lds["signals"] = Loaded("signals", _file_name(located["signals"]), "parquet",
                                      pd.DataFrame(columns=cols))
         dfs["signals"] = lds["signals"].df
     if reasons is not None:
@@ -488,6 +535,6 @@ def _cause_map_on_client(base, located, small_lds, small_dfs, reasons, rep) -> N
         path = located["reasons"]
         fmt = "parquet" if (path.is_dir() or path.suffix == ".parquet") else "csv"
         parts = tuple((Path(p).name, s) for p, s, _ in _parts_of(path)) if path.is_dir() else ()
-        lds["reasons"] = bio._Loaded("reasons", _file_name(path), fmt, rs, parts)
+        lds["reasons"] = Loaded("reasons", _file_name(path), fmt, rs, parts)
         dfs["reasons"] = rs
-    bio._cause_map_checks(lds, dfs, rep)
+    check_cause_map(lds, dfs, rep)

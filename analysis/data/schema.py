@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.definitions import BORROWER_TYPES, FAMILIES, MEASURES, NO_RELIEF
+from analysis.errors import InputError
 
 Kind = Literal["str", "int", "float", "date", "month", "bool"]
 
@@ -401,7 +402,7 @@ def render_markdown() -> str:
         "A data directory holds one file per table: `<table>.parquet`, `<table>.csv` "
         "(UTF-8, comma-separated, header row, ISO dates) or a folder `<table>/` of Parquet "
         "parts. Table and column names are exactly these. Validate with "
-        "`python -m analysis validate --data DIR`; load with `analysis.data.validate.load_book(DIR)`.",
+        "`python -m analysis validate --data DIR`; load with `analysis.load_book(DIR)`.",
         "",
         "| table | file | primary key | further columns |",
         "|---|---|---|---|",
@@ -451,12 +452,11 @@ def render_markdown() -> str:
 
 
 def default_readme() -> Path:
+    """The repository's ``data/README.md`` (where the data dictionary lives)."""
     return Path(__file__).resolve().parents[2] / "data" / "README.md"
 
 
 def _splice(text: str, body: str, path: Path) -> str:
-    from analysis.errors import InputError
-
     if BEGIN_MARK not in text or END_MARK not in text:
         # First run: put the markers right under the section 1 heading.
         head = "## 1. The data contract"
@@ -474,8 +474,6 @@ def _splice(text: str, body: str, path: Path) -> str:
 
 def readme_with_schema(path: Path | None = None) -> tuple[Path, str, str]:
     """(path, current text, text with a fresh data dictionary)."""
-    from analysis.errors import InputError
-
     path = Path(path) if path else default_readme()
     if not path.exists():
         raise InputError(f"{path}: not found (give --readme PATH)")

@@ -35,6 +35,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from analysis.effects.cells import TABLE_COLUMNS, ci, estimate_cell
+from analysis.effects.nuisance import Nuisance, fit_nuisance
+
 SMD_THRESHOLD = 0.1
 
 
@@ -42,7 +45,7 @@ def _wmean_var(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     return (x * w[:, None]).sum(axis=0) / w.sum()
 
 
-def balance_table(nu) -> pd.DataFrame:
+def balance_table(nu: Nuisance) -> pd.DataFrame:
     """SMD of each encoded covariate, arm and estimand before and after weighting.
 
     Columns: estimand, arm, covariate, smd_before, smd_after, flag (|after| > 0.1).
@@ -86,7 +89,7 @@ def _ess(w: np.ndarray) -> float:
     return float(w.sum() ** 2 / (w ** 2).sum()) if len(w) and (w ** 2).sum() > 0 else 0.0
 
 
-def overlap_table(nu) -> tuple[pd.DataFrame, list[str]]:
+def overlap_table(nu: Nuisance) -> tuple[pd.DataFrame, list[str]]:
     """Propensity overlap per arm and warnings.
 
     Columns: arm, n, e_min, e_p01, e_median, e_p99, e_max (the arm's propensity among its
@@ -169,8 +172,6 @@ def placebo(episodes: pd.DataFrame, outcomes: Sequence[str] = ("prev_dpd", "prev
     (estimate / SD) and ``flag`` (interval excludes 0 and |std_effect| > 0.1). Naive rows
     show how different the arms were; adjusted rows should be near zero.
     """
-    from analysis.effects.estimators import TABLE_COLUMNS, _ci, _estimate_cell, fit_nuisance
-
     out = []
     for name in outcomes:
         if name not in episodes:
@@ -182,11 +183,11 @@ def placebo(episodes: pd.DataFrame, outcomes: Sequence[str] = ("prev_dpd", "prev
             n_t, n_c = int((nu.a == k).sum()), int((nu.a == 0).sum())
             for est in ("ATE", "ATT"):
                 for meth in methods:
-                    val, se = _estimate_cell(nu, k, allseg, meth, est)
+                    val, se = estimate_cell(nu, k, allseg, meth, est)
                     out.append((name, arm, est, "all", "all", meth, val, se, n_t, n_c, sd))
     cols = [c for c in TABLE_COLUMNS if c not in ("ci_low", "ci_high")] + ["sd_outcome"]
     t = pd.DataFrame(out, columns=cols)
-    t["ci_low"], t["ci_high"] = _ci(t["estimate"], t["std_error"], level)
+    t["ci_low"], t["ci_high"] = ci(t["estimate"], t["std_error"], level)
     t["std_effect"] = t["estimate"] / t["sd_outcome"]
     t["flag"] = ((t["ci_low"] > 0) | (t["ci_high"] < 0)) & (t["std_effect"].abs() > 0.1)
     return t[[*TABLE_COLUMNS, "sd_outcome", "std_effect", "flag"]]

@@ -3,7 +3,7 @@
 Method
 ------
 *Expected loss.* From the doubly robust scores of ``loss_rate`` (see
-:mod:`analysis.effects.estimators`): E[EAD * loss_rate(a)] per episode in CNY is the mean of
+:mod:`analysis.effects.cells`): E[EAD * loss_rate(a)] per episode in CNY is the mean of
 EAD_i * phi_a,i (EAD is a start-of-episode covariate, so this is a valid score), and
 E[loss_rate(a)] the mean of phi_a,i.
 
@@ -44,6 +44,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.definitions import NO_RELIEF
+from analysis.effects.design import DEFAULT_FOLLOWUP, Followup, segment_column
+from analysis.effects.nuisance import Nuisance, fit_nuisance
 from analysis.errors import InputError, ParameterError
 
 NET_BENEFIT_COLUMNS: tuple[str, ...] = (
@@ -122,7 +125,7 @@ def episode_costs(episodes: pd.DataFrame, measure: str, costs: CostParameters = 
     terms = terms or typical_terms(episodes, costs)
     own = episodes["measure"].eq(measure).to_numpy() if "measure" in episodes else np.zeros(len(episodes), bool)
     ead = _num(episodes, "ead", 0.0)
-    if measure == "none":
+    if measure == NO_RELIEF:
         c = np.zeros(len(episodes))
     elif measure in TERM_COLUMNS:
         col = TERM_COLUMNS[measure]
@@ -175,30 +178,28 @@ class NetBenefitResult:
 
 
 def net_benefit(episodes: pd.DataFrame, costs: CostParameters = CostParameters(),
-                by: Iterable[str] | str | None = None, nuisance=None,
+                by: Iterable[str] | str | None = None, nuisance: Nuisance | None = None,
                 covariates: Sequence[str] | None = None, crossfit_folds: int = 0,
                 clip: float = 0.01, level: float = 0.95, min_cell: int = 10,
-                followup=None) -> NetBenefitResult:
+                followup: Followup | None = None) -> NetBenefitResult:
     """Expected loss by arm and net benefit (loss avoided - cost) of each measure vs none.
 
-    ``nuisance``: a fitted :class:`analysis.effects.estimators.Nuisance` for ``loss_rate`` (e.g.
+    ``nuisance``: a fitted :class:`analysis.effects.nuisance.Nuisance` for ``loss_rate`` (e.g.
     ``estimate_effects(..., outcome="loss_rate").nuisance``); fitted here if None, with
-    the follow-up rule ``followup`` (default :class:`analysis.effects.estimators.Followup()`).
+    the follow-up rule ``followup`` (default :data:`analysis.effects.design.DEFAULT_FOLLOWUP`).
     """
-    from analysis.effects.estimators import REFERENCE, Followup, fit_nuisance, segment_column
-
     by_list = [by] if isinstance(by, str) else list(by or [])
     seg_cols = {b: segment_column(episodes, b) for b in by_list}
     if nuisance is None:
         nuisance = fit_nuisance(episodes, "loss_rate", covariates, crossfit_folds, clip, min_cell,
                                 extra_covariates=list(seg_cols.values()),
-                                followup=Followup() if followup is None else followup)
+                                followup=DEFAULT_FOLLOWUP if followup is None else followup)
     nu = nuisance
     if nu.outcome != "loss_rate":
         raise ParameterError(f"net_benefit needs a loss_rate nuisance, got {nu.outcome!r}")
     rows = episodes.loc[nu.index]
     warns = []
-    unknown = [a for a in nu.arms if a != REFERENCE and a not in TERM_COLUMNS and a not in costs.extra_cost_cny]
+    unknown = [a for a in nu.arms if a != NO_RELIEF and a not in TERM_COLUMNS and a not in costs.extra_cost_cny]
     if unknown:
         warns.append(f"costs: no cost given for measure(s) {unknown}; counted as 0 (set extra_cost_cny)")
     ead = rows["ead"].astype(float).to_numpy()

@@ -37,6 +37,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.definitions import NO_RELIEF
+from analysis.effects.design import build_design, default_covariates
+from analysis.effects.glm import blas_limit, fit_propensity, mn_probs
 from analysis.errors import InputError, ParameterError
 
 EVENTS: tuple[str, ...] = ("cure", "default")
@@ -151,13 +154,6 @@ def cumulative_incidence(episodes: pd.DataFrame, weighting: Sequence[str] = ("un
                          covariates: Sequence[str] | None = None, clip: float = 0.01,
                          level: float = 0.95, min_cell: int = 10) -> tuple[pd.DataFrame, list[str]]:
     """Cure and default cumulative incidence by measure (see module docstring)."""
-    from analysis.effects.estimators import (
-        REFERENCE,
-        build_design,
-        default_covariates,
-        fit_propensity,
-    )
-
     df, warns = _survival_frame(episodes)
     bad = [w for w in weighting if w not in ("unweighted", "ipw")]
     if bad:
@@ -167,7 +163,7 @@ def cumulative_incidence(episodes: pd.DataFrame, weighting: Sequence[str] = ("un
     if small:
         warns.append(f"survival: arm(s) {small} have fewer than min_cell={min_cell} episodes; no curve")
     arms = [m for m in counts.index if m not in small]
-    arms = ([REFERENCE] if REFERENCE in arms else []) + sorted(m for m in arms if m != REFERENCE)
+    arms = ([NO_RELIEF] if NO_RELIEF in arms else []) + sorted(m for m in arms if m != NO_RELIEF)
     df = df[df["measure"].astype("string").isin(arms)]
     a = pd.Categorical(df["measure"].astype("string"), categories=arms).codes
     time = df["months_to_exit"].to_numpy(float)
@@ -179,9 +175,7 @@ def cumulative_incidence(episodes: pd.DataFrame, weighting: Sequence[str] = ("un
         gamma, note = fit_propensity(x, a, len(arms))
         if note:
             warns.append(f"survival: {note}")
-        from analysis.effects.estimators import _mn_probs
-
-        e = np.maximum(_mn_probs(x, gamma), clip)
+        e = np.maximum(mn_probs(x, gamma), clip)
         weights["ipw"] = 1.0 / e[np.arange(len(df)), a]
     out = []
     for wname in weighting:
@@ -215,19 +209,17 @@ def cumulative_incidence(episodes: pd.DataFrame, weighting: Sequence[str] = ("un
 def cox_cure_hazards(episodes: pd.DataFrame, covariates: Sequence[str] | None = None,
                      level: float = 0.95, min_cell: int = 10) -> tuple[pd.DataFrame, list[str]]:
     """Cause-specific Cox hazard ratios of cure by measure vs ``none`` (statsmodels PHReg)."""
-    from statsmodels.duration.hazard_regression import PHReg
-
-    from analysis.effects.estimators import REFERENCE, build_design, default_covariates
+    from statsmodels.duration.hazard_regression import PHReg  # heavy: imported on first use
 
     df, warns = _survival_frame(episodes)
     counts = df["measure"].astype("string").value_counts()
-    if REFERENCE not in counts.index:
-        raise InputError(f"episodes: no {REFERENCE!r} episodes; hazard ratios need the reference arm")
-    small = sorted(m for m, c in counts.items() if c < min_cell and m != REFERENCE)
+    if NO_RELIEF not in counts.index:
+        raise InputError(f"episodes: no {NO_RELIEF!r} episodes; hazard ratios need the reference arm")
+    small = sorted(m for m, c in counts.items() if c < min_cell and m != NO_RELIEF)
     if small:
         warns.append(f"cox: arm(s) {small} have fewer than min_cell={min_cell} episodes; no hazard ratio")
-    arms = sorted(m for m in counts.index if m not in small and m != REFERENCE)
-    df = df[df["measure"].astype("string").isin([REFERENCE, *arms])]
+    arms = sorted(m for m in counts.index if m not in small and m != NO_RELIEF)
+    df = df[df["measure"].astype("string").isin([NO_RELIEF, *arms])]
     if not arms:
         return pd.DataFrame(columns=["measure", "hazard_ratio", "ci_low", "ci_high", "p_value",
                                      "n_episodes", "n_cures"]), warns
@@ -253,9 +245,7 @@ def analyse_time_to_cure(episodes: pd.DataFrame, covariates: Sequence[str] | Non
                          weighting: Sequence[str] = ("unweighted", "ipw"), clip: float = 0.01,
                          level: float = 0.95, min_cell: int = 10, cox: bool = True) -> SurvivalResult:
     """Cumulative incidence of cure and default by measure and Cox cure hazard ratios."""
-    from analysis.effects.estimators import _blas_limit
-
-    with _blas_limit(len(episodes) if isinstance(episodes, pd.DataFrame) else 0):
+    with blas_limit(len(episodes) if isinstance(episodes, pd.DataFrame) else 0):
         return _analyse(episodes, covariates, weighting, clip, level, min_cell, cox)
 
 

@@ -62,6 +62,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.importers.derive import Derived, problems_frame, register
+from analysis.months import month_end
 
 ACTIVE_DPD_RANGE: dict[str, tuple[int, int]] = {
     "current": (0, 0),
@@ -151,6 +152,23 @@ def lendingclub_performance(frame: pd.DataFrame, params: dict) -> Derived:
     status_map = params.get("status_map", DEFAULT_STATUS_MAP)
     snap = pd.Period(str(params["snapshot_month"]), freq="M")
     S = (snap.year - 1970) * 12 + snap.month - 1
+    loans, problems = _read_loans(frame, fmt, status_map, S)
+
+    broken = np.zeros(len(frame), bool)
+    for p in problems:
+        broken |= frame.index.isin(p["__row"])
+    keep = ~broken
+    idx = frame.index[keep]
+    ids = frame.loc[keep, id_col].astype(str).str.strip().to_numpy(object)
+    table = _loan_months({k: v[keep] for k, v in loans.items()}, co_months, S, ids, idx)
+    probs = pd.concat(problems, ignore_index=True) if problems else problems_frame([], "", ())
+    return Derived(table=table, problems=probs)
+
+
+def _read_loans(frame: pd.DataFrame, fmt: str, status_map: dict, S: int
+                ) -> tuple[dict[str, np.ndarray], list[pd.DataFrame]]:
+    """The observed fields of every record (months since 1970-01 with NaN, numbers, status
+    in :data:`STATUSES` or None) and the problems of the records that cannot be used."""
     problems: list[pd.DataFrame] = []
 
     def bad(mask: np.ndarray, reason: str, cols: tuple[str, ...]) -> None:
@@ -187,16 +205,20 @@ def lendingclub_performance(frame: pd.DataFrame, params: dict) -> Derived:
     is_paid_off = status == "fully_paid"
     bad(is_paid_off & np.isnan(L), "fully paid without last_pymnt_d", ("loan_status", "last_pymnt_d"))
 
-    broken = np.zeros(len(frame), bool)
-    for p in problems:
-        broken |= frame.index.isin(p["__row"])
-    keep = ~broken
-    idx = frame.index[keep]
-    iss, L, HS, SD, T, P, r = (a[keep] for a in (iss, L, HS, SD, T, P, r))
-    paid, out_p, rec, fee, hdpd, dterm = (np.nan_to_num(a[keep]) for a in
-                                          (paid, out_p, rec, fee, hdpd, dterm))
-    status = status[keep]
-    ids = frame.loc[keep, id_col].astype(str).str.strip().to_numpy(object)
+    fields = {"iss": iss, "L": L, "HS": HS, "SD": SD, "T": T, "P": P, "r": r, "paid": paid,
+              "out_p": out_p, "rec": rec, "fee": fee, "hdpd": hdpd, "dterm": dterm,
+              "status": status}
+    return fields, problems
+
+
+def _loan_months(loans: dict[str, np.ndarray], co_months: int, S: int, ids: np.ndarray,
+                 idx: pd.Index) -> pd.DataFrame:
+    """The monthly rows of the usable records (fields of :func:`_read_loans`), by the
+    assumptions of the module docstring, with the source record of each row in ``__row``."""
+    iss, L, HS, SD, T, P, r = (loans[k] for k in ("iss", "L", "HS", "SD", "T", "P", "r"))
+    paid, out_p, rec, fee, hdpd, dterm = (np.nan_to_num(loans[k]) for k in
+                                          ("paid", "out_p", "rec", "fee", "hdpd", "dterm"))
+    status = loans["status"]
 
     paid_off = status == "fully_paid"
     charged = status == "charged_off"
@@ -244,10 +266,9 @@ def lendingclub_performance(frame: pd.DataFrame, params: dict) -> Derived:
     recovery = np.where(ch & (m == Rr), net_rec[rep], 0.0)
     observed = (po & (m == Lr)) | at_snap | pre_plan
 
-    first = (np.asarray(m, dtype=np.int64)).astype("datetime64[M]").astype("datetime64[ns]")
-    table = pd.DataFrame({
+    return pd.DataFrame({
         "loan_id": ids[rep],
-        "month": pd.DatetimeIndex(first) + pd.offsets.MonthEnd(0),
+        "month": month_end(np.asarray(m, dtype=np.int64)),
         "balance": balance,
         "days_past_due": dpd.astype(np.int64),
         "write_off": np.round(write_off, 2),
@@ -255,5 +276,3 @@ def lendingclub_performance(frame: pd.DataFrame, params: dict) -> Derived:
         "is_reconstructed": ~observed,
         "__row": np.asarray(idx)[rep],
     })
-    probs = pd.concat(problems, ignore_index=True) if problems else problems_frame([], "", ())
-    return Derived(table=table, problems=probs)

@@ -44,6 +44,7 @@ from typing import Any
 import yaml
 
 from analysis.errors import InputError
+from analysis.importers.derive import derivations
 
 TABLE_ORDER: tuple[str, ...] = (
     "loans", "performance", "relief", "measures", "signals", "reasons", "cause_map",
@@ -195,8 +196,6 @@ def load_spec(path: str | Path) -> ImportSpec:
 
 def parse_spec(raw: dict, path: Path) -> ImportSpec:
     """Check a spec already read from YAML (``path`` resolves relative source paths)."""
-    from analysis.importers.derive import derivations
-
     known_derivations = derivations()
 
     pr = _Problems(path)

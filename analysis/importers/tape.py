@@ -28,7 +28,7 @@ Method
    ``identifiers.drop`` never reach the output (the spec is refused if a column built from
    one is not pseudonymised).
 5. **Publish atomically**: the tables are written as Parquet into a temporary folder beside
-   ``DIR``, validated with the contract (``analysis.data.validate.load_book``), then swapped in by
+   ``DIR``, validated with the contract (``analysis.load_book``), then swapped in by
    renaming; an earlier import in ``DIR`` is untouched if anything fails before the swap.
    An existing ``DIR`` that is not an earlier import (no ``_import.json``) is never replaced.
    ``_import.json`` in the output records the spec, source checksums, counts and a key
@@ -55,15 +55,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis.data import FIELDS, TABLES, validate_book
 from analysis.errors import InputError
 from analysis.importers.derive import columns_of, derivations
-from analysis.importers.keys import (
-    KEY_ENV,
-    key_fingerprint,
-    pseudonymise,
-    pseudonymise_tables,
-    resolve_key,
-)
+from analysis.importers.keys import KEY_ENV, key_fingerprint, pseudonymise_tables
 from analysis.importers.read import Source, check_columns, read_source
 from analysis.importers.spec import TABLE_ORDER, ImportInputError, ImportSpec, PartSpec, load_spec
 from analysis.importers.transforms import build_column
@@ -356,8 +351,6 @@ def _finish(df: pd.DataFrame, name: str, pseudo: tuple[str, ...], key: bytes | N
         if str(df[c].dtype) == "Int64" and not df[c].isna().any():
             df[c] = df[c].astype("int64")
     if df.empty and not len(df.columns):
-        from analysis.data.schema import FIELDS, TABLES
-
         df = pd.DataFrame({f: pd.Series([], dtype=FIELDS[f].dtype)
                            for f in TABLES[name].fields if FIELDS[f].required})
     return df
@@ -372,8 +365,6 @@ class ImportValidationError(ImportInputError):
 
 
 def _validate(tmp: Path, spec: ImportSpec, out: Path) -> None:
-    from analysis.data.validate import validate_book
-
     rep = validate_book(tmp)
     if not rep.ok:
         raise ImportValidationError(
@@ -485,5 +476,4 @@ def run_import(spec: str | Path | ImportSpec, out_dir: str | Path, *,
     return result(True, qpath)
 
 
-__all__ = ["ImportInputError", "ImportResult", "ImportValidationError", "QuarantineThresholdError", "key_fingerprint",
-           "pseudonymise", "resolve_key", "run_import"]
+__all__ = ["ImportResult", "ImportValidationError", "QuarantineThresholdError", "run_import"]

@@ -1,3 +1,6 @@
 """Delivery: parameterised notebook runs, their context, pages, tables, history and privacy."""
 
-__all__ = ['context', 'context_dask', 'history', 'html', 'i18n', 'index', 'kpis', 'params', 'plots', 'privacy', 'publish', 'refresh', 'runner', 'style', 'tables', 'text']
+from analysis.report.options import DEFAULT_KERNEL, SUPPORTED_LANGUAGES, ReportOptions
+from analysis.report.text.kpis import format_kpis
+
+__all__ = ["DEFAULT_KERNEL", "ReportOptions", "SUPPORTED_LANGUAGES", "format_kpis"]

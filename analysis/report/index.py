@@ -21,31 +21,20 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis.report import style
 from analysis.report.history import latest_metrics, runs
 from analysis.report.html import index_name, nav_html, plain_page, table_html, tag
 from analysis.report.i18n.catalogue import LANGUAGES, Translator, mark_fallback, translator
 from analysis.report.publish import write_text_atomic
+from analysis.report.text.kpis import local_value, metric_kind
 
-# Headline KPIs, in display order, with their kind (rate / count / amount); labels: kpi.*.
-HEADLINE: tuple[tuple[str, str], ...] = (
-    ("n_loans_active", "count"),
-    ("balance_active", "amount"),
-    ("overdue_rate_balance", "rate"),
-    ("rate_30plus_balance", "rate"),
-    ("rate_90plus_balance", "rate"),
-    ("npl_ratio_balance", "rate"),
-    ("cure_rate", "rate"),
-    ("default_rate", "rate"),
-    ("loss_rate", "rate"),
+# Headline KPIs of the month list, in display order (labels kpi.*, kinds from KPI_LABELS).
+HEADLINE: tuple[str, ...] = (
+    "n_loans_active", "balance_active", "overdue_rate_balance", "rate_30plus_balance",
+    "rate_90plus_balance", "npl_ratio_balance", "cure_rate", "default_rate", "loss_rate",
 )
 PLOTTED: tuple[str, ...] = ("overdue_rate_balance", "rate_90plus_balance", "npl_ratio_balance",
                             "cure_rate", "default_rate")
-
-
-def _fmt(value: float, kind: str, t: Translator) -> str:
-    if pd.isna(value):
-        return t("format.suppressed")
-    return t.pct(value) if kind == "rate" else f"{value:,.0f}"
 
 
 def _published_months(out: Path) -> list[dict]:
@@ -75,8 +64,6 @@ def kpi_trend_figure(metrics: pd.DataFrame, t: Translator | None = None) -> str 
     d = metrics[metrics["metric"].isin(PLOTTED) & (metrics["report_segment"] == "")]
     if d.empty:
         return None
-    from analysis.report import style
-
     tr = (t or translator("en")).for_figures()
     fig, ax = style.new_figure(figsize=(9.0, 4.0))
     d = d.assign(month=pd.to_datetime(d["as_of"] + "-01") + pd.offsets.MonthEnd(0))
@@ -108,9 +95,10 @@ def _months_table(out: Path, months: list[dict], metrics: pd.DataFrame, t: Trans
                              f'{html.escape(info.get("as_of", folder))}</a>',
             t("page.segment"): html.escape(segment or t.category("segment_type", "all")),
         }
-        for metric, kind in HEADLINE:
+        for metric in HEADLINE:
             if metric in values:
-                row[html.escape(t(f"kpi.{metric}"))] = _fmt(values[metric], kind, t)
+                row[html.escape(t(f"kpi.{metric}"))] = local_value(values[metric],
+                                                                   metric_kind(metric), t)
         row[t("page.published")] = html.escape(str(info.get("ended_at", ""))[:16].replace("T", " "))
         rows.append(row)
     return pd.DataFrame(rows).fillna("").to_html(index=False, escape=False, border=0)

@@ -1,10 +1,10 @@
 """The portfolio tables of a report, whatever the engine: ``ctx.kpis`` of a notebook.
 
 The portfolio notebooks (01 overview, 00 summary) ask ``ctx.kpis`` for their tables
-instead of calling :mod:`analysis.kpis.metrics` on ``ctx.book``:
+instead of calling :mod:`analysis.kpis` on ``ctx.book``:
 
 * :class:`BookKpis` (pandas engine) computes them from the book in memory with the
-  functions of :mod:`analysis.kpis.metrics` and :mod:`analysis.report.tables`;
+  functions of :mod:`analysis.kpis` and :mod:`analysis.report.tables`;
 * :class:`TableKpis` (Dask engine) serves the same tables from the book-wide tables
   one Dask pass added up (:mod:`analysis.dask.report_pass`), so a notebook never
   holds the loan-months. It answers exactly the calls the notebooks make (the cuts and
@@ -18,15 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from types import SimpleNamespace
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from analysis import kpis
 from analysis.data.book import Book
 from analysis.errors import ParameterError
-from analysis.kpis import metrics
 from analysis.report import tables as rt
 
 
@@ -39,8 +37,8 @@ class BookKpis:
     month: pd.Timestamp
 
     def headline(self) -> pd.DataFrame:
-        """:func:`analysis.kpis.metrics.headline_kpis` at the reporting month."""
-        return metrics.headline_kpis(self.book, self.episodes, self.month.strftime("%Y-%m"))
+        """:func:`analysis.kpis.headline_kpis` at the reporting month."""
+        return kpis.headline_kpis(self.book, self.episodes, self.month.strftime("%Y-%m"))
 
     def overdue_trend(self, segments: Sequence[str | None] = (None, "borrower_type"),
                       months: int | None = 24) -> pd.DataFrame:
@@ -53,7 +51,7 @@ class BookKpis:
         return rt.roll_window(self.book, self.month, months=months, weight=weight)
 
     def vintage_curves(self, dpd_threshold: int = 30) -> pd.DataFrame:
-        return metrics.vintage_curves(self.book, dpd_threshold=dpd_threshold)
+        return kpis.vintage_curves(self.book, dpd_threshold=dpd_threshold)
 
     def categories_trend(self, months: int = 12) -> pd.DataFrame:
         return rt.categories_trend(self.book, months=months)
@@ -85,7 +83,7 @@ class TableKpis:
 
     def _overdue(self, segments: Sequence[str | None]) -> pd.DataFrame:
         od = self._get("overdue_rates")
-        want = [metrics.ALL if s is None else s for s in segments if s is None
+        want = [kpis.ALL if s is None else s for s in segments if s is None
                 or s in self.loan_columns]
         missing = set(want) - set(od["segment_type"])
         if missing:
@@ -94,7 +92,7 @@ class TableKpis:
         return pd.concat(parts, ignore_index=True)
 
     def headline(self) -> pd.DataFrame:
-        return metrics.headline_kpis_from(
+        return kpis.headline_kpis_from(
             self._get("overdue_rates"), self._get("classification"),
             self._get("episodes_full"), self.month)
 
@@ -108,10 +106,14 @@ class TableKpis:
 
     def portfolio_mix(self, rates: pd.DataFrame | None = None) -> pd.DataFrame:
         rates = self._overdue((None, *rt.SEGMENTS)) if rates is None else rates
-        stub: Any = SimpleNamespace(loans=pd.DataFrame(columns=list(self.loan_columns)))
-        return rt.portfolio_mix(stub, self.month, rates=rates)
+        cuts = [s for s in rt.SEGMENTS if s in self.loan_columns]
+        missing = sorted(set(cuts) - set(rates["segment_type"]))
+        if missing:
+            raise ParameterError(f"portfolio mix: no overdue rates by {missing} in the rates given")
+        return rt.mix_table([rates[rates["segment_type"] == s] for s in cuts], self.month)
 
     def roll_window(self, months: int = 12, weight: str = "balance") -> pd.DataFrame:
+        # analysis.dask imported here: dask and distributed are heavy optional dependencies
         from analysis.dask.kpis import reweight_roll_rates
 
         if months != self.roll_months:
@@ -132,7 +134,7 @@ class TableKpis:
 
     def categories_trend(self, months: int = 12) -> pd.DataFrame:
         cl = self._get("classification")
-        cl = cl[cl["segment_type"] == metrics.ALL]
+        cl = cl[cl["segment_type"] == kpis.ALL]
         keep = np.sort(cl["month"].unique())[-months:]
         return cl[cl["month"].isin(keep)].reset_index(drop=True)
 

@@ -21,7 +21,9 @@ Which columns are values
 Identifiers
     ``loan_id`` and ``borrower_id`` (and any column whose name ends in
     ``loan_id``/``borrower_id``) are refused outright: no table that leaves
-    the process may hold them.
+    the process may hold them. Before a report is published, :func:`privacy_scan`
+    reads every file it wrote for an identifier column or any identifier value of
+    the input (:func:`id_values`).
 
 Assumptions and known drawbacks
 -------------------------------
@@ -36,7 +38,9 @@ Assumptions and known drawbacks
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -46,7 +50,8 @@ from analysis.errors import InputError
 ID_COLUMNS: tuple[str, ...] = ("loan_id", "borrower_id")
 SUPPRESSED_FLAG = "is_suppressed"
 SUPPRESSED_TEXT = "suppressed"
-_AUTO = object()
+#: ``n_col`` default: find the count columns by name (:func:`count_columns`).
+AUTO = object()
 
 
 class PrivacyError(InputError):
@@ -89,13 +94,13 @@ def _as_list(x: str | Sequence[str] | None) -> list[str]:
 
 
 def small_cell_mask(
-    df: pd.DataFrame, min_cell: int, n_col: str | Sequence[str] | None | object = _AUTO
+    df: pd.DataFrame, min_cell: int, n_col: str | Sequence[str] | None | object = AUTO
 ) -> pd.Series:
     """Boolean Series: True where the row rests on fewer than ``min_cell`` units.
 
     A missing count (NaN) counts as small: what cannot be checked is not shown.
     """
-    cols = count_columns(df) if n_col is _AUTO else _as_list(n_col)  # type: ignore[arg-type]
+    cols = count_columns(df) if n_col is AUTO else _as_list(n_col)  # type: ignore[arg-type]
     if not cols:
         return pd.Series(False, index=df.index)
     counts = df[cols].apply(pd.to_numeric, errors="coerce")
@@ -107,7 +112,7 @@ def suppress(
     df: pd.DataFrame,
     min_cell: int,
     *,
-    n_col: str | Sequence[str] | None | object = _AUTO,
+    n_col: str | Sequence[str] | None | object = AUTO,
     keep: Iterable[str] = (),
     name: str = "table",
 ) -> pd.DataFrame:
@@ -133,7 +138,7 @@ def suppress(
     assert_no_ids(df, name)
     if n_col is None:
         return df.copy()
-    cols = count_columns(df) if n_col is _AUTO else _as_list(n_col)  # type: ignore[arg-type]
+    cols = count_columns(df) if n_col is AUTO else _as_list(n_col)  # type: ignore[arg-type]
     missing = [c for c in cols if c not in df.columns]
     if missing:
         raise PrivacyError(f"{name}: count column(s) {missing} not in {list(df.columns)}")
@@ -186,3 +191,35 @@ def for_display(df: pd.DataFrame, min_cell: int) -> pd.DataFrame:
         if blank.any():
             out.loc[blank, c] = f"< {min_cell}" if c in counts else SUPPRESSED_TEXT
     return out
+
+
+def id_values(table: pd.DataFrame) -> set[str]:
+    """Identifier values of a table of the input (``loans``, episodes) worth scanning the
+    output for: every ``loan_id`` / ``borrower_id`` that is not a pure small number."""
+    ids: set[str] = set()
+    for col in ("loan_id", "borrower_id"):
+        if col in table.columns:
+            vals = table[col].astype(str).unique()
+            ids.update(v for v in vals if not v.isdigit() or len(v) >= 8)
+    return ids
+
+
+def privacy_scan(folder: Path, ids: set[str]) -> list[str]:
+    """Problems found in ``folder``: ID column headers or ID values in any output file."""
+    problems = []
+    token = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]*")
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file() or path.suffix not in (".html", ".csv", ".ipynb", ".json"):
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        rel = path.relative_to(folder)
+        if path.suffix == ".csv":
+            header = text.split("\n", 1)[0]
+            if re.search(r"(^|,)\"?[a-z_]*(loan_id|borrower_id)\"?(,|$)", header):
+                problems.append(f"{rel}: has an identifier column")
+        if ids:
+            hits = ids.intersection(token.findall(text))
+            if hits:
+                problems.append(f"{rel}: contains {len(hits)} loan/borrower id(s), e.g. {sorted(hits)[:3]}")
+    return problems
+

@@ -24,6 +24,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import secrets
 import shutil
 import time
@@ -87,6 +88,14 @@ def report_lock(out_dir: Path, timeout_s: float = 600.0, what: str = "") -> Iter
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def publish_name(as_of: str, segment: str) -> str:
+    """Folder of a published month: ``2024-06`` or ``2024-06_borrower_type-micro``."""
+    if not segment:
+        return as_of
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", segment.replace("=", "-").replace(",", "_"))
+    return f"{as_of}_{slug}"
 
 
 def staging_dir(out_dir: Path, run_id: str) -> Path:

@@ -19,6 +19,7 @@ portfolio sale) looks incomplete; pass ``--as-of`` to ``report`` for such a mont
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -26,20 +27,14 @@ import numpy as np
 import pandas as pd
 
 from analysis.data.book import Book
+from analysis.engine import choose_engine
 from analysis.errors import InputError
-from analysis.report.context import data_fingerprint
+from analysis.report.cache import data_fingerprint
+from analysis.report.options import ReportOptions
+from analysis.report.pages import SUMMARY_PREFIX, page_name
 from analysis.report.params import parse_assignments
-from analysis.report.publish import report_lock
-from analysis.report.runner import (
-    SUMMARY_PREFIX,
-    ReportOptions,
-    RunResult,
-    _load_and_validate,
-    page_name,
-    publish_name,
-    read_run_info,
-    run_report_locked,
-)
+from analysis.report.publish import publish_name, report_lock
+from analysis.report.runner import RunResult, load_and_validate, read_run_info, run_report_locked
 
 
 def latest_complete_month(book: Book, completeness: float = 0.95) -> str:
@@ -88,14 +83,13 @@ def refresh(opts: ReportOptions, force: bool = False, completeness: float = 0.95
     """Run the report for the latest complete month if needed; None when up to date."""
     out = Path(opts.out_dir)
     with report_lock(out, opts.lock_timeout_s, what="refresh"):
-        from analysis.dask.frames import choose_engine
-
         if choose_engine(opts.data_dir, opts.engine) == "dask":
+            # analysis.dask imported here: dask and distributed are heavy optional dependencies
             from analysis.dask.report_pass import latest_complete_month_dask
 
             month = latest_complete_month_dask(opts.data_dir, completeness, opts.scheduler)
         else:
-            book = _load_and_validate(Path(opts.data_dir))
+            book = load_and_validate(Path(opts.data_dir))
             month = latest_complete_month(book, completeness)
             del book
         fingerprint = data_fingerprint(opts.data_dir)
@@ -103,9 +97,10 @@ def refresh(opts: ReportOptions, force: bool = False, completeness: float = 0.95
                   **parse_assignments(opts.params)}
         if not force and is_up_to_date(out, month, fingerprint, wanted):
             if not opts.quiet:
-                import sys
-
                 print(f"refresh: {month} is published and up to date; nothing to do "
                       "(--force to re-run)", file=sys.stderr)
             return None
         return run_report_locked(replace(opts, as_of=month))
+
+
+__all__ = ["is_up_to_date", "latest_complete_month", "refresh"]

@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from analysis.definitions import BORROWER_TYPES, DPD_BUCKETS, FAMILIES, LOAN_CATEGORIES, MEASURES
+from analysis.report.i18n.fonts import FALLBACK_FONTS
 
 DPI = 100
 FIGSIZE = (8.0, 4.2)
@@ -41,8 +42,6 @@ CATEGORY_COLORS: dict[str, str] = dict(
     zip(LOAN_CATEGORIES, ("#4c9a2a", "#f2c14e", "#f28e2b", "#e15759", "#3b3b3b"), strict=True)
 )
 OUTCOME_COLORS: dict[str, str] = {"cure": _GREEN, "default": _RED, "loss": _PURPLE, "open": _GREY}
-# Fonts tried, glyph by glyph, after DejaVu Sans (a CJK font added by analysis.report.i18n.catalogue).
-FALLBACK_FONTS: list[str] = []
 
 
 def use_style() -> None:

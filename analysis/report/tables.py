@@ -1,9 +1,9 @@
 """Tidy tables and sentences the portfolio and summary notebooks show.
 
-Thin compositions of :mod:`analysis.kpis.metrics` (which owns every definition): the
+Thin compositions of :mod:`analysis.kpis` (which owns every definition): the
 portfolio mix at the reporting month, the overdue-rate trend, the roll-rate window,
-outcome rates by segment, the headline-KPI table of the management summary, and the
-summary blocks that show other pages' tables (in the report language).
+outcome rates by segment, and the summary blocks that show other pages' tables (in the
+report language). The headline-KPI table is :mod:`analysis.report.text.kpis`.
 Every table carries the count its numbers rest on (``n``, ``n_loans``, ``n_from``,
 ``n_observed``), so :mod:`analysis.report.privacy` can suppress small cells. Rates are
 fractions; balances in the book's currency (CNY).
@@ -16,8 +16,12 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from analysis import kpis
 from analysis.data.book import Book
-from analysis.kpis import metrics
+from analysis.report.privacy import SUPPRESSED_TEXT, assert_no_ids, for_display
+from analysis.report.text.causes import method_name
+from analysis.report.text.display import display_codes
+from analysis.report.text.targeting import policy_frame
 
 SEGMENTS: tuple[str, ...] = ("borrower_type", "industry", "region")
 TREND_COLUMNS: tuple[str, ...] = (
@@ -29,52 +33,34 @@ TREND_COLUMNS: tuple[str, ...] = (
 SUMMARY_CAPTIONS: dict[str, str] = {"attribution": "summary.table_attribution",
                                     "effects": "summary.table_effects",
                                     "targeting": "summary.table_targeting"}
-# metric -> (label, kind) for the summary; kind: rate, count, amount. The labels are the
-# English kpi.* catalogue entries (a test keeps them equal); pages use analysis.report.i18n.catalogue.kpi_table.
-KPI_LABELS: dict[str, tuple[str, str]] = {
-    "n_loans_active": ("Active loans", "count"),
-    "balance_active": ("Active balance (CNY)", "amount"),
-    "overdue_rate_count": ("Overdue rate, DPD 1+ (share of loans)", "rate"),
-    "overdue_rate_balance": ("Overdue rate, DPD 1+ (share of balance)", "rate"),
-    "rate_30plus_count": ("30+ DPD rate (share of loans)", "rate"),
-    "rate_30plus_balance": ("30+ DPD rate (share of balance)", "rate"),
-    "rate_90plus_count": ("90+ DPD rate (share of loans)", "rate"),
-    "rate_90plus_balance": ("90+ DPD rate (share of balance)", "rate"),
-    "npl_ratio_balance": ("NPL ratio, substandard or worse (share of balance)", "rate"),
-    "n_episodes": ("Overdue episodes started so far", "count"),
-    "cure_rate": ("Cure rate of overdue episodes", "rate"),
-    "default_rate": ("Default rate of overdue episodes", "rate"),
-    "redefault_rate": ("Re-default rate after a cure", "rate"),
-    "loss_rate": ("Loss rate (loss / balance at episode start)", "rate"),
-}
-
-
-def format_value(value: float, kind: str) -> str:
-    """``0.0512`` -> ``5.1 %`` (rate), ``12345`` -> ``12,345``; NaN -> ``suppressed``."""
-    if value is None or pd.isna(value):
-        return "suppressed"
-    if kind == "rate":
-        return f"{100 * float(value):.1f} %"
-    return f"{float(value):,.0f}"
-
 
 def portfolio_mix(book: Book, as_of: pd.Timestamp, segments: Sequence[str] = SEGMENTS,
                   rates: pd.DataFrame | None = None) -> pd.DataFrame:
     """Active loans and balance at ``as_of`` by each segment column, with shares.
 
-    ``rates``: :func:`analysis.kpis.metrics.overdue_rates` rows already computed for these
+    ``rates``: :func:`analysis.kpis.overdue_rates` rows already computed for these
     segments (e.g. :func:`overdue_trend` with ``months=None``), to avoid recomputing.
-    Columns: ``segment_type``, ``segment``, ``n_loans``, ``balance`` (CNY),
-    ``share_loans``, ``share_balance`` (fractions of the portfolio).
+    Columns: see :func:`mix_table`.
     """
-    rows = []
+    parts = []
     for by in segments:
         if by not in book.loans.columns:
             continue
         if rates is not None and by in set(rates["segment_type"]):
-            od = rates[rates["segment_type"] == by]
+            parts.append(rates[rates["segment_type"] == by])
         else:
-            od = metrics.overdue_rates(book, by=by)
+            parts.append(kpis.overdue_rates(book, by=by))
+    return mix_table(parts, as_of)
+
+
+def mix_table(rates_by_segment: Sequence[pd.DataFrame], as_of: pd.Timestamp) -> pd.DataFrame:
+    """The portfolio mix from overdue rates, one frame per segment column.
+
+    Columns: ``segment_type``, ``segment``, ``n_loans``, ``balance`` (CNY),
+    ``share_loans``, ``share_balance`` (fractions of the portfolio at ``as_of``).
+    """
+    rows = []
+    for od in rates_by_segment:
         od = od[od["month"] == as_of]
         rows.append(od[["segment_type", "segment", "n_loans", "balance"]])
     if not rows:
@@ -91,7 +77,7 @@ def overdue_trend(book: Book, segments: Sequence[str | None] = (None, "borrower_
                   months: int | None = 24) -> pd.DataFrame:
     """Overdue rates per month (count and balance, DPD 1+, 30+, 90+), last ``months``."""
     segments = [s for s in segments if s is None or s in book.loans.columns]
-    od = metrics.by_segments(metrics.overdue_rates, book, segments=segments)
+    od = kpis.by_segments(kpis.overdue_rates, book, segments=segments)
     od = od[list(TREND_COLUMNS)]
     if months:
         keep = np.sort(od["month"].unique())[-months:]
@@ -106,7 +92,7 @@ def roll_window(book: Book, as_of: pd.Timestamp, months: int = 12,
     ``n_from`` is the number of loan-months in the from-bucket: the base of every share
     in that row (what privacy suppression checks).
     """
-    rr = metrics.roll_rates(book, weight=weight, end=as_of, months=months)
+    rr = kpis.roll_rates(book, weight=weight, end=as_of, months=months)
     rr = rr.rename(columns={"n": "transitions"})
     rr["n_from"] = rr.groupby("from_bucket", observed=True)["transitions"].transform("sum")
     cols = ["period_start", "period_end", "weight", "from_bucket", "to_bucket", "n_from",
@@ -118,39 +104,15 @@ def outcome_rates(episodes: pd.DataFrame,
                   segments: Sequence[str | None] = (None, *SEGMENTS)) -> pd.DataFrame:
     """Cure, default, re-default and loss rates with 95 % intervals by segment."""
     present = [s for s in segments if s is None or s in episodes.columns]
-    out = metrics.by_segments(metrics.episode_outcome_rates, episodes, segments=present)
+    out = kpis.by_segments(kpis.episode_outcome_rates, episodes, segments=present)
     return out.reset_index(drop=True)
 
 
 def categories_trend(book: Book, months: int = 12) -> pd.DataFrame:
     """Five-category balance shares over the last ``months`` month-ends."""
-    cl = metrics.loan_classification(book)
+    cl = kpis.loan_classification(book)
     keep = np.sort(cl["month"].unique())[-months:]
     return cl[cl["month"].isin(keep)].reset_index(drop=True)
-
-
-def kpi_table(kpis: pd.DataFrame, segment_type: str = "all") -> pd.DataFrame:
-    """Headline KPIs as a readable table (values formatted, suppressed ones say so).
-
-    ``kpis`` is :func:`analysis.kpis.metrics.headline_kpis` output, possibly already
-    suppressed. For ``segment_type="all"``: columns ``indicator``, ``value``, ``n``.
-    For a segment column: one row per indicator, one column per segment, cells
-    ``value (n)``.
-    """
-    k = kpis[kpis["segment_type"] == segment_type]
-    rows = []
-    for metric, (label, kind) in KPI_LABELS.items():
-        for r in k[k["metric"] == metric].itertuples(index=False):
-            n = "" if pd.isna(r.n) else f"{int(r.n):,}"
-            rows.append({"indicator": label, "segment": str(r.segment),
-                         "value": format_value(r.value, kind), "n": n})
-    flat = pd.DataFrame(rows, columns=["indicator", "segment", "value", "n"])
-    if segment_type == "all":
-        return flat.drop(columns="segment")
-    flat["cell"] = flat["value"] + np.where(flat["n"] != "", " (n " + flat["n"] + ")", "")
-    order = list(dict.fromkeys(flat["indicator"]))
-    wide = flat.pivot(index="indicator", columns="segment", values="cell").reindex(order)
-    return wide.reset_index().rename_axis(columns=None)
 
 
 def summary_block(ctx, table: pd.DataFrame | None, name: str, max_rows: int = 15,
@@ -166,12 +128,7 @@ def summary_block(ctx, table: pd.DataFrame | None, name: str, max_rows: int = 15
     :func:`analysis.report.text.display.display_codes`) and ``ctx.show`` translates the
     column titles and category names.
     """
-    from IPython.display import Markdown, display
-
-    from analysis.report.privacy import SUPPRESSED_TEXT, assert_no_ids, for_display
-    from analysis.report.text.causes import method_name
-    from analysis.report.text.display import display_codes
-    from analysis.report.text.targeting import policy_frame
+    from IPython.display import Markdown, display  # a notebook's display: only here
 
     t = ctx.t
     if table is None:
@@ -213,3 +170,8 @@ def last_months(table: pd.DataFrame, months: int,
     if segment_types is not None:
         out = out[out["segment_type"].isin(list(segment_types))]
     return out.reset_index(drop=True)
+
+
+__all__ = ["SEGMENTS", "SUMMARY_CAPTIONS", "TREND_COLUMNS", "categories_trend", "last_months",
+           "mix_table", "outcome_rates", "overdue_trend", "portfolio_mix", "roll_window",
+           "summary_block"]

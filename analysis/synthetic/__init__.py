@@ -1,7 +1,8 @@
 """The synthetic loan book with its ground truth (causes, relief effects)."""
 
 from analysis.synthetic.chunk import simulate_chunk
-from analysis.synthetic.generate import generate_book, make_macro, simulate
+from analysis.synthetic.generate import generate_book, simulate
+from analysis.synthetic.macro import make_macro
 from analysis.synthetic.params import SynthParams
 from analysis.synthetic.paths import (
     CLEAN,
@@ -12,7 +13,13 @@ from analysis.synthetic.paths import (
     WRITE_OFF,
     build_scripts,
 )
-from analysis.synthetic.run import write_truth
+from analysis.synthetic.run import (
+    WRITE_OPTIONS,
+    chunk_tables,
+    clear_book,
+    truth_tables,
+    write_truth,
+)
 from analysis.synthetic.truth import EFFECT_COLUMNS, SHARE_COLUMNS
 
 __all__ = [
@@ -25,10 +32,14 @@ __all__ = [
     "SHARE_COLUMNS",
     "SynthParams",
     "WRITE_OFF",
+    "WRITE_OPTIONS",
     "build_scripts",
+    "chunk_tables",
+    "clear_book",
     "generate_book",
     "make_macro",
     "simulate",
     "simulate_chunk",
+    "truth_tables",
     "write_truth",
 ]

@@ -205,6 +205,77 @@ def _signals(p: SynthParams, s, lat: _Latent, rng, ix, t) -> dict:
     return out
 
 
+@dataclass
+class _LoanState:
+    """Per-loan state of the month loop, updated in place month by month."""
+
+    status: np.ndarray  # PERF, EPIS, CLOSED (0 before origination)
+    npaid: np.ndarray  # instalments paid
+    arrears: np.ndarray  # instalments in arrears during an episode
+    ep_t0: np.ndarray  # start month of the current episode
+    block_until: np.ndarray  # no natural onset up to this month (after a cure)
+    forced: np.ndarray  # month of a forced re-default onset, -1 = none
+    sc_kind: np.ndarray  # (loans, K_MAX) the episode's DPD script: kind of each month
+    sc_dpd: np.ndarray  # (loans, K_MAX) and its DPD
+    sc_len: np.ndarray  # script length in months
+    sc_closes: np.ndarray  # the script ends the loan
+    sc_wo: np.ndarray  # write-off month offset in the script, -1 = none
+    ead_now: np.ndarray  # EAD of the current episode
+    rec_rate: np.ndarray  # recovery rate of the current episode
+
+
+def _loan_state(n: int) -> _LoanState:
+    return _LoanState(
+        status=np.zeros(n, dtype=np.int8),
+        npaid=np.zeros(n, dtype=np.int64),
+        arrears=np.zeros(n, dtype=np.int64),
+        ep_t0=np.full(n, -1, dtype=np.int64),
+        block_until=np.full(n, -1, dtype=np.int64),
+        forced=np.full(n, -1, dtype=np.int64),
+        sc_kind=np.full((n, K_MAX), -1, dtype=np.int8),
+        sc_dpd=np.zeros((n, K_MAX), dtype=np.int32),
+        sc_len=np.zeros(n, dtype=np.int64),
+        sc_closes=np.zeros(n, dtype=bool),
+        sc_wo=np.full(n, -1, dtype=np.int64),
+        ead_now=np.zeros(n),
+        rec_rate=np.zeros(n),
+    )
+
+
+@dataclass
+class _RowBuffers:
+    """Output rows scattered straight into loan-major buffers: loan i owns the slots
+    ``base[i] .. base[i] + cap[i] - 1``, one per possible month (monotone writes, no sort)."""
+
+    cap: np.ndarray
+    base: np.ndarray
+    buf: dict
+    valid: np.ndarray
+
+
+def _row_buffers(s: dict, T: int) -> _RowBuffers:
+    cap = T - s["orig"]
+    base = np.r_[0, np.cumsum(cap)[:-1]]
+    n_cap = int(cap.sum())
+    buf = {k: np.zeros(n_cap, dtype=dt) for k, dt in ROW_DTYPES.items()}
+    buf.update({k: np.zeros(n_cap, dtype=SIGNAL_DTYPE[k]) for k in SIGNALS})
+    valid = np.zeros(n_cap, dtype=bool)
+    return _RowBuffers(cap, base, buf, valid)
+
+
+def _gather_rows(rows: _RowBuffers, n: int, orig: np.ndarray) -> dict:
+    """The filled slots in loan, month order: ``loan``, ``t`` and every row column."""
+    loan_of_slot = np.repeat(np.arange(n, dtype=np.int32), rows.cap)
+    out_rows = {"loan": loan_of_slot[rows.valid]}
+    del loan_of_slot
+    slot = np.flatnonzero(rows.valid)
+    out_rows["t"] = (slot - rows.base[out_rows["loan"]] + orig[out_rows["loan"]]).astype(np.int16)
+    del slot
+    for k in list(rows.buf):
+        out_rows[k] = rows.buf.pop(k)[rows.valid]
+    return out_rows
+
+
 def simulate_chunk(p: SynthParams, macro, seed: int, chunk: int, n: int) -> ChunkOut:
     """Simulate ``n`` loans over the data window (calendar months 0..n_months-1)."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, 1, chunk]))
@@ -213,34 +284,17 @@ def simulate_chunk(p: SynthParams, macro, seed: int, chunk: int, n: int) -> Chun
     lat = _Latent(p, s, macro, rng, n)  # latent processes over the extended calendar
     hz = _Hazards(p, s, lat)
 
-    status = np.zeros(n, dtype=np.int8)
-    npaid = np.zeros(n, dtype=np.int64)
-    arrears = np.zeros(n, dtype=np.int64)
-    ep_t0 = np.full(n, -1, dtype=np.int64)
-    block_until = np.full(n, -1, dtype=np.int64)
-    forced = np.full(n, -1, dtype=np.int64)
-    sc_kind = np.full((n, K_MAX), -1, dtype=np.int8)
-    sc_dpd = np.zeros((n, K_MAX), dtype=np.int32)
-    sc_len = np.zeros(n, dtype=np.int64)
-    sc_closes = np.zeros(n, dtype=bool)
-    sc_wo = np.full(n, -1, dtype=np.int64)
-    ead_now = np.zeros(n)
-    rec_rate = np.zeros(n)
+    state = _loan_state(n)
+    status, npaid, arrears, ep_t0 = state.status, state.npaid, state.arrears, state.ep_t0
+    block_until, forced = state.block_until, state.forced
     rec_w = np.asarray(p.recovery_weights)
     lo, hi = p.redefault_window_months
 
-    # output rows are scattered straight into loan-major buffers: loan i owns the slots
-    # base[i] .. base[i] + (T - orig[i]) - 1, one per possible month (monotone writes, no sort)
-    cap = T - s["orig"]
-    base = np.r_[0, np.cumsum(cap)[:-1]]
-    n_cap = int(cap.sum())
-    buf = {k: np.zeros(n_cap, dtype=dt) for k, dt in ROW_DTYPES.items()}
-    buf.update({k: np.zeros(n_cap, dtype=SIGNAL_DTYPE[k]) for k in SIGNALS})
-    valid = np.zeros(n_cap, dtype=bool)
+    rows = _row_buffers(s, T)
     eps: dict[str, list] = {}
     relief = {k: [] for k in ("loan", "t", "measure", "late")}
     reasons = {k: [] for k in ("loan", "t", "code")}
-    orig, term, inst = s["orig"], s["term"], s["instalment"]
+    orig, term = s["orig"], s["term"]
 
     for t in range(T):
         status[orig == t] = PERF
@@ -259,70 +313,73 @@ def simulate_chunk(p: SynthParams, macro, seed: int, chunk: int, n: int) -> Chun
             on_sig = {k: v[pos] for k, v in sig.items()}
             _onset(p, s, hz, rng, t, ix, on_sig, npaid, eps, relief, reasons,
                    macro.days_in_month, T,
-                   (sc_kind, sc_dpd, sc_len, sc_closes, sc_wo, ead_now, rec_rate,
-                    block_until, forced, lo, hi))
+                   (state.sc_kind, state.sc_dpd, state.sc_len, state.sc_closes, state.sc_wo,
+                    state.ead_now, state.rec_rate, block_until, forced, lo, hi))
             status[ix] = EPIS
             ep_t0[ix] = t
             arrears[ix] = 0
-        # --- month-end rows ---------------------------------------------------------
-        bal = np.zeros(len(act))
-        dpd = np.zeros(len(act), dtype=np.int64)
-        due = np.zeros(len(act))
-        paid = np.zeros(len(act))
-        wo = np.zeros(len(act))
-        rec = np.zeros(len(act))
-        st = status[act]
-        new = orig[act] == t
-        bal[new] = s["principal"][act[new]]
-        pm = (st == PERF) & ~new
-        ip = act[pm]
-        npaid[ip] += 1
-        bal[pm] = _balance(s, ip, npaid[ip])
-        due[pm] = paid[pm] = inst[ip]
-        closing = ip[npaid[ip] >= term[ip]]
-        bal[pm] = np.where(npaid[ip] >= term[ip], 0.0, bal[pm])
-        em = st == EPIS
-        ie = act[em]
-        k = t - ep_t0[ie]
-        kind = sc_kind[ie, k]
-        dpd[em] = sc_dpd[ie, k]
-        i_inst = inst[ie]
-        owed = i_inst * (arrears[ie] + 1)
-        clean = (kind == CLEAN) | (kind == CLEAN_FALSE)
-        npaid[ie] += kind == CLEAN
-        b_e = _balance(s, ie, npaid[ie])
-        bal[em] = np.where((kind == WRITE_OFF) | (kind == POST), 0.0, b_e)
-        due[em] = np.where(kind <= CLEAN, owed, 0.0)
-        paid[em] = np.where(clean, owed, np.where(kind == HOLD, i_inst, 0.0))
-        arrears[ie] = np.where(clean, 0, arrears[ie] + (kind == ROLL))
-        wo[em] = np.where(kind == WRITE_OFF, ead_now[ie], 0.0)
-        j = np.clip(k - sc_wo[ie] - 1, 0, len(rec_w) - 1)
-        rec[em] = np.where(kind == POST, np.round(rec_rate[ie] * ead_now[ie] * rec_w[j], 2), 0.0)
-        pos = base[act] + (t - orig[act])
-        valid[pos] = True
-        for name, arr in (("balance", bal), ("dpd", dpd), ("due", due), ("paid", paid),
-                          ("wo", wo), ("rec", rec), *sig.items()):
-            buf[name][pos] = arr
-        status[closing] = CLOSED
-        ended = ie[k >= sc_len[ie] - 1]
-        status[ended] = np.where(sc_closes[ended], CLOSED, PERF)
+        _month_end(s, state, t, act, sig, rec_w, rows)
 
-    loan_of_slot = np.repeat(np.arange(n, dtype=np.int32), cap)
-    out_rows = {"loan": loan_of_slot[valid]}
-    del loan_of_slot
-    slot = np.flatnonzero(valid)
-    out_rows["t"] = (slot - base[out_rows["loan"]] + orig[out_rows["loan"]]).astype(np.int16)
-    del slot
-    for k in list(buf):
-        out_rows[k] = buf.pop(k)[valid]
     episodes = {k: np.concatenate(v) for k, v in eps.items()} if eps else {}
     return ChunkOut(
         loans=s,
-        rows=out_rows,
+        rows=_gather_rows(rows, n, orig),
         episodes=episodes,
         relief={k: np.concatenate(v) if v else np.zeros(0, dtype=np.int64) for k, v in relief.items()},
         reasons={k: np.concatenate(v) if v else np.zeros(0, dtype=np.int64) for k, v in reasons.items()},
     )
+
+
+def _month_end(s: dict, state: _LoanState, t: int, act: np.ndarray, sig: dict,
+               rec_w: np.ndarray, rows: _RowBuffers) -> None:
+    """Month ``t``'s rows of the active loans ``act`` (balance, DPD, amounts due and paid,
+    write-off, recovery, signals) into ``rows``; then instalments, arrears and status move
+    on (repaid loans and loans whose episode script closes them are closed)."""
+    status, npaid, arrears, ep_t0 = state.status, state.npaid, state.arrears, state.ep_t0
+    sc_kind, sc_dpd, sc_len, sc_wo = state.sc_kind, state.sc_dpd, state.sc_len, state.sc_wo
+    sc_closes, ead_now, rec_rate = state.sc_closes, state.ead_now, state.rec_rate
+    orig, term, inst = s["orig"], s["term"], s["instalment"]
+    bal = np.zeros(len(act))
+    dpd = np.zeros(len(act), dtype=np.int64)
+    due = np.zeros(len(act))
+    paid = np.zeros(len(act))
+    wo = np.zeros(len(act))
+    rec = np.zeros(len(act))
+    st = status[act]
+    new = orig[act] == t
+    bal[new] = s["principal"][act[new]]
+    pm = (st == PERF) & ~new
+    ip = act[pm]
+    npaid[ip] += 1
+    bal[pm] = _balance(s, ip, npaid[ip])
+    due[pm] = paid[pm] = inst[ip]
+    closing = ip[npaid[ip] >= term[ip]]
+    bal[pm] = np.where(npaid[ip] >= term[ip], 0.0, bal[pm])
+    em = st == EPIS
+    ie = act[em]
+    k = t - ep_t0[ie]
+    kind = sc_kind[ie, k]
+    dpd[em] = sc_dpd[ie, k]
+    i_inst = inst[ie]
+    owed = i_inst * (arrears[ie] + 1)
+    clean = (kind == CLEAN) | (kind == CLEAN_FALSE)
+    npaid[ie] += kind == CLEAN
+    b_e = _balance(s, ie, npaid[ie])
+    bal[em] = np.where((kind == WRITE_OFF) | (kind == POST), 0.0, b_e)
+    due[em] = np.where(kind <= CLEAN, owed, 0.0)
+    paid[em] = np.where(clean, owed, np.where(kind == HOLD, i_inst, 0.0))
+    arrears[ie] = np.where(clean, 0, arrears[ie] + (kind == ROLL))
+    wo[em] = np.where(kind == WRITE_OFF, ead_now[ie], 0.0)
+    j = np.clip(k - sc_wo[ie] - 1, 0, len(rec_w) - 1)
+    rec[em] = np.where(kind == POST, np.round(rec_rate[ie] * ead_now[ie] * rec_w[j], 2), 0.0)
+    pos = rows.base[act] + (t - orig[act])
+    rows.valid[pos] = True
+    for name, arr in (("balance", bal), ("dpd", dpd), ("due", due), ("paid", paid),
+                      ("wo", wo), ("rec", rec), *sig.items()):
+        rows.buf[name][pos] = arr
+    status[closing] = CLOSED
+    ended = ie[k >= sc_len[ie] - 1]
+    status[ended] = np.where(sc_closes[ended], CLOSED, PERF)
 
 
 def _onset(p, s, hz, rng, t, ix, sig, npaid, eps, relief, reasons, dim, T, state):

@@ -7,7 +7,10 @@ a potential outcome under every relief arm, written to ``DIR/truth/`` so that
 the cause-attribution, relief-effects and targeting estimators can be tested
 against exact answers. Parameters live in :class:`analysis.synthetic.params.SynthParams`
 (all written to ``truth/params.json``); the full description is in
-``data/README.md`` section 4.
+``data/README.md`` section 4. This module is the front door (:func:`simulate`,
+:func:`generate_book`); the calendar processes are in :mod:`analysis.synthetic.macro`, a
+chunk's month loop in :mod:`analysis.synthetic.chunk`, the tables and truth files in
+:mod:`analysis.synthetic.run`.
 
 Model
 -----
@@ -105,72 +108,14 @@ episode with fewer than 4 instalments left. Determinism holds for a (seed,
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from analysis.definitions import BORROWER_TYPES, FAMILIES, MEASURES
-from analysis.synthetic.params import (
-    ARMS,
-    INDUSTRIES,
-    REASONS,
-    REGIONS,
-    SIGNALS,
-    SynthParams,
-)
+from analysis.synthetic.params import SynthParams
+from analysis.synthetic.run import run
 
 __all__ = ["generate_book", "simulate", "SynthParams"]
-
-
-@dataclass
-class Macro:
-    """Calendar-level processes shared by every chunk."""
-
-    month_ends: np.ndarray  # (TX,) datetime64[ns]
-    days_in_month: np.ndarray  # (TX,)
-    demand: np.ndarray  # (R, I, TX) demand stress >= 0
-    cost: np.ndarray  # (I, TX) input-cost stress >= 0
-
-
-def _months(p: SynthParams) -> tuple[np.ndarray, np.ndarray]:
-    tx = p.n_months + p.extra_months
-    first = pd.Period(p.data_start, "M")
-    periods = pd.period_range(first, periods=tx, freq="M")
-    ends = periods.to_timestamp(how="end").normalize().to_numpy(dtype="datetime64[ns]")
-    return ends, periods.days_in_month.to_numpy().astype(np.int64)
-
-
-def make_macro(p: SynthParams, seed: int) -> Macro:
-    rng = np.random.default_rng(np.random.SeedSequence([seed, 0]))
-    ends, dim = _months(p)
-    tx = len(ends)
-    n_r, n_i = len(REGIONS), len(INDUSTRIES)
-    cycle = np.zeros(tx)
-    for t in range(1, tx):
-        cycle[t] = p.common_cycle_ar * cycle[t - 1] + rng.normal(0, p.common_cycle_sd)
-    shock = np.zeros((n_r, tx))
-    hits = rng.random((n_r, tx)) < p.regional_shock_rate
-    size = rng.uniform(*p.regional_shock_size, size=(n_r, tx))
-    for t in range(tx):
-        carry = shock[:, t - 1] * p.regional_shock_persistence if t else 0.0
-        shock[:, t] = carry + np.where(hits[:, t], size[:, t], 0.0)
-    first = pd.Period(p.data_start, "M")
-    for region, month, months, mag in p.scheduled_shocks:
-        t0 = (pd.Period(month, "M") - first).n
-        rows = slice(None) if region == "all" else REGIONS.index(region)
-        shock[rows, t0 : t0 + months] += mag
-    sens = np.array([p.demand_sensitivity[i] for i in INDUSTRIES])
-    noise = rng.normal(0, p.demand_noise_sd, size=(n_r, n_i, tx))
-    demand = np.maximum(0.0, sens[None, :, None] * (shock[:, None, :] + cycle[None, None, :]) + noise)
-    x = np.zeros((n_i, tx))
-    for t in range(1, tx):
-        x[:, t] = p.cost_ar * x[:, t - 1] + rng.normal(0, p.cost_sd, n_i)
-    csens = np.array([p.cost_sensitivity[i] for i in INDUSTRIES])
-    cost = csens[:, None] * np.maximum(0.0, x - p.cost_threshold)
-    return Macro(ends, dim, demand, cost)
 
 
 def simulate(
@@ -182,8 +127,6 @@ def simulate(
     ``truth_episodes, truth_potential_outcomes, truth_effects, truth_shares``; ``params``
     is in ``truth_params`` (a dict). Same content as :func:`generate_book` writes.
     """
-    from analysis.synthetic.run import run
-
     return run(n_loans, seed, chunk_loans, params or SynthParams(), out_dir=None)
 
 
@@ -201,26 +144,6 @@ def generate_book(
     ``signals`` are folders of parts written chunk by chunk, the smaller tables single
     files. Truth goes to ``out_dir/truth/``.
     """
-    from analysis.synthetic.run import run
-
     out = Path(out_dir)
     run(n_loans, seed, chunk_loans, params or SynthParams(), out_dir=out)
     return out
-
-
-def cause_map() -> pd.DataFrame:
-    """Which signal column and reason code speaks for which cause family."""
-    rows = [("signal", k, v) for k, v in SIGNALS.items()]
-    rows += [("reason", k, v) for k, v in REASONS.items()]
-    return pd.DataFrame(rows, columns=["source", "name", "family"])
-
-
-def write_params(
-    p: SynthParams, seed: int, n_loans: int, path: Path, chunk_loans: int | None = None
-) -> None:
-    """``truth/params.json``: seed, size, chunking (the draws depend on it) and parameters."""
-    doc = {"seed": seed, "n_loans": n_loans, "chunk_loans": chunk_loans,
-           "families": list(FAMILIES),
-           "arms": list(ARMS), "borrower_types": list(BORROWER_TYPES),
-           "measures": list(MEASURES), "params": p.as_dict()}
-    path.write_text(json.dumps(doc, indent=1, default=list), encoding="utf-8")

@@ -1,6 +1,7 @@
 """Structural equations of the synthetic book: hazards, relief assignment, potential outcomes.
 
-Used by :mod:`analysis.synthetic.generate` (the model is documented there). Every function is
+Used by :mod:`analysis.synthetic.chunk` (the model is documented in
+:mod:`analysis.synthetic.generate`). Every function is
 vectorised over episodes (arrays of length ``e``); arms are ordered as
 :data:`analysis.synthetic.params.ARMS` (none first), families as
 :data:`analysis.definitions.FAMILIES`, borrower types as ``BORROWER_TYPES``.

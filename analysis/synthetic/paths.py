@@ -1,6 +1,6 @@
 """Month-by-month DPD scripts that realise an episode's drawn outcome exactly.
 
-Used by :mod:`analysis.synthetic.generate`. An episode's outcome branch is drawn first
+Used by :mod:`analysis.synthetic.chunk`. An episode's outcome branch is drawn first
 (cure within the horizon, default within the horizon, or neither); this module
 writes the path of month-end states from the start month (offset 0) on, so that
 the rules of :mod:`analysis.episodes` (with the default definitions) read the

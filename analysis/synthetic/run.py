@@ -1,4 +1,4 @@
-"""Chunked generation of the synthetic book: chunks to tables, Parquet parts, truth.
+"""Chunked generation of the synthetic book: chunks to tables, Parquet parts, truth files.
 
 Used by :func:`analysis.synthetic.generate.generate_book` and :func:`analysis.synthetic.generate.simulate`.
 Memory is bounded by one chunk of ``chunk_loans`` loans plus the per-episode truth
@@ -7,6 +7,7 @@ arrays (a few hundred bytes per episode).
 
 from __future__ import annotations
 
+import json
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,9 +17,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from analysis.definitions import BORROWER_TYPES, FAMILIES, Definitions
-from analysis.synthetic.chunk import simulate_chunk
-from analysis.synthetic.generate import cause_map, make_macro, write_params
+from analysis.definitions import BORROWER_TYPES, FAMILIES, MEASURES, Definitions
+from analysis.errors import ParameterError
+from analysis.synthetic.chunk import ChunkOut, simulate_chunk
+from analysis.synthetic.macro import Macro, make_macro
 from analysis.synthetic.params import ARMS, INDUSTRIES, REASONS, REGIONS, SIGNALS, SynthParams
 from analysis.synthetic.truth import true_effects, true_shares
 
@@ -46,7 +48,15 @@ def _draw_param(rng, probs: dict, n: int) -> np.ndarray:
     return vals[rng.choice(len(vals), size=n, p=w / w.sum())]
 
 
-def _chunk_tables(c, p: SynthParams, macro, chunk: int, offset: int, seed: int) -> dict:
+def chunk_tables(c: ChunkOut, p: SynthParams, macro: Macro, chunk: int, offset: int,
+                 seed: int) -> dict:
+    """One simulated chunk as Arrow tables (``loans``, ``performance``, ``signals``,
+    ``relief``, ``reasons``) plus its per-episode truth arrays (``episodes``, a dict).
+
+    Loan IDs are numbered from ``offset``; relief parameters and reporting days are drawn
+    from the chunk's own stream ``[seed, 2, chunk]``. ID and month columns of the
+    loan-month tables are dictionary-encoded.
+    """
     s = c.loans
     n = len(s["btype"])
     loan_ids = _ids("L", offset + np.arange(n))
@@ -153,7 +163,8 @@ def _write_chunk(tabs: dict, out_dir: Path, chunk: int, folders: bool, writers: 
         writers[name].write_table(_decode(tab))
 
 
-def _clear(out: Path) -> None:
+def clear_book(out: Path) -> None:
+    """Remove the contract tables and ``truth/`` of an earlier book from ``out``."""
     for name in (*CONTRACT_TABLES, "measures"):
         for f in (out / f"{name}.parquet", out / f"{name}.csv"):
             if f.exists():
@@ -165,8 +176,9 @@ def _clear(out: Path) -> None:
 
 
 def run(n_loans: int, seed: int, chunk_loans: int, p: SynthParams, out_dir: Path | None) -> dict:
-    from analysis.errors import ParameterError
-
+    """Generate the book chunk by chunk: write it into ``out_dir`` (returns ``{}``), or
+    with ``out_dir=None`` return the tables in memory (see
+    :func:`analysis.synthetic.generate.simulate`)."""
     if int(n_loans) < 1 or int(chunk_loans) < 1:
         raise ParameterError(f"n_loans and chunk_loans must be >= 1 (got {n_loans}, {chunk_loans})")
     macro = make_macro(p, seed)
@@ -180,7 +192,7 @@ def run(n_loans: int, seed: int, chunk_loans: int, p: SynthParams, out_dir: Path
         if out_dir.exists() and not out_dir.is_dir():
             raise ParameterError(f"--out {out_dir}: exists and is not a directory")
         out_dir.mkdir(parents=True, exist_ok=True)
-        _clear(out_dir)
+        clear_book(out_dir)
         for name in FOLDER_TABLES:
             if folders:
                 (out_dir / name).mkdir()
@@ -191,7 +203,7 @@ def run(n_loans: int, seed: int, chunk_loans: int, p: SynthParams, out_dir: Path
             offset = chunk * chunk_loans
             n = min(chunk_loans, n_loans - offset)
             c = simulate_chunk(p, macro, seed, chunk, n)
-            tabs = _chunk_tables(c, p, macro, chunk, offset, seed)
+            tabs = chunk_tables(c, p, macro, chunk, offset, seed)
             del c
             if tabs["episodes"]:
                 episodes.append(tabs["episodes"])
@@ -209,7 +221,7 @@ def run(n_loans: int, seed: int, chunk_loans: int, p: SynthParams, out_dir: Path
         pool.shutdown(wait=True)
         for w in writers.values():
             w.close()
-    truth = _truth(episodes, p, macro, seed, n_loans)
+    truth = truth_tables(episodes, p, macro, seed, n_loans)
     if out_dir is None:
         out = {name: _decode(pa.concat_tables([_decode(x) for x in t])).to_pandas()
                for name, t in collected.items()}
@@ -218,6 +230,24 @@ def run(n_loans: int, seed: int, chunk_loans: int, p: SynthParams, out_dir: Path
         return out
     write_truth(out_dir, truth, p, seed, n_loans, chunk_loans)
     return {}
+
+
+def cause_map() -> pd.DataFrame:
+    """Which signal column and reason code speaks for which cause family."""
+    rows = [("signal", k, v) for k, v in SIGNALS.items()]
+    rows += [("reason", k, v) for k, v in REASONS.items()]
+    return pd.DataFrame(rows, columns=["source", "name", "family"])
+
+
+def write_params(
+    p: SynthParams, seed: int, n_loans: int, path: Path, chunk_loans: int | None = None
+) -> None:
+    """``truth/params.json``: seed, size, chunking (the draws depend on it) and parameters."""
+    doc = {"seed": seed, "n_loans": n_loans, "chunk_loans": chunk_loans,
+           "families": list(FAMILIES),
+           "arms": list(ARMS), "borrower_types": list(BORROWER_TYPES),
+           "measures": list(MEASURES), "params": p.as_dict()}
+    path.write_text(json.dumps(doc, indent=1, default=list), encoding="utf-8")
 
 
 def write_truth(out_dir: Path, truth: dict, p: SynthParams, seed: int, n_loans: int,
@@ -233,7 +263,10 @@ def write_truth(out_dir: Path, truth: dict, p: SynthParams, seed: int, n_loans: 
     write_params(p, seed, n_loans, tdir / "params.json", chunk_loans=chunk_loans)
 
 
-def _truth(episodes: list[dict], p: SynthParams, macro, seed: int, n_loans: int) -> dict:
+def truth_tables(episodes: list[dict], p: SynthParams, macro: Macro, seed: int,
+                 n_loans: int) -> dict:
+    """The truth of a book from the chunks' per-episode arrays: ``episodes``,
+    ``potential_outcomes``, ``effects``, ``shares`` (frames) and ``params`` (a dict)."""
     d = Definitions()
     keys = set().union(*[e.keys() for e in episodes]) if episodes else set()
     ep = {k: np.concatenate([e[k] for e in episodes]) for k in keys}
@@ -280,4 +313,14 @@ def _truth(episodes: list[dict], p: SynthParams, macro, seed: int, n_loans: int)
             "shares": shares, "params": {"seed": seed, "n_loans": n_loans, **p.as_dict()}}
 
 
-__all__ = ["run", "REASONS"]
+__all__ = [
+    "CONTRACT_TABLES",
+    "WRITE_OPTIONS",
+    "cause_map",
+    "chunk_tables",
+    "clear_book",
+    "run",
+    "truth_tables",
+    "write_params",
+    "write_truth",
+]

@@ -1,12 +1,10 @@
 """Targeting: which relief measure to offer to whom, and what a policy is worth."""
 
+from analysis.targeting.estimates import ArmEstimates, TargetingWarning, arm_estimates
 from analysis.targeting.policies import (
     POLICY_COLUMNS,
-    RECOMMEND_COLUMNS,
-    TargetingWarning,
-    arm_estimates,
+    PolicyResult,
     compare_policies,
-    open_mask,
     true_policy_values,
 )
 from analysis.targeting.pooled import (
@@ -15,7 +13,7 @@ from analysis.targeting.pooled import (
     fit_pooled_loss,
     pooled_design,
 )
-from analysis.targeting.recommend import as_of_month, with_cause
+from analysis.targeting.recommendations import RECOMMEND_COLUMNS, as_of_month, open_mask, recommend
 from analysis.targeting.rules import (
     MISSING,
     BudgetRule,
@@ -30,11 +28,13 @@ from analysis.targeting.rules import (
 )
 
 __all__ = [
+    "ArmEstimates",
     "BudgetRule",
     "GridRule",
     "MISSING",
     "Node",
     "POLICY_COLUMNS",
+    "PolicyResult",
     "RECOMMEND_COLUMNS",
     "Split",
     "TargetingWarning",
@@ -51,6 +51,6 @@ __all__ = [
     "leaf_values",
     "open_mask",
     "pooled_design",
+    "recommend",
     "true_policy_values",
-    "with_cause",
 ]

@@ -1,7 +1,7 @@
 """Per-episode, per-arm estimates for targeting: expected cure and net benefit, DR scores.
 
 See :mod:`analysis.targeting.policies` for the method. :func:`arm_estimates` fits two cross-fitted
-nuisances with :func:`analysis.effects.estimators.fit_nuisance` (cure and loss rate) on the episodes
+nuisances with :func:`analysis.effects.fit_nuisance` (cure and loss rate) on the episodes
 whose horizon outcome is observed (their doubly robust scores value the policies), the
 cross-fitted pooled loss model of :mod:`analysis.targeting.pooled` (the expected net
 benefit the rule learns from), adds the costs of :func:`analysis.effects.losses.cost_matrix`,
@@ -17,20 +17,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis.effects.losses import CostParameters, cost_matrix
+from analysis.checks import require
+from analysis.definitions import NO_RELIEF
+from analysis.effects import CostParameters, cost_matrix, fit_nuisance, fold_ids
 from analysis.errors import InputError, ParameterError
+from analysis.targeting.pooled import crossfit_pooled_loss
 
-REFERENCE = "none"
 DEFAULT_NUMERIC: tuple[str, ...] = ("ead", "credit_score")
 
 
 class TargetingWarning(UserWarning):
     """Something the reader of a targeting result must know (e.g. an arm left out)."""
-
-
-def _require(cond: bool, msg: str, exc: type[Exception] = InputError) -> None:
-    if not cond:
-        raise exc(msg)
 
 
 def cause_column(episodes: pd.DataFrame) -> str:
@@ -39,13 +36,13 @@ def cause_column(episodes: pd.DataFrame) -> str:
         if c in episodes:
             return c
     raise InputError("episodes: a cause column is needed for targeting: 'primary_family' "
-                     "(from analysis.causes.attribute.attribute) or 'reported_family'")
+                     "(from analysis.causes.attribute) or 'reported_family'")
 
 
 def analysed_rows(episodes: pd.DataFrame) -> pd.Series:
     """Episodes with an observed horizon outcome: cure and loss rate known, not censored."""
     for c in ("is_cured", "loss_rate", "ead", "measure"):
-        _require(c in episodes, f"episodes: column {c!r} is missing (targeting needs it)")
+        require(c in episodes, f"episodes: column {c!r} is missing (targeting needs it)")
     keep = episodes["is_cured"].notna() & episodes["loss_rate"].notna()
     if "is_censored" in episodes:
         keep &= ~episodes["is_censored"].fillna(True).astype(bool)
@@ -135,25 +132,22 @@ def arm_estimates(episodes: pd.DataFrame, costs: CostParameters | None = None, *
     behind the expected net benefit the rule learns from: ``pooled``
     (:mod:`analysis.targeting.pooled`, default) or ``per_arm`` (the per-arm GLMs of the
     doubly robust scores)."""
-    from analysis.effects.estimators import fit_nuisance, fold_ids
-    from analysis.targeting.pooled import crossfit_pooled_loss
-
-    _require(loss_model in ("pooled", "per_arm"), f"loss_model must be 'pooled' or 'per_arm', got {loss_model!r}",
+    require(loss_model in ("pooled", "per_arm"), f"loss_model must be 'pooled' or 'per_arm', got {loss_model!r}",
              ParameterError)
 
     costs = costs or CostParameters()
-    _require(isinstance(episodes, pd.DataFrame), "episodes must be a pandas DataFrame")
-    _require(crossfit_folds >= 2, f"crossfit_folds must be >= 2, got {crossfit_folds}", ParameterError)
-    _require(int(min_cell) >= 1, f"min_cell must be >= 1, got {min_cell}", ParameterError)
+    require(isinstance(episodes, pd.DataFrame), "episodes must be a pandas DataFrame")
+    require(crossfit_folds >= 2, f"crossfit_folds must be >= 2, got {crossfit_folds}", ParameterError)
+    require(int(min_cell) >= 1, f"min_cell must be >= 1, got {min_cell}", ParameterError)
     cause = cause_column(episodes)
     msgs: list[str] = []
     if cause == "reported_family":
         _warn(msgs, "cause: no attributed 'primary_family'; using the reported family "
                     "(missing = '<NA>') as the cause")
     rows = episodes.loc[analysed_rows(episodes)]
-    _require(len(rows) > 0, "episodes: no episode with an observed outcome (all censored)")
+    require(len(rows) > 0, "episodes: no episode with an observed outcome (all censored)")
     counts = rows["measure"].astype("string").value_counts()
-    small = sorted(m for m, c in counts.items() if c < min_cell and m != REFERENCE)
+    small = sorted(m for m, c in counts.items() if c < min_cell and m != NO_RELIEF)
     for m in small:
         _warn(msgs, f"arm {m!r}: only {int(counts[m])} analysed episodes (< min_cell={min_cell}); "
                     "left out of the models and of every policy, its episodes are not compared")
@@ -164,7 +158,7 @@ def arm_estimates(episodes: pd.DataFrame, costs: CostParameters | None = None, *
                             extra_covariates=extra)
         nu_l = fit_nuisance(rows, "loss_rate", covariates, crossfit_folds, clip, min_cell, seed,
                             extra_covariates=extra)
-    _require(nu_c.index.equals(nu_l.index) and nu_c.arms == nu_l.arms,
+    require(nu_c.index.equals(nu_l.index) and nu_c.arms == nu_l.arms,
              "targeting: the cure and loss models were fitted on different episodes")
     notes = list(dict.fromkeys((*nu_c.notes, *nu_l.notes)))
     refits = [x for x in notes if "penalty" in x]
@@ -192,7 +186,7 @@ def arm_estimates(episodes: pd.DataFrame, costs: CostParameters | None = None, *
             tr = folds != fo
             nu_f = fit_nuisance(sub.loc[tr], "loss_rate", covariates, 0, clip, 1, seed,
                                 extra_covariates=extra)
-            _require(nu_f.arms == arms, f"targeting: fold {fo} lacks an arm; use fewer crossfit_folds")
+            require(nu_f.arms == arms, f"targeting: fold {fo} lacks an arm; use fewer crossfit_folds")
             lf = pooled_without[fo] if pooled is not None else nu_f.mu
             phi_f = nu_f.aipw_scores().to_numpy()
             fold_learning[fo] = (ead[tr, None] * (lf[:, :1] - lf) - cost[tr],

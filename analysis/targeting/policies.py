@@ -3,7 +3,7 @@
 Method
 ------
 *Per-episode estimates* (:func:`arm_estimates`). Two doubly robust nuisance fits from
-:func:`analysis.effects.estimators.fit_nuisance` (multinomial-logit propensity, one GLM per arm),
+:func:`analysis.effects.fit_nuisance` (multinomial-logit propensity, one GLM per arm),
 cross-fitted on K folds, on the episodes whose horizon outcome is observed (not
 censored): one for ``cure`` and one for ``loss_rate``. The cause family is added to the
 covariates (per-arm models then carry arm x cause interactions). For every episode i and
@@ -98,28 +98,19 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.effects.losses import CostParameters
+from analysis.checks import require
+from analysis.effects import CostParameters
 from analysis.errors import ParameterError
-from analysis.targeting.estimates import (
-    DEFAULT_NUMERIC,
-    REFERENCE,
-    ArmEstimates,
-    TargetingWarning,
-    _require,
-    analysed_rows,
-    arm_estimates,
-    cause_column,
-)
-from analysis.targeting.recommend import RECOMMEND_COLUMNS, open_mask, recommend
+from analysis.targeting.estimates import ArmEstimates, arm_estimates
 from analysis.targeting.rules import (
     BudgetRule,
     Rule,
-    _group_keys,
     budget_groups,
     category_values,
     fit_budget_rule,
     fit_grid_rule,
     fit_policy_tree,
+    group_keys,
 )
 
 POLICY_COLUMNS: tuple[str, ...] = (
@@ -129,13 +120,6 @@ BUDGET_COLUMNS: tuple[str, ...] = (
     "budget_kind", "budget_share", "value_net_benefit", "ci_low", "ci_high", "cure_rate",
     "cost", "cost_share_ead", "share_treated", "n_episodes",
 )
-
-
-__all__ = [
-    "POLICY_COLUMNS", "BUDGET_COLUMNS", "RECOMMEND_COLUMNS", "ArmEstimates", "PolicyResult",
-    "TargetingWarning", "arm_estimates", "compare_policies", "open_mask", "recommend",
-    "true_policy_values", "DEFAULT_NUMERIC", "REFERENCE", "analysed_rows", "cause_column",
-]
 
 
 # ----------------------------------------------------------------------------- policies
@@ -166,7 +150,7 @@ class PolicyResult:
     def gain(self, vs: str = "current_practice", level: float | None = None) -> pd.DataFrame:
         """Each policy's value minus ``vs``'s (CNY per episode) with a paired interval,
         and the total over the episodes compared."""
-        _require(vs in self.scores, f"unknown policy {vs!r}; have {list(self.scores)}", ParameterError)
+        require(vs in self.scores, f"unknown policy {vs!r}; have {list(self.scores)}", ParameterError)
         z = stats.norm.ppf(0.5 + (level or self.level) / 2)
         d = self.scores.sub(self.scores[vs], axis=0)
         n = len(d)
@@ -266,7 +250,7 @@ def compare_policies(
     """Compare relief policies on the same episodes by doubly robust net benefit.
 
     ``episodes``: :func:`analysis.episodes.build_episodes` output, ideally with
-    ``primary_family`` from :func:`analysis.causes.attribute.attribute` (else the reported family
+    ``primary_family`` from :func:`analysis.causes.attribute` (else the reported family
     is the cause, with a warning). ``costs``: the measures' cost parameters.
     ``rule_class``: ``tree`` (depth-2 policy tree) or ``grid`` (cause x borrower type).
     ``learn_on``: what the rule maximises: ``model`` (cross-fitted outcome-model net
@@ -289,63 +273,120 @@ def compare_policies(
     least ``min_cell``). ``level`` of the intervals; ``seed`` of the folds.
     ``estimates``: reuse an :func:`arm_estimates` result.
     """
-    _require(rule_class in ("tree", "grid"), f"rule_class must be 'tree' or 'grid', got {rule_class!r}",
-             ParameterError)
-    _require(learn_on in ("model", "dr"), f"learn_on must be 'model' or 'dr', got {learn_on!r}",
-             ParameterError)
-    _require(0 < level < 1, f"level must be in (0, 1), got {level}", ParameterError)
-    _require(np.isfinite(pessimism) and pessimism >= 0, f"pessimism must be >= 0, got {pessimism}",
-             ParameterError)
-    _require(budget_share_ead is not None or budget_share_treated is not None,
-             "give budget_share_ead or budget_share_treated", ParameterError)
-    if budget_share_treated is not None:
-        kind, share = "treated", float(budget_share_treated)
-        _require(0 <= share <= 1, f"budget_share_treated must be in [0, 1], got {share}", ParameterError)
-    else:
-        kind, share = "ead", float(budget_share_ead)
-        _require(share >= 0, f"budget_share_ead must be >= 0, got {share}", ParameterError)
-    _require(0 <= min_leaf_share < 0.5, f"min_leaf_share must be in [0, 0.5), got {min_leaf_share}",
-             ParameterError)
-    _require(budget_points >= 2, f"budget_points must be >= 2, got {budget_points}", ParameterError)
+    kind, share = _check_policy_arguments(
+        rule_class=rule_class, learn_on=learn_on, pessimism=pessimism, level=level,
+        budget_share_ead=budget_share_ead, budget_share_treated=budget_share_treated,
+        min_leaf_share=min_leaf_share, budget_points=budget_points)
     costs = costs or CostParameters()
     est = estimates if estimates is not None else arm_estimates(
         episodes, costs, covariates=covariates, crossfit_folds=crossfit_folds, clip=clip,
         min_cell=min_cell, seed=seed, numeric_features=numeric_features, loss_model=loss_model)
     msgs = list(est.warnings)
-    n, k = est.nb_score.shape
+    n = est.nb_score.shape[0]
     z = float(stats.norm.ppf(0.5 + level / 2))
-    rows_all = np.arange(n)
     f = est.features
     numeric = [c for c in f.columns[1:] if c != "borrower_type"]
     group_feats = [c for c in (f.columns[0], "borrower_type") if c in f]
     min_leaf = max(int(min_cell), int(np.ceil(min_leaf_share * n)))
 
-    def scored(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    board = _Scoreboard(est, z)
+    _add_fixed_policies(board)
+    learn = est.learning_scores(None, learn_on)
+    full_rule, fold_rules, oof = _learn_out_of_fold(est, rule_class, min_leaf, min_cell, numeric,
+                                                    learn_on, pessimism)
+    board.add("learned", full_rule.one_line(), oof)
+    full_codes = _codes(est, full_rule.assign(f))
+    board.assign["learned_full"] = np.asarray(est.arms, dtype=object)[full_codes]
+
+    fold_groups = _fold_budget_groups(est, fold_rules, learn_on, group_feats, kind)
+    budget_rule = fit_budget_rule(full_rule, f, learn, est.cost, est.ead, est.arms,
+                                  group_feats, share, kind)
+    board.add("learned_budget", budget_rule.one_line(), _budget_oof(est, fold_groups, share))
+    table = pd.DataFrame(board.rows, columns=list(POLICY_COLUMNS))
+    curve_df = _budget_curve(board, fold_groups, full_codes, kind, share, budget_points)
+    return PolicyResult(table, full_rule, budget_rule, curve_df, tuple(dict.fromkeys(msgs)),
+                        pd.DataFrame(board.score_cols, index=est.index),
+                        pd.DataFrame(board.cure_cols, index=est.index),
+                        pd.DataFrame(board.assign, index=est.index), est, level)
+
+
+def _check_policy_arguments(*, rule_class: str, learn_on: str, pessimism: float, level: float,
+                            budget_share_ead: float | None, budget_share_treated: float | None,
+                            min_leaf_share: float, budget_points: int) -> tuple[str, float]:
+    """Check the arguments of :func:`compare_policies`; return the budget's kind
+    (``treated`` or ``ead``) and share."""
+    require(rule_class in ("tree", "grid"), f"rule_class must be 'tree' or 'grid', got {rule_class!r}",
+            ParameterError)
+    require(learn_on in ("model", "dr"), f"learn_on must be 'model' or 'dr', got {learn_on!r}",
+            ParameterError)
+    require(0 < level < 1, f"level must be in (0, 1), got {level}", ParameterError)
+    require(np.isfinite(pessimism) and pessimism >= 0, f"pessimism must be >= 0, got {pessimism}",
+            ParameterError)
+    require(budget_share_ead is not None or budget_share_treated is not None,
+            "give budget_share_ead or budget_share_treated", ParameterError)
+    if budget_share_treated is not None:
+        kind, share = "treated", float(budget_share_treated)
+        require(0 <= share <= 1, f"budget_share_treated must be in [0, 1], got {share}", ParameterError)
+    else:
+        kind, share = "ead", float(budget_share_ead)
+        require(share >= 0, f"budget_share_ead must be >= 0, got {share}", ParameterError)
+    require(0 <= min_leaf_share < 0.5, f"min_leaf_share must be in [0, 0.5), got {min_leaf_share}",
+            ParameterError)
+    require(budget_points >= 2, f"budget_points must be >= 2, got {budget_points}", ParameterError)
+    return kind, share
+
+
+class _Scoreboard:
+    """The policies compared so far, on the same episodes: rows of the policy table,
+    per-episode net-benefit and cure scores, and the arm each policy assigns."""
+
+    def __init__(self, est: ArmEstimates, z: float) -> None:
+        self.est, self.z = est, z
+        self.rows_all = np.arange(est.nb_score.shape[0])
+        self.rows: list[dict] = []
+        self.score_cols: dict[str, np.ndarray] = {}
+        self.cure_cols: dict[str, np.ndarray] = {}
+        self.assign: dict[str, np.ndarray] = {}
+
+    def scored(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-episode net-benefit score, cure score and cost of the arms ``codes``."""
+        est, rows_all = self.est, self.rows_all
         return est.nb_score[rows_all, codes], est.cure_score[rows_all, codes], est.cost[rows_all, codes]
 
-    out, score_cols, cure_cols, assign = [], {}, {}, {}
+    def add(self, name: str, rule_text: str, codes: np.ndarray) -> None:
+        """Score the policy assigning arms ``codes`` and keep it as ``name``."""
+        v, c, cs = self.scored(codes)
+        self.rows.append(_row(name, rule_text, v, c, cs, self.z))
+        self.score_cols[name], self.cure_cols[name] = v, c
+        self.assign[name] = np.asarray(self.est.arms, dtype=object)[codes]
 
-    def add(name: str, rule_text: str, codes: np.ndarray) -> None:
-        v, c, cs = scored(codes)
-        out.append(_row(name, rule_text, v, c, cs, z))
-        score_cols[name], cure_cols[name] = v, c
-        assign[name] = np.asarray(est.arms, dtype=object)[codes]
 
-    add("current_practice", "the measures actually given", est.a)
+def _add_fixed_policies(board: _Scoreboard) -> None:
+    """Current practice (scored on its observed outcomes where known), no relief, and
+    every measure for everybody."""
+    est = board.est
+    n, rows_all, z = len(board.rows_all), board.rows_all, board.z
+    board.add("current_practice", "the measures actually given", est.a)
     if est.y_loss is not None and est.loss_score is not None:
         # on-policy: the received arm's outcome is observed, no weighting needed for it
         v = est.ead * (est.loss_score[:, 0] - est.y_loss) - est.cost[rows_all, est.a]
-        out[-1] = _row("current_practice", "the measures actually given", v, est.y_cure,
-                       est.cost[rows_all, est.a], z)
-        score_cols["current_practice"], cure_cols["current_practice"] = v, est.y_cure
-    add("no_relief", "none for everybody", np.zeros(n, int))
+        board.rows[-1] = _row("current_practice", "the measures actually given", v, est.y_cure,
+                              est.cost[rows_all, est.a], z)
+        board.score_cols["current_practice"], board.cure_cols["current_practice"] = v, est.y_cure
+    board.add("no_relief", "none for everybody", np.zeros(n, int))
     for j, arm in enumerate(est.arms[1:], start=1):
-        add(f"all_{arm}", f"{arm} for everybody", np.full(n, j))
+        board.add(f"all_{arm}", f"{arm} for everybody", np.full(n, j))
 
-    # learned rules: out of fold
-    learn = est.learning_scores(None, learn_on)
-    full_rule = _fit_rule(est, rows_all, rule_class, min_leaf, min_cell, numeric, learn_on, None,
-                          pessimism)
+
+def _learn_out_of_fold(est: ArmEstimates, rule_class: str, min_leaf: int, min_cell: int,
+                       numeric: Sequence[str], learn_on: str,
+                       pessimism: float) -> tuple[Rule, dict, np.ndarray]:
+    """The rule learned on all episodes, the rule of each fold (learned without it) and
+    the out-of-fold arm codes those fold rules assign."""
+    f = est.features
+    n = est.nb_score.shape[0]
+    full_rule = _fit_rule(est, np.arange(n), rule_class, min_leaf, min_cell, numeric, learn_on,
+                          None, pessimism)
     oof = np.zeros(n, int)
     fold_rules = {}
     for fo in np.unique(est.folds):  # a handful of folds
@@ -354,45 +395,49 @@ def compare_policies(
                       pessimism)
         fold_rules[fo] = r
         oof[te] = _codes(est, r.assign(f.iloc[np.flatnonzero(te)]))
-    add("learned", full_rule.one_line(), oof)
-    full_codes = _codes(est, full_rule.assign(f))
-    assign["learned_full"] = np.asarray(est.arms, dtype=object)[full_codes]
+    return full_rule, fold_rules, oof
 
+
+def _fold_budget_groups(est: ArmEstimates, fold_rules: dict, learn_on: str,
+                        group_feats: Sequence[str], kind: str) -> dict:
+    """Per fold: the budget groups of its rule (learned without the fold), the fold's
+    rows, their group keys and base arms; learned once, reused for every budget."""
+    f = est.features
     fold_groups = {}
-    for fo, r in fold_rules.items():  # budget groups per fold: learned once, reused per budget
+    for fo, r in fold_rules.items():
         tr, te = np.flatnonzero(est.folds != fo), np.flatnonzero(est.folds == fo)
         lf = est.learning_scores(int(fo), learn_on)
         lf = lf[tr] if int(fo) not in est.fold_learning else lf
         bg = budget_groups(r, f.iloc[tr], lf, est.cost[tr], est.ead[tr], est.arms, group_feats, kind)
-        fold_groups[fo] = (bg, te, _group_keys(r, f.iloc[te], group_feats), r.assign(f.iloc[te]))
+        fold_groups[fo] = (bg, te, group_keys(r, f.iloc[te], group_feats), r.assign(f.iloc[te]))
+    return fold_groups
 
-    def budget_oof(b: float) -> np.ndarray:
-        codes = np.zeros(n, int)
-        for bg, te, keys, base_arms in fold_groups.values():
-            codes[te] = _codes(est, bg.select(b).assign(None, keys=keys, base_arms=base_arms))
-        return codes
 
-    budget_rule = fit_budget_rule(full_rule, f, learn, est.cost, est.ead, est.arms,
-                                  group_feats, share, kind)
-    add("learned_budget", budget_rule.one_line(), budget_oof(share))
-    table = pd.DataFrame(out, columns=list(POLICY_COLUMNS))
+def _budget_oof(est: ArmEstimates, fold_groups: dict, b: float) -> np.ndarray:
+    """Out-of-fold arm codes of the learned rule under budget share ``b``."""
+    codes = np.zeros(est.nb_score.shape[0], int)
+    for bg, te, keys, base_arms in fold_groups.values():
+        codes[te] = _codes(est, bg.select(b).assign(None, keys=keys, base_arms=base_arms))
+    return codes
 
-    # budget curve: from 0 to a little beyond what the unconstrained rule spends
-    full_cost = est.cost[rows_all, full_codes]
+
+def _budget_curve(board: _Scoreboard, fold_groups: dict, full_codes: np.ndarray, kind: str,
+                  share: float, budget_points: int) -> pd.DataFrame:
+    """Value of the budgeted rule (out of fold) from budget 0 to a little beyond what the
+    unconstrained rule spends (:data:`BUDGET_COLUMNS`)."""
+    est = board.est
+    full_cost = est.cost[board.rows_all, full_codes]
     top = full_cost.sum() / est.ead.sum() if kind == "ead" else float((full_cost > 0).mean())
     grid = np.unique(np.concatenate([np.linspace(0, max(top, 1e-12) * 1.1, budget_points), [share]]))
     curve = []
     for b in grid:  # a handful of budgets
-        codes = budget_oof(float(b))
-        v, c, cs = scored(codes)
-        r = _row("", "", v, c, cs, z)
+        codes = _budget_oof(est, fold_groups, float(b))
+        v, c, cs = board.scored(codes)
+        r = _row("", "", v, c, cs, board.z)
         curve.append({"budget_kind": kind, "budget_share": float(b), **{
             key: r[key] for key in ("value_net_benefit", "ci_low", "ci_high", "cure_rate", "cost", "n_episodes")},
             "cost_share_ead": float(cs.sum() / est.ead.sum()), "share_treated": float((cs > 0).mean())})
-    curve_df = pd.DataFrame(curve, columns=list(BUDGET_COLUMNS))
-    return PolicyResult(table, full_rule, budget_rule, curve_df, tuple(dict.fromkeys(msgs)),
-                        pd.DataFrame(score_cols, index=est.index), pd.DataFrame(cure_cols, index=est.index),
-                        pd.DataFrame(assign, index=est.index), est, level)
+    return pd.DataFrame(curve, columns=list(BUDGET_COLUMNS))
 
 
 def true_policy_values(result: PolicyResult, episodes: pd.DataFrame,
@@ -412,9 +457,9 @@ def true_policy_values(result: PolicyResult, episodes: pd.DataFrame,
     wide = po.pivot_table(index=["loan_id", "start_month"], columns="arm", values="exp_loss_rate")
     key = pd.MultiIndex.from_arrays([sub["loan_id"].astype(str), pd.to_datetime(sub["start_month"])])
     missing = [a for a in est.arms if a not in wide.columns]
-    _require(not missing, f"potential outcomes: arm(s) {missing} missing")
+    require(not missing, f"potential outcomes: arm(s) {missing} missing")
     loss = wide.reindex(key)[list(est.arms)].to_numpy()
-    _require(np.isfinite(loss).all(), "potential outcomes: some compared episodes have no true values")
+    require(np.isfinite(loss).all(), "potential outcomes: some compared episodes have no true values")
     nb = (loss[:, :1] - loss) * est.ead[:, None] - est.cost
     idx = {a: i for i, a in enumerate(est.arms)}
     rows = np.arange(len(nb))
@@ -425,3 +470,7 @@ def true_policy_values(result: PolicyResult, episodes: pd.DataFrame,
         t["policy"] == "learned",
         float(nb[rows, result.assignments["learned_full"].map(idx).to_numpy()].mean()), np.nan)
     return t
+
+
+__all__ = ["BUDGET_COLUMNS", "POLICY_COLUMNS", "PolicyResult", "compare_policies",
+           "true_policy_values"]

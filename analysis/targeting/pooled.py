@@ -1,6 +1,6 @@
 """A pooled outcome model for targeting: one fractional logit of the loss rate for all arms.
 
-Why. :func:`analysis.effects.estimators.fit_nuisance` fits one GLM per arm. A measure given to a few
+Why. :func:`analysis.effects.fit_nuisance` fits one GLM per arm. A measure given to a few
 hundred episodes has 50-150 loss events for some 37 parameters, so its GLM is fitted with
 an L2 penalty that shrinks its slopes toward zero, i.e. its predictions toward the mean
 of the (better-scored) episodes that received it. The *difference* between that arm's

@@ -51,6 +51,8 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
+from analysis.definitions import NO_RELIEF
+
 MISSING = "<NA>"
 MAX_TREE_LEVELS = 8
 
@@ -403,10 +405,10 @@ class BudgetRule:
     selected: tuple[tuple[int, tuple[str, ...], str, float], ...]  # leaf, levels, arm, priority
     budget_kind: str  # "ead" or "treated"
     budget_share: float
-    reference: str = "none"
+    reference: str = NO_RELIEF
 
     def group_keys(self, frame: pd.DataFrame) -> pd.MultiIndex:
-        return _group_keys(self.base, frame, self.group_features)
+        return group_keys(self.base, frame, self.group_features)
 
     def assign(self, frame: pd.DataFrame, keys: pd.MultiIndex | None = None,
                base_arms: np.ndarray | None = None) -> np.ndarray:
@@ -436,7 +438,8 @@ class BudgetRule:
         return f"learned rule within budget ({lim}): {len(self.selected)} groups treated, rest none"
 
 
-def _group_keys(base: Rule, frame: pd.DataFrame, group_features: Sequence[str]) -> pd.MultiIndex:
+def group_keys(base: Rule, frame: pd.DataFrame, group_features: Sequence[str]) -> pd.MultiIndex:
+    """Each row's budget group: its leaf of ``base`` and its levels of ``group_features``."""
     return pd.MultiIndex.from_arrays([base.leaf_ids(frame), *[category_values(frame, f) for f in group_features]],
                                      names=["leaf", *group_features])
 
@@ -480,7 +483,7 @@ def budget_groups(base: Rule, frame: pd.DataFrame, scores: np.ndarray, costs: np
     rows = np.arange(n)
     cost = costs[rows, rule_arm]
     units = cost if budget_kind == "ead" else (cost > 0).astype(float)
-    keys = _group_keys(base, frame, group_features)
+    keys = group_keys(base, frame, group_features)
     agg = (pd.DataFrame({"gain": scores[rows, rule_arm], "units": units, "arm": rule_arm}, index=keys)
            .groupby(level=list(range(keys.nlevels)), sort=True)
            .agg(gain=("gain", "sum"), units=("units", "sum"), arm=("arm", "first")))

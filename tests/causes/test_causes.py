@@ -1,4 +1,4 @@
-"""Cause attribution (analysis.causes.attribute*): Shapley split by hand, properties, ground truth."""
+"""Cause attribution (analysis.causes): Shapley split by hand, properties, ground truth."""
 
 from __future__ import annotations
 
@@ -10,20 +10,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from analysis.causes.attribute import (
+from analysis.causes import (
     PER_EPISODE_COLUMNS,
     TABLE_COLUMNS,
     Attribution,
     AttributionUnavailable,
     CauseMapError,
-    attribute,
-)
-from analysis.causes.labels import fit_label_model, reported_families
-from analysis.causes.model import (
     at_risk_months,
+    attribute,
     contributions_to_probabilities,
+    fit_label_model,
     fit_onset,
     group_contributions,
+    reported_families,
     shapley_by_coalitions,
     shapley_three,
     subsample,
@@ -359,7 +358,7 @@ def test_combined_corrects_reports_missing_not_at_random_and_wrong() -> None:
     report rates are near the true ones."""
     conf = np.array([[0.85, 0.10, 0.05], [0.25, 0.70, 0.05], [0.05, 0.05, 0.90]])
     book, truth = simulate(n_loans=1500, seed=2, report_rate=(0.6, 0.2, 0.5), confusion=conf)
-    from analysis.causes.attribute import truth_comparison
+    from analysis.causes import truth_comparison
 
     a = attribute(book, build_episodes(book), n_boot=60, seed=1)
     assert a.method == "combined"
@@ -484,7 +483,7 @@ def synth_att(synth_book, synth_episodes) -> Attribution:
 
 
 def _truth_figures(att: Attribution, truth_dir) -> tuple[pd.DataFrame, float]:
-    from analysis.causes.attribute import truth_comparison
+    from analysis.causes import truth_comparison
 
     te = pd.read_parquet(truth_dir / "truth" / "episodes.parquet")
     tc = truth_comparison(att, te)
@@ -525,7 +524,7 @@ def test_issue_truth_criteria_on_default_synthetic_book(synth_att, synth_dir) ->
 
 @pytest.mark.slow
 def test_issue_truth_criteria_when_reasons_are_missing_at_random(tmp_path) -> None:
-    from analysis.data.validate import load_book
+    from analysis.data import load_book
     from analysis.synthetic.generate import generate_book
     from analysis.synthetic.params import SynthParams
 
@@ -568,7 +567,7 @@ def test_interval_coverage_and_bias_over_seeds() -> None:
     mean error is under 2 points per family (measured: +1.1 / -1.4 / +0.4; the errors' sd
     over books is 6.4 / 5.6 / 2.0 points on these ~600-episode books, so the mean over 20
     books has a standard error of about 1.4 points)."""
-    from analysis.causes.attribute import truth_comparison
+    from analysis.causes import truth_comparison
 
     conf = np.array([[0.85, 0.10, 0.05], [0.25, 0.70, 0.05], [0.05, 0.05, 0.90]])
     rows = []

@@ -19,7 +19,7 @@ from analysis.dask import aligned as ea
 from analysis.dask.frames import episodes_dask, load_book_dask
 from analysis.dask.kpis import kpis_dask
 from analysis.dask.validate import validate_book_dask
-from analysis.data.validate import load_book, validate_book
+from analysis.data import load_book, validate_book
 from analysis.episodes import build_episodes
 
 LOAN_TABLES = ("loans", "performance", "relief", "signals", "reasons")

@@ -13,19 +13,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.dask.frames import (
-    AUTO_DASK_ROWS,
-    choose_engine,
-    episodes_dask,
-    load_book_dask,
-    loan_bucket,
-)
+from analysis import kpis
+from analysis.dask.frames import episodes_dask, load_book_dask
 from analysis.dask.kpis import kpis_dask
+from analysis.dask.partition import loan_bucket
 from analysis.dask.sample import allocate, sample_episodes, stratified_mean
 from analysis.dask.validate import validate_book_dask
-from analysis.data.validate import load_book, validate_book
+from analysis.data import load_book, validate_book
 from analysis.episodes import build_episodes
-from analysis.kpis import metrics
 from tests.helpers.dask import resplit as _resplit
 
 SEGMENTS = (None, "borrower_type")
@@ -109,22 +104,22 @@ def test_kpis_identical(cluster, book_dir, pandas_book):
     res = kpis_dask(load_book_dask(book_dir, npartitions=4), segments=SEGMENTS)
     seg = ["segment_type", "segment"]
 
-    ref = metrics.by_segments(metrics.overdue_rates, b, segments=SEGMENTS)
+    ref = kpis.by_segments(kpis.overdue_rates, b, segments=SEGMENTS)
     keys = ["month", *seg]
     pd.testing.assert_frame_equal(_sorted(res.overdue_rates, keys), _sorted(ref, keys))
 
-    ref = pd.concat([metrics.by_segments(metrics.roll_rates, b, weight=w, segments=SEGMENTS)
+    ref = pd.concat([kpis.by_segments(kpis.roll_rates, b, weight=w, segments=SEGMENTS)
                      for w in ("count", "balance")], ignore_index=True)
     keys = ["weight", "period_start", *seg, "from_bucket", "to_bucket"]
     pd.testing.assert_frame_equal(_sorted(res.roll_rates, keys), _sorted(ref, keys))
 
-    ref = pd.concat([metrics.by_segments(metrics.vintage_curves, b, dpd_threshold=t,
+    ref = pd.concat([kpis.by_segments(kpis.vintage_curves, b, dpd_threshold=t,
                                          segments=SEGMENTS) for t in (30, 90)],
                     ignore_index=True)
     keys = ["dpd_threshold", *seg, "cohort", "months_on_book"]
     pd.testing.assert_frame_equal(_sorted(res.vintages, keys), _sorted(ref, keys))
 
-    ref = metrics.by_segments(metrics.loan_classification, b, segments=SEGMENTS)
+    ref = kpis.by_segments(kpis.loan_classification, b, segments=SEGMENTS)
     keys = ["month", *seg, "category"]
     pd.testing.assert_frame_equal(_sorted(res.classification, keys), _sorted(ref, keys))
 
@@ -139,17 +134,6 @@ def test_loan_bucket_is_stable_and_spreads():
     assert np.array_equal(b, loan_bucket(ids.to_numpy(), 8))
     counts = np.bincount(b, minlength=8)
     assert counts.min() > 1000 and counts.max() < 1500
-
-
-def test_choose_engine(book_dir, monkeypatch):
-    assert choose_engine(book_dir, "pandas") == "pandas"
-    assert choose_engine(book_dir, "dask") == "dask"
-    assert choose_engine(book_dir, "auto") == "pandas"
-    monkeypatch.setattr("analysis.dask.frames.AUTO_DASK_ROWS", 1000)
-    assert choose_engine(book_dir, "auto") == "dask"
-    assert AUTO_DASK_ROWS == 20_000_000
-    with pytest.raises(Exception, match="engine"):
-        choose_engine(book_dir, "spark")
 
 
 # ----------------------------------------------------------------------------- sampling

@@ -18,8 +18,9 @@ import pytest
 
 from analysis.dask.report_pass import in_sample, sample_design, sample_fraction
 from analysis.report.context import open_context
+from analysis.report.options import ReportOptions
 from analysis.report.params import default_notebooks_dir
-from analysis.report.runner import ReportOptions, run_report
+from analysis.report.runner import run_report
 
 AS_OF = "2024-06"
 KPI_TABLES = ("kpis", "portfolio_mix", "overdue_rates", "roll_rates", "vintage_curves",
@@ -143,7 +144,7 @@ def test_cli_accepts_engine_on_report_and_refresh():
 
 
 def test_attribution_computed_once_and_shared(book_dir, tmp_path, monkeypatch):
-    from analysis.causes.attribute import attribute
+    from analysis.causes import attribute
 
     monkeypatch.setenv("OVERDUE_RELIEF_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("OVERDUE_RELIEF_CACHE_DIR_FINGERPRINT", "fp-test")
@@ -167,7 +168,7 @@ def test_attribution_computed_once_and_shared(book_dir, tmp_path, monkeypatch):
 
 def test_latest_complete_month_on_dask(book_dir, address, tmp_path):
     from analysis.dask.report_pass import latest_complete_month_dask
-    from analysis.data.validate import load_book
+    from analysis.data import load_book
     from analysis.report.refresh import latest_complete_month
 
     book = load_book(book_dir)

@@ -11,10 +11,9 @@ import pandas as pd
 import pytest
 
 from analysis.cli.main import main
-from analysis.data import schema
-from analysis.data import validate as io
-from analysis.data.validate import BookValidationError, load_book, validate_book
-from analysis.errors import InputError, ParameterError
+from analysis.data import BookValidationError, load_book, schema, validate_book
+from analysis.data import checks as data_checks
+from analysis.errors import InputError
 
 LOANS = """\
 loan_id,borrower_id,borrower_type,industry,region,origination_date,term_months,principal,annual_rate,credit_score,purpose
@@ -160,11 +159,6 @@ def test_parquet_problems_name_the_part_and_row(tmp_path):
     rep = validate_book(d).table
     row = rep[rep["check"] == ">= 0"].iloc[0]
     assert row["file"] == "performance/" and row["examples"].startswith("part-1.parquet row 2:")
-
-
-def test_unknown_engine_is_a_parameter_error(tmp_path):
-    with pytest.raises(ParameterError, match="spark"):
-        load_book(write_book(tmp_path), engine="spark")
 
 
 # --- declared measures ------------------------------------------------------------------
@@ -385,7 +379,7 @@ def test_pandera_and_vectorised_checks_give_the_same_report(tmp_path, monkeypatc
         relief=SETTLEMENT,
     )
     with_pandera = validate_book(d).table
-    monkeypatch.setattr(io, "PANDERA_MAX_ROWS", 0)
+    monkeypatch.setattr(data_checks, "PANDERA_MAX_ROWS", 0)
     vectorised = validate_book(d).table
     assert len(with_pandera) >= 5
     pd.testing.assert_frame_equal(with_pandera, vectorised)

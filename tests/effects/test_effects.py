@@ -11,12 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.effects.estimators import (
-    TABLE_COLUMNS,
-    build_design,
-    estimate_effects,
-    fit_nuisance,
-)
+from analysis.effects.cells import TABLE_COLUMNS
+from analysis.effects.design import Followup, build_design, outcome_frame
+from analysis.effects.diagnostics import e_value_rr, placebo
+from analysis.effects.estimators import estimate_effects
+from analysis.effects.nuisance import fit_nuisance
 from analysis.errors import InputError, ParameterError
 from tests.helpers.effects import ARMS, simulate_episodes
 
@@ -86,7 +85,7 @@ def test_hand_computed_naive():
 def test_ra_and_aipw_on_saturated_model_equal_stratified_means(monkeypatch):
     # one binary covariate: per-arm GLMs are saturated, so regression = AIPW = the
     # stratum-weighted difference computed by hand (small-sample penalty switched off)
-    monkeypatch.setattr("analysis.effects.estimators.EPV_MIN", 0)
+    monkeypatch.setattr("analysis.effects.glm.EPV_MIN", 0)
     eps = pd.DataFrame({
         "measure": ["none"] * 6 + ["deferral"] * 6,
         "g": [0, 0, 0, 1, 1, 1, 0, 1, 1, 1, 1, 1],
@@ -261,8 +260,6 @@ def test_followup_rule_is_calendar_based():
     eps["end_month"] = pd.Timestamp("2024-06-30")
     recent = eps.index[:100]
     eps.loc[recent, "start_month"] = pd.Timestamp("2024-05-31")  # only 1 month of data after
-    from analysis.effects.estimators import Followup, outcome_frame
-
     rows, _, _ = outcome_frame(eps, "cure", Followup(horizon_months=3, probation_months=3))
     assert len(rows) == 500 and not rows.index.isin(recent).any()
     rows, _, _ = outcome_frame(eps, "cure", None)
@@ -272,8 +269,6 @@ def test_followup_rule_is_calendar_based():
 
 
 def test_placebo_nil_after_adjustment(sim):
-    from analysis.effects.diagnostics import placebo
-
     eps, _ = sim
     pl = placebo(eps, outcomes=["prev_dpd"], covariates=["severity", "credit_score", "borrower_type"])
     t = pl.set_index(["measure", "estimand", "method"])
@@ -284,8 +279,6 @@ def test_placebo_nil_after_adjustment(sim):
 
 
 def test_e_value_formula():
-    from analysis.effects.diagnostics import e_value_rr
-
     # VanderWeele & Ding: RR 3.9 -> E = 3.9 + sqrt(3.9 * 2.9) = 7.26; protective RR 0.5 -> 2 + sqrt(2) = 3.41
     np.testing.assert_allclose(e_value_rr(np.array([3.9, 0.5, 1.0])), [7.263, 3.414, 1.0], atol=1e-3)
 
@@ -294,6 +287,7 @@ def test_figures_and_conclusions(cure_result):
     from matplotlib.figure import Figure
 
     from analysis.report.plots import effects as pe
+    from analysis.report.text.effects import conclusions
 
     t = cure_result.table
     assert isinstance(pe.forest_plot(t, "cure", "ATT"), Figure)
@@ -302,5 +296,5 @@ def test_figures_and_conclusions(cure_result):
     nu = cure_result.nuisance
     arms = np.array(nu.arms)[nu.a]
     assert isinstance(pe.overlap_plot(nu.propensities(nu.x), arms), Figure)
-    text = pe.conclusions(t, evalues=cure_result.evalues)
+    text = conclusions(t, evalues=cure_result.evalues)
     assert "deferral" in text and "Caveats" in text

@@ -11,14 +11,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis.data import load_book
+from analysis.effects.cells import TABLE_COLUMNS
 from analysis.effects.estimators import estimate_effects
+from analysis.effects.losses import net_benefit
+from analysis.effects.survival import analyse_time_to_cure
+from analysis.episodes import build_episodes
+from analysis.synthetic import generate_book
 
 
 def _episodes_and_truth(n_loans: int, seed: int, out) -> tuple[pd.DataFrame, pd.DataFrame]:
-    from analysis.data.validate import load_book
-    from analysis.episodes import build_episodes
-    from analysis.synthetic.generate import generate_book
-
     path = generate_book(n_loans, seed, out)
     eps = build_episodes(load_book(path))
     return eps, pd.read_csv(path / "truth" / "effects.csv")
@@ -81,10 +83,6 @@ def test_aipw_coverage_over_seeds(tmp_path):
 
 def test_runs_on_the_shared_episode_table(synth_episodes):
     """Every public entry point accepts the episode table of the shared 4,000-loan book."""
-    from analysis.effects.estimators import TABLE_COLUMNS
-    from analysis.effects.losses import net_benefit
-    from analysis.effects.survival import analyse_time_to_cure
-
     for outcome in ("cure", "redefault", "loss_rate"):
         r = estimate_effects(synth_episodes, outcome, by=["cause_family", "borrower_type"],
                              methods=["naive", "aipw"])

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import nbformat
 
+from analysis.report.options import ReportOptions
 from analysis.report.params import default_notebooks_dir
-from analysis.report.runner import ReportOptions, run_report
+from analysis.report.runner import run_report
 
 BOOK_LOANS = 2000
 BOOK_SEED = 11
@@ -41,8 +42,9 @@ LIGHT_KPI_BODY = (
 KPI_BODY = (
     "from analysis import kpis\n"
     "from analysis.report.context import open_context\n"
-    "ctx = open_context(data_dir, as_of, horizon_months, probation_months, segment, min_cell,"
-    " tables_dir, language)\n"
+    "ctx = open_context(data_dir=data_dir, as_of=as_of, horizon_months=horizon_months,"
+    " probation_months=probation_months, segment=segment, min_cell=min_cell,"
+    " tables_dir=tables_dir, language=language)\n"
     "ctx.write_table('kpis', ctx.suppressed(kpis.headline_kpis(ctx.book, ctx.episodes,"
     " ctx.as_of_label)))\n"
     "print('kpis written')"

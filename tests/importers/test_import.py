@@ -12,16 +12,11 @@ import pytest
 import yaml
 
 from analysis.cli.main import main
-from analysis.data.validate import load_book
+from analysis.data import load_book
 from analysis.episodes import build_episodes
+from analysis.importers.keys import pseudonymise, resolve_key
 from analysis.importers.spec import ColumnSpec, SpecError, load_spec
-from analysis.importers.tape import (
-    ImportValidationError,
-    QuarantineThresholdError,
-    pseudonymise,
-    resolve_key,
-    run_import,
-)
+from analysis.importers.tape import ImportValidationError, QuarantineThresholdError, run_import
 from analysis.importers.transforms import build_column
 
 KEY = b"k" * 32

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis.data.validate import load_book
+from analysis.data import load_book
 from analysis.episodes import build_episodes
 from analysis.importers.tape import QuarantineThresholdError, run_import
 

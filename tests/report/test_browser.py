@@ -105,8 +105,9 @@ def test_every_page_loads_cleanly_offline(pages, tmp_path):
 @pytest.fixture(scope="module")
 def zh_pages(tmp_path_factory) -> list[Path]:
     """English and simplified-Chinese pages of 01 and 00 published side by side."""
+    from analysis.report.options import ReportOptions
     from analysis.report.params import default_notebooks_dir
-    from analysis.report.runner import ReportOptions, run_report
+    from analysis.report.runner import run_report
     from tests.helpers.reports import small_book
 
     book = small_book(tmp_path_factory.getbasetemp())

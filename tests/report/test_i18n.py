@@ -14,6 +14,8 @@ import pytest
 
 from analysis.errors import ParameterError
 from analysis.report.i18n import catalogue as i18n
+from analysis.report.i18n import fonts
+from analysis.report.text import kpis as kt
 
 ROOT = Path(__file__).resolve().parents[2]
 OTHER = [lang for lang in i18n.LANGUAGES if lang != "en" and (i18n.LOCALE_DIR / f"{lang}.yml").exists()]
@@ -125,7 +127,7 @@ def test_translate_frame_display_only():
 
 
 def test_figure_renders_chinese_without_missing_glyphs():
-    font = i18n.cjk_font()
+    font = fonts.cjk_font()
     if font is None:
         pytest.skip("no CJK font installed (apt-get install -y fonts-wqy-microhei)")
     from analysis.report import style
@@ -162,7 +164,7 @@ def test_missing_glyph_is_detected(monkeypatch):
 
 
 def test_fallback_without_cjk_font(monkeypatch):
-    monkeypatch.setattr(i18n, "cjk_font", lambda text=i18n.CJK_PROBE: None)
+    monkeypatch.setattr(fonts, "cjk_font", lambda text=fonts.CJK_PROBE: None)
     t = i18n.translator("zh-CN").for_figures()
     assert t.language == "en" and t.fallback
     from analysis.report.plots import portfolio as pp
@@ -176,11 +178,9 @@ def test_fallback_without_cjk_font(monkeypatch):
 
 
 def test_kpi_keys_match_report_tables():
-    from analysis.report import tables as rt
-
     keys = {k.split(".", 1)[1] for k in i18n.catalogue("en") if k.startswith("kpi.")}
-    assert keys == set(rt.KPI_LABELS)
-    assert all(i18n.catalogue("en")[f"kpi.{m}"] == label for m, (label, _) in rt.KPI_LABELS.items())
+    assert keys == set(kt.KPI_LABELS)
+    assert all(i18n.catalogue("en")[f"kpi.{m}"] == label for m, (label, _) in kt.KPI_LABELS.items())
 
 
 def test_headline_and_kpi_table_in_chinese():
@@ -191,16 +191,16 @@ def test_headline_and_kpi_table_in_chinese():
         "segment": ["all"] * 5 + ["micro_enterprise"],
         "value": [1200, 3.4e6, 0.052, 0.61, np.nan, 0.5], "n": [1200, 1200, 1200, 300, 300, 40]})
     zh = i18n.translator("zh-CN")
-    s = i18n.headline_sentences(kpis, zh, "2024-06")
+    s = kt.headline_sentences(kpis, zh, "2024-06")
     assert s[0] == "截至2024年06月末，在贷贷款 1,200 笔，余额 3,400,000 元。"
     assert s[1] == "逾期（1 天以上）余额占比 5.2%。"
     assert s[2] == "治愈率和违约率已隐藏：结局已知的逾期事件过少。"
-    en = i18n.headline_sentences(kpis, i18n.translator("en"), "2024-06")
+    en = kt.headline_sentences(kpis, i18n.translator("en"), "2024-06")
     assert en[0] == "At the end of 2024-06 the book held 1,200 active loans with a balance of CNY 3,400,000."
-    table = i18n.kpi_table(kpis, zh)
+    table = kt.kpi_table(kpis, zh)
     assert list(table.columns) == ["指标名称", "数值", "样本数"]
     assert "逾期事件治愈率" in table["指标名称"].tolist()
-    wide = i18n.kpi_table(kpis, zh, "borrower_type")
+    wide = kt.kpi_table(kpis, zh, "borrower_type")
     assert "小微企业" in wide.columns
 
 
@@ -222,9 +222,9 @@ def test_refresh_sees_each_published_language(tmp_path):
 def test_cli_language_list():
     import argparse
 
-    from analysis.cli.report import _languages
+    from analysis.cli.report import parse_languages
 
-    assert _languages("en,zh-CN") == ("en", "zh-CN")
-    assert _languages("zh-TW") == ("zh-TW",)
+    assert parse_languages("en,zh-CN") == ("en", "zh-CN")
+    assert parse_languages("zh-TW") == ("zh-TW",)
     with pytest.raises(argparse.ArgumentTypeError):
-        _languages("en,fr")
+        parse_languages("en,fr")

@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from analysis.report.i18n import catalogue as i18n
+from analysis.report.i18n import fonts
 from analysis.report.plots import causes as pc
 from analysis.report.plots import effects as pe
 from analysis.report.text.causes import has_reporting, method_name, reporting_table, status_text
@@ -37,7 +38,7 @@ NOTEBOOKS = ("02_overdue_causes.ipynb", "03_relief_effects.ipynb")
 @pytest.fixture(scope="module")
 def results(synth_book, synth_episodes, synth_dir) -> dict:
     """Everything notebooks 02 and 03 draw, on the shared synthetic book (small bootstrap)."""
-    from analysis.causes.attribute import attribute, truth_comparison
+    from analysis.causes import attribute, truth_comparison
     from analysis.effects.diagnostics import placebo
     from analysis.effects.estimators import estimate_effects
     from analysis.effects.losses import net_benefit
@@ -108,7 +109,7 @@ def _all_texts(fig) -> list[str]:
 @pytest.mark.parametrize("language", ["zh-CN", "zh-TW"])
 @pytest.mark.parametrize("name", list(FIGURES))
 def test_figure_in_chinese_without_missing_glyphs(results, name, language):
-    if i18n.cjk_font() is None:
+    if fonts.cjk_font() is None:
         pytest.skip("no CJK font installed (apt-get install -y fonts-wqy-microhei)")
     from analysis.report import style
 
@@ -130,7 +131,7 @@ def test_figure_in_chinese_without_missing_glyphs(results, name, language):
 
 @pytest.mark.parametrize("name", ["portfolio_shares", "forest", "cure_curves", "calibration"])
 def test_figure_falls_back_to_english_with_a_note(results, name, monkeypatch):
-    monkeypatch.setattr(i18n, "cjk_font", lambda text=i18n.CJK_PROBE: None)
+    monkeypatch.setattr(fonts, "cjk_font", lambda text=fonts.CJK_PROBE: None)
     fig = FIGURES[name](results, i18n.translator("zh-CN"))
     texts = _all_texts(fig)
     assert any("Chinese font not installed" in s for s in texts)
@@ -148,7 +149,7 @@ def test_english_figures_read_as_before(results):
 
 
 def test_chinese_figure_names_categories(results):
-    if i18n.cjk_font() is None:
+    if fonts.cjk_font() is None:
         pytest.skip("no CJK font installed")
     fig = FIGURES["forest_family"](results, i18n.translator("zh-CN"))
     ticks = [x.get_text() for x in fig.axes[0].get_yticklabels()]

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from analysis.report.i18n import catalogue as i18n
+from analysis.report.i18n import fonts
 from analysis.report.text import targeting as tt
 from analysis.report.text.display import display_codes
 from analysis.targeting.rules import BudgetRule, GridRule, Node, Split
@@ -146,7 +147,7 @@ def _texts(fig) -> list[str]:
 
 
 def test_targeting_figures_in_chinese_without_missing_glyphs():
-    if i18n.cjk_font() is None:
+    if fonts.cjk_font() is None:
         pytest.skip("no CJK font installed (apt-get install -y fonts-wqy-microhei)")
     from analysis.report import style
 
@@ -165,7 +166,7 @@ def test_targeting_figures_in_chinese_without_missing_glyphs():
 
 
 def test_targeting_figures_fall_back_to_english(monkeypatch):
-    monkeypatch.setattr(i18n, "cjk_font", lambda text=i18n.CJK_PROBE: None)
+    monkeypatch.setattr(fonts, "cjk_font", lambda text=fonts.CJK_PROBE: None)
     for fig in _figures(ZH):
         texts = _texts(fig)
         assert any("Chinese font not installed" in s for s in texts)
@@ -289,7 +290,7 @@ def test_notebook_04_has_no_hard_coded_sentences():
 
 
 def test_sample_note_in_each_language():
-    from analysis.dask.report_pass import with_sample_note
+    from analysis.report.text.sample import with_sample_note
 
     d = dict(sampled=True, n_sample_loans=200_000, n_loans=10_000_000, fraction=0.02,
              n_sample_episodes=30_000, n_episodes=1_500_000, se_inflation=7.07)

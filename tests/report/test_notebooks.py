@@ -17,8 +17,8 @@ import nbformat
 import pandas as pd
 import pytest
 
+from analysis.report.pages import page_name
 from analysis.report.params import RUNNER_PARAMETERS, default_notebooks_dir
-from analysis.report.runner import page_name
 from tests.helpers.reports import AS_OF, published_report
 
 NOTEBOOKS = sorted(default_notebooks_dir().glob("[0-9][0-9]_*.ipynb"))

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from analysis.errors import ParameterError
-from analysis.report.context import CACHE_ENV, data_fingerprint, open_context
+from analysis.report.cache import CACHE_ENV, data_fingerprint
+from analysis.report.context import open_context
 from analysis.report.privacy import PrivacyError
 from tests.helpers.reports import small_book
 

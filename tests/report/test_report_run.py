@@ -18,9 +18,10 @@ import pandas as pd
 import pytest
 
 from analysis.cli.main import main
+from analysis.report.options import ReportOptions
 from analysis.report.publish import report_lock
 from analysis.report.refresh import latest_complete_month, refresh
-from analysis.report.runner import ReportOptions, run_report
+from analysis.report.runner import run_report
 from tests.helpers.reports import AS_OF, KPI_BODY, LIGHT_KPI_BODY, small_book, write_notebook
 
 
@@ -179,7 +180,7 @@ def test_concurrent_run_waits_then_exits_3(book, good_notebooks, tmp_path):
 
 
 def test_refresh_twice_does_the_work_once(book, tmp_path):
-    from analysis.data.validate import load_book
+    from analysis.data import load_book
 
     nbdir = tmp_path / "nbs"
     write_notebook(nbdir / "01_kpis.ipynb", LIGHT_KPI_BODY, title="KPIs")

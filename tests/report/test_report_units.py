@@ -14,6 +14,7 @@ import pytest
 from analysis.data.book import Book
 from analysis.errors import ParameterError
 from analysis.report.history import latest_metrics, record_run, runs
+from analysis.report.pages import page_name
 from analysis.report.params import (
     NotebookSpec,
     convert,
@@ -22,9 +23,8 @@ from analysis.report.params import (
     resolve_parameters,
     run_order,
 )
-from analysis.report.publish import ReportBusy, publish, report_lock
+from analysis.report.publish import ReportBusy, publish, publish_name, report_lock
 from analysis.report.refresh import is_up_to_date, latest_complete_month
-from analysis.report.runner import page_name, publish_name
 
 PARAMS_CELL = (
     'data_dir: str = "../data/synthetic"  # data directory\n'

@@ -115,7 +115,7 @@ def test_relief_parameters_belong_to_their_measure(sim):
 
 
 def test_validates_with_load_book(tmp_path):
-    from analysis.data.validate import load_book
+    from analysis.data import load_book
 
     out = generate_book(1500, 3, tmp_path / "book")
     book = load_book(out)
@@ -126,7 +126,7 @@ def test_validates_with_load_book(tmp_path):
 
 
 def test_chunked_parts_equal_in_memory(tmp_path):
-    from analysis.data.validate import load_book
+    from analysis.data import load_book
 
     out = generate_book(2500, 5, tmp_path / "parts", chunk_loans=1000)
     assert sorted(p.name for p in (out / "performance").iterdir()) == [
@@ -315,7 +315,8 @@ def test_redefault_draws_match_their_probabilities(joined):
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), t0=st.integers(0, 47))
 def test_scripts_realise_their_branch(seed, t0):
-    from analysis.synthetic.generate import SynthParams, make_macro
+    from analysis.synthetic.macro import make_macro
+    from analysis.synthetic.params import SynthParams
     from analysis.synthetic.paths import (
         CLEAN,
         CLEAN_FALSE,

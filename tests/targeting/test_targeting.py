@@ -11,20 +11,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.targeting.policies import (
+from analysis.targeting import (
     POLICY_COLUMNS,
     RECOMMEND_COLUMNS,
-    TargetingWarning,
-    compare_policies,
-    open_mask,
-)
-from analysis.targeting.rules import (
     Node,
     Split,
+    TargetingWarning,
     candidate_splits,
+    compare_policies,
     fit_budget_rule,
     fit_grid_rule,
     fit_policy_tree,
+    open_mask,
 )
 from tests.helpers.targeting import ARMS
 from tests.helpers.targeting import frame as _frame
@@ -241,7 +239,7 @@ def test_policy_values_cover_their_true_values(policy, synth_episodes, synth_dir
     residuals): with seven estimated policies at 95 % each, one miss is expected now and
     then (about 30 % of books if independent), two would be a 4 % event; the large-book
     slow test requires all seven."""
-    from analysis.targeting.policies import true_policy_values
+    from analysis.targeting import true_policy_values
 
     po = pd.read_parquet(synth_dir / "truth" / "potential_outcomes.parquet")
     tv = true_policy_values(policy, synth_episodes, po)
@@ -316,7 +314,7 @@ def test_recommend_command(synth_dir, tmp_path, capsys) -> None:
 
 
 def test_recommend_open_episodes(synth_book, synth_episodes, policy) -> None:
-    from analysis.targeting.policies import recommend
+    from analysis.targeting import recommend
 
     ep = synth_episodes
     as_of = pd.Timestamp(ep["start_month"].max())
@@ -379,11 +377,11 @@ def test_learned_policy_near_oracle_on_a_large_book(tmp_path, book_seed: int) ->
     on a good share of books by design."""
     from scipy import stats
 
-    from analysis.data.validate import load_book
+    from analysis.causes import with_cause
+    from analysis.data import load_book
     from analysis.episodes import build_episodes
     from analysis.synthetic.generate import generate_book
-    from analysis.targeting.policies import true_policy_values
-    from analysis.targeting.recommend import with_cause
+    from analysis.targeting import true_policy_values
 
     d = generate_book(160_000, book_seed, tmp_path / "book")
     book = load_book(d)

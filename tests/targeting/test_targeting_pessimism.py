@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from analysis.errors import ParameterError
-from analysis.targeting.rules import (
+from analysis.targeting import (
     candidate_splits,
     fit_grid_rule,
     fit_policy_tree,
@@ -120,7 +120,7 @@ def test_pessimism_zero_is_the_plain_search() -> None:
 
 
 def test_compare_policies_checks_pessimism() -> None:
-    from analysis.targeting.policies import compare_policies
+    from analysis.targeting import compare_policies
 
     with pytest.raises(ParameterError, match="pessimism"):
         compare_policies(pd.DataFrame(), pessimism=-1.0)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analysis.targeting.pooled import (
+from analysis.targeting import (
     crossfit_pooled_loss,
     fit_pooled_logit,
     fit_pooled_loss,
@@ -98,7 +98,7 @@ def test_loss_model_parameter_is_checked(bad: str) -> None:
     import pandas as pd
 
     from analysis.errors import ParameterError
-    from analysis.targeting.policies import arm_estimates
+    from analysis.targeting import arm_estimates
 
     with pytest.raises(ParameterError, match="loss_model"):
         arm_estimates(pd.DataFrame(), loss_model=bad)

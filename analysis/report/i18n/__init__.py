@@ -1,3 +1,3 @@
-"""Translations of the report's text (catalogues in locale/)."""
+"""The report's languages: message catalogues (locale/), formats and fonts."""
 
-__all__ = ['catalogue']
+__all__ = ["catalogue", "fonts"]

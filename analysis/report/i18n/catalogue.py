@@ -1,11 +1,12 @@
-"""Report languages: one message catalogue per language, number/date formats, CJK fonts.
+"""Report languages: one message catalogue per language, number and date formats.
 
-The catalogue is one YAML file per language in ``analysis/locale/`` (``en.yml``,
-``zh-CN.yml``, ...), plus optional per-area files beside it (``locale/en/causes.yml``,
-...) merged in; a key defined twice is an error. Nested keys are flattened with dots (``heading.roll_rates``,
+The catalogue is one YAML file per language in ``analysis/report/i18n/locale/``
+(``en.yml``, ``zh-CN.yml``, ...), plus optional per-area files beside it
+(``locale/en/causes_effects.yml``, ...) merged in; a key defined twice is an error.
+Nested keys are flattened with dots (``heading.roll_rates``,
 ``category.measure.deferral``); values are :meth:`str.format` templates with named
 placeholders (``{measure}``, ``{points}``). English is the reference: every language
-has exactly its keys and, per key, the same placeholders (``tests/test_i18n.py``).
+has exactly its keys and, per key, the same placeholders (``tests/report/test_i18n.py``).
 
 ``translator(language)`` returns a :class:`Translator` ``T``:
 
@@ -19,22 +20,20 @@ has exactly its keys and, per key, the same placeholders (``tests/test_i18n.py``
 - :func:`translate_frame` renames column titles and maps category values of a table
   **for display only**: the CSV tables keep English codes.
 
-Figures: :func:`cjk_font` finds an installed font whose glyph table covers common Han
-characters (Noto Sans CJK, WenQuanYi Micro Hei, ...; checked glyph by glyph, not by
-name). :meth:`Translator.for_figures` returns the translator to label a figure with: the
-same one (after putting the CJK font first in matplotlib's sans-serif list) when the
-font exists, otherwise the English one flagged ``fallback=True``;
-:func:`mark_fallback` then writes a visible note on the figure. Figures thus never show
-boxes for missing glyphs.
+Figures: :meth:`Translator.for_figures` returns the translator to label a figure with:
+the same one when a font can draw the language (:mod:`analysis.report.i18n.fonts`),
+otherwise the English one flagged ``fallback=True``; :func:`mark_fallback` then writes a
+visible note on the figure. Figures thus never show boxes for missing glyphs.
 
-An unknown language raises :class:`analysis.errors.ParameterError`.
+This is the lowest module of the delivery layer: it imports no other report module
+but :mod:`analysis.report.i18n.fonts`. An unknown language raises
+:class:`analysis.errors.ParameterError`.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-import re
 import string
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +43,7 @@ import pandas as pd
 import yaml
 
 from analysis.errors import ParameterError
+from analysis.report.i18n.fonts import configure_matplotlib
 
 LANGUAGES: tuple[str, ...] = ("en", "zh-CN", "zh-TW")
 LOCALE_DIR = Path(__file__).with_name("locale")
@@ -57,8 +57,6 @@ CATEGORY_COLUMNS: dict[str, str] = {
     "dpd_bucket": "dpd_bucket", "category": "loan_category", "metric": "metric",
     "segment_type": "segment_type",
 }
-# Characters a CJK font must have to label our figures (common Han + full-width marks).
-CJK_PROBE = "逾期治愈率违约损失经济环境管理个人财务延期分期还款利息减免咨询正常关注次级可疑（）：癒違約損經濟財務還"
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, str]:
@@ -207,174 +205,7 @@ def translate_frame(df: pd.DataFrame, t: Translator) -> pd.DataFrame:
     return out.rename(columns=titles)
 
 
-# ----------------------------------------------------------------------------- fonts
-def _covers(path: str, text: str) -> bool:
-    from matplotlib import ft2font
-
-    try:
-        font = ft2font.FT2Font(path)
-    except Exception:  # unreadable or unsupported font file
-        return False
-    cmap = font.get_charmap()
-    return all(ord(ch) in cmap for ch in text)
-
-
-@functools.cache
-def cjk_font(text: str = CJK_PROBE) -> str | None:
-    """Family name of an installed font with a glyph for every character of ``text``.
-
-    Preferred families first (Noto Sans CJK SC, WenQuanYi Micro Hei, Source Han Sans),
-    then any font matplotlib knows whose character map covers ``text``. None when no
-    such font is installed.
-    """
-    from matplotlib import font_manager
-
-    preferred = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans SC", "WenQuanYi Micro Hei",
-                 "WenQuanYi Zen Hei", "Source Han Sans SC", "Source Han Sans CN",
-                 "AR PL UMing CN", "Droid Sans Fallback")
-
-    def search() -> str | None:
-        entries = sorted(font_manager.fontManager.ttflist,
-                         key=lambda f: (preferred.index(f.name) if f.name in preferred
-                                        else len(preferred), f.name))
-        seen: set[str] = set()
-        for f in entries:
-            # "Last Resort" fonts map every character to a placeholder box.
-            if f.fname in seen or "last resort" in f.name.lower():
-                continue
-            seen.add(f.fname)
-            if re.search(r"\.(ttf|otf|ttc)$", f.fname, re.I) and _covers(f.fname, text):
-                return f.name
-        return None
-
-    found = search()
-    if found is None:
-        # Fonts installed after matplotlib built its cache are not in ttflist yet.
-        known = {f.fname for f in font_manager.fontManager.ttflist}
-        for path in font_manager.findSystemFonts():
-            if path not in known and _covers(path, text):
-                try:
-                    font_manager.fontManager.addfont(path)
-                except Exception:  # a font file matplotlib cannot parse
-                    continue
-        found = search()
-    return found
-
-
-def configure_matplotlib(language: str) -> bool:
-    """Make matplotlib draw ``language``; False when no suitable font is installed.
-
-    For Chinese the CJK family is added to ``font.family`` right after DejaVu Sans and
-    to :data:`analysis.report.style.FALLBACK_FONTS` (so :func:`analysis.report.style.use_style` keeps
-    it): matplotlib (>= 3.6) falls back glyph by glyph, so Latin text stays in DejaVu
-    Sans and Han characters come from the CJK font. ``axes.unicode_minus`` is turned
-    off because CJK fonts often lack U+2212.
-    """
-    if not language.startswith("zh"):
-        return True
-    family = cjk_font()
-    if family is None:
-        return False
-    import matplotlib
-
-    from analysis.report import style
-
-    if family not in style.FALLBACK_FONTS:
-        style.FALLBACK_FONTS.append(family)
-    rc = matplotlib.rcParams
-    fam = [f for f in rc["font.family"] if f != family]
-    rc.update({"font.family": [*fam[:1], family, *fam[1:]], "axes.unicode_minus": False})
-    return True
-
-
-# ----------------------------------------------------------------------------- KPI text
-def kpi_table(kpis: pd.DataFrame, t: Translator, segment_type: str = "all") -> pd.DataFrame:
-    """:func:`analysis.report.tables.kpi_table` in the language of ``t`` (display only).
-
-    Indicator names come from the ``kpi.*`` keys, segment columns are named by
-    :meth:`Translator.category`, "suppressed" values read in the language.
-    """
-    from analysis.report import tables as rt
-
-    table = rt.kpi_table(kpis, segment_type)
-    names = {label: t(f"kpi.{metric}") for metric, (label, _) in rt.KPI_LABELS.items()}
-    table["indicator"] = table["indicator"].map(lambda s: names.get(s, s))
-    value_cols = [c for c in table.columns if c != "indicator"]
-    word = t("format.suppressed")
-    for c in value_cols:
-        table[c] = table[c].astype(str).str.replace("suppressed", word, regex=False)
-    kind = segment_type if segment_type in CATEGORY_KINDS else None
-    renamed = {c: t.category(kind, c) for c in value_cols} if kind else {}
-    return translate_frame(table.rename(columns=renamed), t)
-
-
-def headline_sentences(kpis: pd.DataFrame, t: Translator, month: str) -> list[str]:
-    """Plain-language sentences on the whole-book KPIs (suppressed ones say so).
-
-    ``kpis``: :func:`analysis.kpis.metrics.headline_kpis` output (possibly suppressed);
-    ``month``: the reporting month ``YYYY-MM``.
-    """
-    k = kpis[kpis["segment_type"] == "all"].set_index("metric")
-
-    def get(metric: str) -> tuple[float, float]:
-        if metric not in k.index or pd.isna(k.loc[metric, "value"]):
-            return math.nan, math.nan
-        return float(k.loc[metric, "value"]), float(k.loc[metric, "n"])
-
-    out: list[str] = []
-    month_text = t.month(pd.Timestamp(month + "-01"))
-    n_active, _ = get("n_loans_active")
-    bal, _ = get("balance_active")
-    if not math.isnan(n_active):
-        out.append(t("narrative.book_size", month=month_text, loans=f"{n_active:,.0f}",
-                     balance=t.money(bal)) if not math.isnan(bal) else
-                   t("narrative.book_size_no_balance", month=month_text, loans=f"{n_active:,.0f}"))
-    od, _ = get("overdue_rate_balance")
-    r90, _ = get("rate_90plus_balance")
-    npl, _ = get("npl_ratio_balance")
-    if not math.isnan(od):
-        s = t("narrative.overdue_share", overdue=t.pct(od))
-        if not math.isnan(r90):
-            s += t("narrative.overdue_90", rate90=t.pct(r90))
-        if not math.isnan(npl):
-            s += t("narrative.overdue_npl", npl=t.pct(npl))
-        out.append(s + t("narrative.sentence_end"))
-    cure, n_cure = get("cure_rate")
-    dflt, n_dflt = get("default_rate")
-    if not (math.isnan(cure) or math.isnan(dflt)):
-        out.append(t("narrative.cure_default", cure=t.pct(cure), n_cure=f"{n_cure:,.0f}",
-                     default=t.pct(dflt), n_default=f"{n_dflt:,.0f}"))
-    elif "cure_rate" in k.index:
-        out.append(t("narrative.cure_suppressed"))
-    loss, _ = get("loss_rate")
-    if not math.isnan(loss):
-        out.append(t("narrative.losses", loss=t.pct(loss)))
-    return out
-
-
-def effect_sentences(effects: pd.DataFrame | None, t: Translator, horizon: int,
-                     method: str = "aipw", estimand: str = "ATE") -> list[str]:
-    """Narrative sentences on the cure-rate effects of an ``effects.csv`` table.
-
-    One sentence per measure for the whole book and per cause family, from the rows of
-    ``method``/``estimand`` with outcome ``cure``; suppressed or missing estimates are
-    skipped. ``horizon``: the outcome window in months.
-    """
-    need = {"outcome", "measure", "estimate", "ci_low", "ci_high"}
-    if effects is None or not need <= set(effects.columns):
-        return []
-    d = effects[effects["outcome"].astype(str) == "cure"]
-    for col, val in (("method", method), ("estimand", estimand)):
-        if col in d.columns and (d[col].astype(str) == val).any():
-            d = d[d[col].astype(str) == val]
-    if "segment_type" in d.columns:
-        d = d[d["segment_type"].astype(str).isin(["all", "cause_family"])]
-    d = d.dropna(subset=["estimate", "ci_low", "ci_high"])
-    out = []
-    for r in d.itertuples(index=False):  # a handful of measures x families
-        st = str(getattr(r, "segment_type", "all"))
-        seg = (t("narrative.segment_family", family=t.category("family", r.segment))
-               if st == "cause_family" else t("narrative.segment_all"))
-        out.append(t.effect_sentence(str(r.measure), seg, float(r.estimate), float(r.ci_low),
-                                     float(r.ci_high), horizon))
-    return out
+__all__ = [
+    "CATEGORY_COLUMNS", "CATEGORY_KINDS", "LANGUAGES", "LOCALE_DIR", "Translator", "catalogue",
+    "figure_translator", "mark_fallback", "placeholders", "translate_frame", "translator",
+]

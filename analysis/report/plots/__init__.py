@@ -1,3 +1,3 @@
-"""Figures for the report pages."""
+"""Figures of the report pages: tidy result tables in, matplotlib figures out."""
 
-__all__ = ['causes', 'effects', 'portfolio', 'targeting']
+__all__ = ["causes", "effects", "portfolio", "targeting"]

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from analysis.causes.attribute import Attribution
+from analysis.causes import Attribution
 from analysis.definitions import FAMILIES
 from analysis.report.i18n.catalogue import Translator, figure_translator, mark_fallback
 from analysis.report.style import FAMILY_COLORS, WIDE_FIGSIZE, finish, new_figure, percent_axis
@@ -173,7 +173,7 @@ def plot_calibration(att: Attribution, *, t: Translator | None = None) -> Figure
 def plot_truth_comparison(comparison: pd.DataFrame, *, t: Translator | None = None) -> Figure:
     """Estimated portfolio shares with intervals against the true shares (synthetic book).
 
-    ``comparison``: the output of :func:`analysis.causes.attribute.truth_comparison`.
+    ``comparison``: the output of :func:`analysis.causes.truth_comparison`.
     """
     tr = figure_translator(t)
     d = comparison.set_index("family").reindex(FAMILIES)

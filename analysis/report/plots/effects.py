@@ -30,10 +30,9 @@ from analysis.report.style import (
     percent_axis,
     thousands_axis,
 )
-from analysis.report.text.effects import METHOD_KEYS, conclusions, outcome_name, segment_name
+from analysis.report.text.effects import METHOD_KEYS, outcome_name, segment_name
 
-__all__ = ["balance_plot", "conclusions", "cure_curves", "forest_plot", "net_benefit_plot",
-           "overlap_plot"]
+__all__ = ["balance_plot", "cure_curves", "forest_plot", "net_benefit_plot", "overlap_plot"]
 
 _GREY = "#8c8c8c"
 

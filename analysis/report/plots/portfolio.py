@@ -1,7 +1,7 @@
 """Figures of the portfolio overview and the management summary.
 
 Each function takes a tidy table from :mod:`analysis.report.tables` /
-:mod:`analysis.kpis.metrics` (already suppressed with :mod:`analysis.report.privacy`: NaN values
+:mod:`analysis.kpis` (already suppressed with :mod:`analysis.report.privacy`: NaN values
 are drawn as gaps or labelled "suppressed") and returns a matplotlib ``Figure`` in the
 report style (:mod:`analysis.report.style`): titled, axes with units, sample sizes in the title.
 

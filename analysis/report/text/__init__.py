@@ -1,3 +1,3 @@
-"""Sentences and display names in the report language."""
+"""Sentences, display names and formatted tables in the report language."""
 
-__all__ = ['causes', 'display', 'effects', 'targeting']
+__all__ = ["causes", "display", "effects", "kpis", "sample", "targeting"]

@@ -5,7 +5,7 @@ scored against the reports (``shapley``, ``label_model``, ``latent``) by their c
 names, the status paragraph at the top of the page, and the latent model's reporting
 table as the page shows it. ``combined`` has two descriptions: the latent competing-causes
 model when it was fitted (signals and at least ``min_labelled`` reports), else the
-fallback (reported reason where given, the better-calibrated model elsewhere). The notes of :class:`analysis.causes.attribute.Attribution` are written by
+fallback (reported reason where given, the better-calibrated model elsewhere). The notes of :class:`analysis.causes.Attribution` are written by
 the analysis in English; in another language they are shown under a heading that says so.
 """
 
@@ -46,7 +46,7 @@ def has_reporting(att: Any) -> bool:
 def reporting_table(att: Any) -> pd.DataFrame:
     """The latent model's reporting estimates per true family, with display column names.
 
-    ``att.reporting`` (see :class:`analysis.causes.attribute.Attribution`) renamed so that every
+    ``att.reporting`` (see :class:`analysis.causes.Attribution`) renamed so that every
     probability reads as a percentage and its columns have catalogue titles:
     ``family``, ``report_rate`` (``r_f``, the share of the family's episodes that report a
     reason), ``report_rate_ci_low`` / ``report_rate_ci_high`` (its interval),
@@ -77,7 +77,7 @@ def method_name(t: Translator, method: str, note: bool = False, latent: bool = T
 def status_text(att: Any, t: Translator) -> str:
     """Markdown: how many episodes were attributed, by which method, and the analysis notes.
 
-    ``att``: an :class:`analysis.causes.attribute.Attribution`.
+    ``att``: an :class:`analysis.causes.Attribution`.
     """
     head = t("causes.text.status", episodes=f"{att.info['n_episodes']:,}",
              labelled=f"{att.info['n_labelled']:,}", method=method_name(t, att.method))

@@ -7,7 +7,8 @@ that received it (ATT) with the 95 % interval, whether the interval excludes zer
 strong an unmeasured confounder would need to be (E-value) and the net benefit in CNY;
 then the best measure per cause family, then the caveats. Every sentence is a template
 of the message catalogue (``effects.conclusion.*``); numbers are percentage points of a
-rate (0.05 = 5 points) and whole CNY.
+rate (0.05 = 5 points) and whole CNY. :func:`effect_sentences` gives the management
+summary (notebook 00) one sentence per measure on the cure rate from ``effects.csv``.
 """
 
 from __future__ import annotations
@@ -151,3 +152,31 @@ def analysed_text(counts: dict[str, int], notes: list[str], attributed: bool,
     if unique:
         text += "\n\n" + t("effects.text.notes_heading") + "\n\n" + "\n".join(f"- {w}" for w in unique)
     return text
+
+
+def effect_sentences(effects: pd.DataFrame | None, t: Translator, horizon: int,
+                     method: str = "aipw", estimand: str = "ATE") -> list[str]:
+    """Narrative sentences on the cure-rate effects of an ``effects.csv`` table.
+
+    One sentence per measure for the whole book and per cause family, from the rows of
+    ``method``/``estimand`` with outcome ``cure``; suppressed or missing estimates are
+    skipped. ``horizon``: the outcome window in months.
+    """
+    need = {"outcome", "measure", "estimate", "ci_low", "ci_high"}
+    if effects is None or not need <= set(effects.columns):
+        return []
+    d = effects[effects["outcome"].astype(str) == "cure"]
+    for col, val in (("method", method), ("estimand", estimand)):
+        if col in d.columns and (d[col].astype(str) == val).any():
+            d = d[d[col].astype(str) == val]
+    if "segment_type" in d.columns:
+        d = d[d["segment_type"].astype(str).isin(["all", "cause_family"])]
+    d = d.dropna(subset=["estimate", "ci_low", "ci_high"])
+    out = []
+    for r in d.itertuples(index=False):  # a handful of measures x families
+        st = str(getattr(r, "segment_type", "all"))
+        seg = (t("narrative.segment_family", family=t.category("family", r.segment))
+               if st == "cause_family" else t("narrative.segment_all"))
+        out.append(t.effect_sentence(str(r.measure), seg, float(r.estimate), float(r.ci_low),
+                                     float(r.ci_high), horizon))
+    return out

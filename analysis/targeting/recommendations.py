@@ -22,8 +22,12 @@ import warnings as _warnings
 import numpy as np
 import pandas as pd
 
-from analysis.effects.losses import CostParameters, episode_costs, typical_terms
+from analysis.causes import with_cause
+from analysis.data.book import Book
+from analysis.definitions import Definitions
+from analysis.effects import CostParameters, episode_costs, typical_terms
 from analysis.errors import InputError, ParameterError
+from analysis.targeting.policies import PolicyResult, compare_policies
 
 RECOMMEND_COLUMNS: tuple[str, ...] = (
     "loan_id", "borrower_id", "episode_no", "start_month", "months_open", "borrower_type",
@@ -58,38 +62,16 @@ def open_mask(episodes: pd.DataFrame, as_of: pd.Timestamp) -> pd.Series:
 
 
 def empty_recommendations(message: str) -> pd.DataFrame:
+    """A recommendation table without rows whose ``attrs["message"]`` says why."""
     out = pd.DataFrame({c: pd.Series(dtype=object) for c in RECOMMEND_COLUMNS})
     out.attrs["message"] = message
     return out
 
 
-def with_cause(book, episodes: pd.DataFrame, definitions=None, seed: int = 0,
-               attribution=None) -> tuple[pd.DataFrame, str]:
-    """``episodes`` with ``primary_family`` from the cause attribution (unless present);
-    falls back to the reported family when attribution is impossible (message returned).
-    ``attribution``: an :class:`analysis.causes.attribute.Attribution` of ``book`` and ``episodes``
-    already computed (the report run's, ``ReportContext.with_cause``)."""
-    if "primary_family" in episodes:
-        return episodes, ""
-    from analysis.causes.attribute import AttributionUnavailable, attribute
-
-    try:
-        att = attribution if attribution is not None else attribute(
-            book, episodes, definitions=definitions, n_boot=0, seed=seed)
-    except AttributionUnavailable as exc:
-        return episodes, f"cause attribution unavailable ({exc}); the reported family is used"
-    pe = att.per_episode[["loan_id", "start_month", "primary_family"]]
-    keys = episodes[["loan_id", "start_month"]].astype({"loan_id": "string"})
-    pe = pe.astype({"loan_id": "string"})
-    merged = keys.merge(pe, on=["loan_id", "start_month"], how="left")
-    out = episodes.copy()
-    out["primary_family"] = merged["primary_family"].to_numpy()
-    return out, ""
-
-
-def recommend(book, episodes: pd.DataFrame, as_of: str | pd.Timestamp,
+def recommend(book: Book, episodes: pd.DataFrame, as_of: str | pd.Timestamp,
               costs: CostParameters | None = None, *, horizon_months: int = 6,
-              probation_months: int = 3, result=None, definitions=None, seed: int = 0,
+              probation_months: int = 3, result: PolicyResult | None = None,
+              definitions: Definitions | None = None, seed: int = 0,
               **compare_kwargs) -> pd.DataFrame:
     """One row per episode open at ``as_of`` (columns :data:`RECOMMEND_COLUMNS`).
 
@@ -100,8 +82,6 @@ def recommend(book, episodes: pd.DataFrame, as_of: str | pd.Timestamp,
     :func:`analysis.targeting.policies.compare_policies`). No open episode: an empty frame whose
     ``attrs["message"]`` says so (nothing is fitted). Also ``attrs["warnings"]``.
     """
-    from analysis.targeting.policies import compare_policies
-
     costs = costs or CostParameters()
     month = as_of_month(as_of)
     is_open = open_mask(episodes, month)
@@ -174,3 +154,7 @@ def recommend(book, episodes: pd.DataFrame, as_of: str | pd.Timestamp,
                                    "hypothesis to test" if g["ci_low"] <= 0 <= g["ci_high"] else ""))
     out.attrs["warnings"] = tuple(dict.fromkeys(msgs))
     return out
+
+
+__all__ = ["RECOMMEND_COLUMNS", "as_of_month", "empty_recommendations", "open_mask",
+           "recommend"]

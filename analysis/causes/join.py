@@ -1,0 +1,40 @@
+"""The causes join: each episode's attributed family, for the analyses that use it.
+
+Targeting learns its rules per cause; :func:`with_cause` adds ``primary_family`` from
+:func:`analysis.causes.attribute` to an episode table.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from analysis.causes.attribution import attribute
+from analysis.causes.inputs import AttributionUnavailable
+from analysis.causes.result import Attribution
+from analysis.data.book import Book
+from analysis.definitions import Definitions
+
+
+def with_cause(book: Book, episodes: pd.DataFrame, definitions: Definitions | None = None,
+               seed: int = 0, attribution: Attribution | None = None) -> tuple[pd.DataFrame, str]:
+    """``episodes`` with ``primary_family`` from the cause attribution (unless present);
+    falls back to the reported family when attribution is impossible (message returned).
+    ``attribution``: an :class:`analysis.causes.result.Attribution` of ``book`` and ``episodes``
+    already computed (the report run's, ``ReportContext.with_cause``)."""
+    if "primary_family" in episodes:
+        return episodes, ""
+    try:
+        att = attribution if attribution is not None else attribute(
+            book, episodes, definitions=definitions, n_boot=0, seed=seed)
+    except AttributionUnavailable as exc:
+        return episodes, f"cause attribution unavailable ({exc}); the reported family is used"
+    pe = att.per_episode[["loan_id", "start_month", "primary_family"]]
+    keys = episodes[["loan_id", "start_month"]].astype({"loan_id": "string"})
+    pe = pe.astype({"loan_id": "string"})
+    merged = keys.merge(pe, on=["loan_id", "start_month"], how="left")
+    out = episodes.copy()
+    out["primary_family"] = merged["primary_family"].to_numpy()
+    return out, ""
+
+
+__all__ = ["with_cause"]
