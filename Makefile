@@ -49,8 +49,8 @@ test: $(STAMP) ## run the test suite (slow statistical checks excluded)
 test-slow: $(STAMP) ## run the slow statistical checks (coverage over many seeds)
 	$(PY) -m pytest -m slow -q
 
-lint: $(STAMP) ## ruff
-	$(PY) -m ruff check analysis tests benchmarks
+lint: $(STAMP) ## ruff on the package, tests, benchmarks and notebooks (CI runs it first)
+	$(PY) -m ruff check analysis tests benchmarks notebooks
 
 lab: $(STAMP) ## start JupyterLab with the project's kernel
 	$(VENV)/bin/jupyter lab notebooks

@@ -4,8 +4,15 @@ The package is layered (``docs/ARCHITECTURE.md``): contract and data, episodes a
 analyses, delivery, scale. The two entry points most users need are re-exported here.
 """
 
-from analysis.data import load_book, validate_book
+from importlib.metadata import PackageNotFoundError, version
+
+from analysis.data import Book, load_book, validate_book
+from analysis.definitions import Definitions
 from analysis.episodes import build_episodes
 
-__all__ = ["build_episodes", "load_book", "validate_book"]
-__version__ = "0.1.0"
+try:  # one version source: pyproject.toml, read back from the installed metadata
+    __version__ = version("overdue-relief")
+except PackageNotFoundError:  # a bare checkout that was never installed
+    __version__ = "0+unknown"
+
+__all__ = ["Book", "Definitions", "__version__", "build_episodes", "load_book", "validate_book"]

@@ -121,3 +121,18 @@ def test_no_command_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exc:
         main([])
     assert exc.value.code == 2
+
+
+def test_version_has_one_source() -> None:
+    """``--version`` (console script and ``python -m analysis``) and ``analysis.__version__``
+    all read the version pyproject.toml declares."""
+    import analysis
+
+    declared = _toml()["project"]["version"]
+    assert analysis.__version__ == declared
+    out = subprocess.run([sys.executable, "-m", "analysis", "--version"], capture_output=True,
+                         text=True, check=True).stdout
+    assert out.strip() == f"overdue-relief {declared}"
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0

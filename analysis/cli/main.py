@@ -14,6 +14,7 @@ import sys
 
 from analysis.cli import causes, data, kpis, report, synth, tapes, targeting
 from analysis.errors import InputError
+from analysis.report.pages import package_version
 
 # The modules that register the commands; their order is the order in --help.
 COMMAND_MODULES = (data, synth, kpis, causes, report, tapes, targeting)
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="overdue-relief",
         description="Why loans go overdue and which relief measures work.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", metavar="<command>", required=True)
     for module in COMMAND_MODULES:
         module.register(sub)
