@@ -43,11 +43,14 @@ report: $(STAMP) ## publish the report for AS_OF (YYYY-MM) from $(DATA) into $(O
 refresh: $(STAMP) ## scheduled job: publish the latest complete month if new or changed
 	$(PY) -m analysis refresh --data $(DATA) --out $(OUT)
 
-test: $(STAMP) ## run the test suite (slow statistical checks excluded)
-	$(PY) -m pytest -m "not slow" -q
+test: $(STAMP) ## run the test suite (slow statistical checks and the stress corpus excluded)
+	$(PY) -m pytest -m "not slow and not stress" -q
 
 test-slow: $(STAMP) ## run the slow statistical checks (coverage over many seeds)
 	$(PY) -m pytest -m slow -q
+
+test-stress: $(STAMP) ## publish a report on every awkward book of the stress corpus and check its tables (~15 min)
+	$(PY) -m pytest -m stress -q
 
 lint: $(STAMP) ## ruff on the package, tests, benchmarks and notebooks (CI runs it first)
 	$(PY) -m ruff check analysis tests benchmarks notebooks
@@ -61,4 +64,4 @@ bench: $(STAMP) ## run the benchmarks (minutes; writes benchmarks/results/)
 clean: ## remove the venv and generated data
 	rm -rf $(VENV) data/synthetic
 
-.PHONY: help venv synth demo report refresh test test-slow lint lab bench clean
+.PHONY: help venv synth demo report refresh test test-slow test-stress lint lab bench clean

@@ -255,6 +255,7 @@ def _signal_model(book: Book, episodes: pd.DataFrame, ep_frame: pd.DataFrame, si
         + (f" (non-events sub-sampled at {q:.3f}, intercept corrected)" if q < 1 else "")
         + f"; {len(signals)} signals, {len(design.columns) - len(signals)} control terms."
     )
+    notes.extend([onset.note] if onset.note else [])
     if fell_back.any():
         notes.append(
             f"{int(fell_back.sum()):,} episodes had no positive family contribution and "

@@ -47,7 +47,8 @@ onset: the partial likelihood of the competing-risks model). E-step: each episod
 responsibilities ``w_f`` (the posterior above). M-step: a multinomial logit of the
 fractional families ``w_f`` on each family's own signals (Newton steps, statsmodels-free
 closed-form score and Hessian; a ridge ``ridge / 2 * ||beta||^2`` on the signal
-coefficients keeps rare flags finite), and ``r`` and ``C`` from weighted counts with weak
+coefficients keeps rare flags finite; a singular Newton system, possible only without
+it, takes the minimum-norm least-squares step), and ``r`` and ``C`` from weighted counts with weak
 priors (pseudo-counts ``rate_a`` on reported and on unreported for each ``r_f``;
 Dirichlet pseudo-counts ``prior_diag`` on the diagonal of ``C`` and ``prior_off`` off it,
 so ``C`` stays near-diagonal when the data say little and in the interior for the
@@ -278,7 +279,11 @@ def _mnl_newton(x, w: np.ndarray, coef: list[np.ndarray], ridge: float, steps: i
                 hess[edges[a]:edges[a + 1], edges[b]:edges[b + 1]] = (x[a] * wab[:, None]).T @ x[b]
         hess += np.diag(pen)
         step = np.zeros_like(theta)
-        step[free] = np.linalg.solve(hess[np.ix_(free, free)], grad[free])
+        h = hess[np.ix_(free, free)]
+        try:
+            step[free] = np.linalg.solve(h, grad[free])
+        except np.linalg.LinAlgError:  # singular (no ridge, a constant signal): least squares
+            step[free] = np.linalg.lstsq(h, grad[free], rcond=None)[0]
         theta = theta + step
         if np.max(np.abs(step)) < 1e-10:
             break

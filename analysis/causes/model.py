@@ -31,6 +31,12 @@ missing signal value is set to that mean (it contributes nothing). Categorical a
 
 *Onset logit.* ``statsmodels`` ``Logit`` fitted by Newton-Raphson; coefficients carry
 their asymptotic covariance, used for the model-uncertainty draws of the bootstrap.
+Controls collinear with earlier columns are dropped; signals are kept (the Shapley split
+needs a coefficient for each), so two collinear or constant signals make the
+information singular. Then, or when the plain fit fails numerically, the logit is
+refitted with a ridge penalty ``ONSET_RIDGE / 2 * ||b||^2`` on every coefficient but
+the constant (:func:`analysis.models.penalised_newton`): collinear signals share their
+coefficient, a constant one gets zero; ``OnsetModel.note`` says so.
 
 *Shapley split.* For an episode with standardised design ``z`` and coefficients ``b``,
 the value of a coalition ``S`` of families is the log-odds with the signals of the
@@ -71,16 +77,17 @@ import statsmodels.api as sm
 
 from analysis.data.book import Book
 from analysis.definitions import FAMILIES
-from analysis.errors import InputError
-from analysis.models import independent_columns_ordered
+from analysis.errors import FIT_ERRORS, EstimationError
+from analysis.models import independent_columns_ordered, penalised_newton
 from analysis.months import month_index
 
 _KEY_SPAN = 1 << 20  # loan code x this + month index: an integer key per loan-month
 _NOT_CONTROLS = ("loan_id", "borrower_id", "origination_date")
 _CATEGORICAL = ("borrower_type", "industry", "region")
+ONSET_RIDGE = 1.0  # fallback L2 penalty (sum scale): N(0, 1) prior per standardised coefficient
 
 
-class ModelFitError(InputError):
+class ModelFitError(EstimationError):
     """The onset model cannot be fitted on this book (too few events, degenerate data)."""
 
 
@@ -310,6 +317,7 @@ class OnsetModel:
     n_fit_rows: int
     sample_fraction: float
     converged: bool
+    note: str = ""  # set when the ridge fallback was used (see module docstring)
 
     @property
     def names(self) -> list[str]:
@@ -382,17 +390,7 @@ def fit_onset(
         )
         x = design.matrix(frame)
     X = np.column_stack([np.ones(len(x)), x])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            res = sm.Logit(y, X).fit(disp=0, method="newton", maxiter=100)
-            params = np.asarray(res.params, dtype=float)
-            cov = np.asarray(res.cov_params(), dtype=float)
-            converged = bool(res.mle_retvals.get("converged", True))
-        except (np.linalg.LinAlgError, ValueError) as exc:
-            raise ModelFitError(f"onset model could not be fitted: {exc}") from exc
-    if not np.all(np.isfinite(cov)):
-        raise ModelFitError("onset model: singular information matrix (collinear signals?)")
+    params, cov, converged, note = _fit_logit(y, X)
     params = params.copy()
     params[0] += np.log(sample_fraction)
     model = OnsetModel(
@@ -404,8 +402,40 @@ def fit_onset(
         n_fit_rows=len(y),
         sample_fraction=float(sample_fraction),
         converged=converged,
+        note=note,
     )
     return model, frame
+
+
+def _fit_logit(y: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool, str]:
+    """(params, cov, converged, note) of the onset logit: plain Newton (statsmodels), or
+    the ridge fallback when that fails or its covariance is not finite (note says why)."""
+    model = sm.Logit(y, X)
+    why = ""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            res = model.fit(disp=0, method="newton", maxiter=100)
+            params = np.asarray(res.params, dtype=float)
+            cov = np.asarray(res.cov_params(), dtype=float)
+            converged = bool(res.mle_retvals.get("converged", True))
+            if not (np.all(np.isfinite(params)) and np.all(np.isfinite(cov))):
+                why = "singular information matrix (collinear or constant signals?)"
+        except (*FIT_ERRORS, ValueError) as exc:
+            why = f"{type(exc).__name__}: {exc}"
+        if not why:
+            return params, cov, converged, ""
+        pen = np.full(X.shape[1], ONSET_RIDGE)
+        pen[0] = 0.0
+        try:
+            fit = penalised_newton(model.loglike, model.score, model.hessian,
+                                   np.zeros(X.shape[1]), pen, what="onset model")
+        except EstimationError as exc:
+            raise ModelFitError(f"onset model could not be fitted: {why}; {exc}") from exc
+    note = (f"The onset logit could not be fitted plainly ({why}); it was refitted with a "
+            f"ridge penalty of {ONSET_RIDGE:g} per standardised coefficient (collinear signals "
+            "share their weight, a constant signal gets none).")
+    return fit.params, fit.cov, fit.converged, note
 
 
 # ----------------------------------------------------------------------------- Shapley

@@ -21,6 +21,7 @@ from analysis.data import load_book
 from analysis.definitions import Definitions
 from analysis.episodes import episodes_from_definitions
 from analysis.errors import ParameterError
+from analysis.report.privacy import write_csv
 
 _FORMATS = (".csv", ".parquet")
 
@@ -30,7 +31,7 @@ def _write(df: pd.DataFrame, path: Path) -> None:
     if path.suffix.lower() == ".parquet":
         df.to_parquet(path, index=False)
     else:
-        df.to_csv(path, index=False)
+        write_csv(df, path)  # spreadsheet-safe text cells
 
 
 def _check_out(value: str, flag: str) -> Path:

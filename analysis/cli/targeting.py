@@ -21,6 +21,7 @@ from analysis.definitions import Definitions
 from analysis.effects import CostParameters
 from analysis.episodes import episodes_from_definitions
 from analysis.errors import ParameterError
+from analysis.report.privacy import write_csv
 from analysis.targeting import as_of_month, recommend
 
 _FORMATS = (".csv", ".parquet")
@@ -53,7 +54,7 @@ def _run(args: argparse.Namespace) -> int:
     if out.suffix.lower() == ".parquet":
         recs.to_parquet(out, index=False)
     else:
-        recs.to_csv(out, index=False)
+        write_csv(recs, out)  # spreadsheet-safe text cells
     print(recs.attrs.get("message", ""))
     for w in recs.attrs.get("warnings", ()):
         print(f"warning: {w}", file=sys.stderr)

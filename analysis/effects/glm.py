@@ -15,7 +15,9 @@ Method
 Small samples: an outcome model with fewer than :data:`EPV_MIN` events per parameter
 gets an L2 penalty 0.2 / EPV on its standardised slopes (:func:`small_sample_penalty`),
 the propensity a ten times lighter one; a separated or non-converged fit is refitted
-with a small penalty. Every penalised or refitted model says so in its note.
+with a small penalty. Every penalised or refitted model says so in its note. A model
+that even the penalised fit cannot estimate (non-finite data, a singular penalised
+system) raises :class:`~analysis.errors.EstimationError`.
 
 Every heavy step runs with BLAS single-threaded (:func:`blas_limit`).
 """
@@ -29,6 +31,7 @@ import numpy as np
 from scipy import linalg
 from threadpoolctl import threadpool_limits
 
+from analysis.errors import FIT_ERRORS, EstimationError
 from analysis.models import independent_columns
 
 EPV_MIN = 10  # events per parameter below which models are penalised
@@ -147,8 +150,15 @@ def fit_arm_model(arm: str, x: np.ndarray, y: np.ndarray, kind: str,
     if not ok:
         pen = np.full(xs.shape[1], alpha)
         pen[0] = 0.0
-        res = sm.GLM(y, xs, family=family).fit_regularized(alpha=pen, L1_wt=0.0)
-        params = np.asarray(res.params)
+        try:
+            res = sm.GLM(y, xs, family=family).fit_regularized(alpha=pen, L1_wt=0.0)
+            params = np.asarray(res.params)
+        except (*FIT_ERRORS, ValueError) as exc:
+            raise EstimationError(f"arm {arm!r}: outcome GLM could not be fitted even with an "
+                                  f"L2 penalty ({type(exc).__name__}: {exc})") from exc
+        if not np.all(np.isfinite(params)):
+            raise EstimationError(f"arm {arm!r}: outcome GLM gave non-finite estimates even "
+                                  "with an L2 penalty")
     return ArmModel(arm, cols, params, link, note, alpha if not ok else 0.0)
 
 
@@ -264,7 +274,11 @@ def fit_propensity_penalised(x: np.ndarray, a: np.ndarray, n_arms: int,
         e = mn_probs(x, gamma)
         grad = ((d - e[:, 1:]).T @ x / n).T - pen[:, None] * gamma
         info = mn_information(x, e) + np.kron(np.eye(n_arms - 1), np.diag(pen))
-        step = linalg.solve(info, grad.ravel(order="F"), assume_a="pos")
+        try:
+            step = linalg.solve(info, grad.ravel(order="F"), assume_a="pos")
+        except (linalg.LinAlgError, ValueError) as exc:  # singular or non-finite
+            raise EstimationError(f"propensity: the penalised multinomial logit cannot be "
+                                  f"solved ({type(exc).__name__}: {exc})") from exc
         gamma = gamma + step.reshape(p, n_arms - 1, order="F")
         if np.abs(step).max() < 1e-8:
             break

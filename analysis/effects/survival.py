@@ -24,12 +24,28 @@ defaulted episodes as if they could still cure, so we use competing-risks tools:
   hazard ratio is not a ratio of cumulative incidences: a measure can raise the cure
   hazard and still leave the cure share unchanged if it also delays default.
 
+Fitting the Cox model on awkward data
+-------------------------------------
+Before the fit, terms that the partial likelihood cannot identify are dropped: a column
+whose information at beta = 0 (the within-risk-set variance at the cure times,
+:func:`cox_information`) is nil or collinear with earlier columns (arm indicators come
+first, so a covariate goes before an arm); a dropped arm has no hazard ratio, and a
+warning names every dropped term. When the plain fit still fails (a singular Hessian,
+non-finite estimates or errors, no convergence, or a log hazard ratio beyond
+``COX_MAX_LOG_HR``: an arm or covariate that separates cures, the monotone likelihood
+of Heinze and Schemper), the hazard ratios come from a ridge-penalised partial
+likelihood (``COX_RIDGE / 2 * ||beta||^2``, :func:`analysis.models.penalised_newton`),
+shrunk toward 1 and marked in the warnings and in ``SurvivalResult.cox_fit``. Without a
+single cure the model cannot be estimated (:class:`~analysis.errors.EstimationError`);
+:func:`analyse_time_to_cure` then keeps the curves and leaves the hazard ratios empty.
+
 Assumptions: independent censoring (open episodes are cut by the reporting date, not
 by their prospects); proportional hazards for the Cox model (check the curves).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -40,9 +56,14 @@ from scipy import stats
 from analysis.definitions import NO_RELIEF
 from analysis.effects.design import build_design, default_covariates
 from analysis.effects.glm import blas_limit, fit_propensity, mn_probs
-from analysis.errors import InputError, ParameterError
+from analysis.errors import FIT_ERRORS, EstimationError, InputError, ParameterError
+from analysis.models import independent_gram_ordered, penalised_newton
 
 EVENTS: tuple[str, ...] = ("cure", "default")
+COX_RIDGE = 1.0  # fallback L2 penalty on the log partial likelihood: N(0, 1) prior per log HR
+COX_MAX_LOG_HR = 15.0  # a plain fit with |log HR| beyond this has separated (monotone likelihood)
+HR_COLUMNS: tuple[str, ...] = ("measure", "hazard_ratio", "ci_low", "ci_high", "p_value",
+                               "n_episodes", "n_cures")
 
 
 def aalen_johansen(time: np.ndarray, event: np.ndarray, weights: np.ndarray | None = None,
@@ -119,13 +140,17 @@ class SurvivalResult:
 
     ``table`` columns: measure, weighting (unweighted / ipw), event (cure / default),
     month, cif, ci_low, ci_high, at_risk. ``hazard_ratios`` columns: measure,
-    hazard_ratio, ci_low, ci_high, p_value, n_episodes, n_cures.
+    hazard_ratio, ci_low, ci_high, p_value, n_episodes, n_cures. ``cox_fit`` says how the
+    hazard ratios were obtained: ``plain`` (partial likelihood), ``penalised`` (the ridge
+    fallback, estimates shrunk toward 1), ``unavailable`` (the model could not be
+    estimated; the warnings say why) or ``skipped`` (not asked for, or no arm to compare).
     """
 
     table: pd.DataFrame
     hazard_ratios: pd.DataFrame
     warnings: tuple[str, ...]
     level: float = 0.95
+    cox_fit: str = "plain"
 
     def summary(self, months: Sequence[int] = (3, 6, 12)) -> pd.DataFrame:
         """Cure incidence at a few months per measure and weighting, beside the hazard ratio."""
@@ -206,11 +231,64 @@ def cumulative_incidence(episodes: pd.DataFrame, weighting: Sequence[str] = ("un
     return table, warns
 
 
-def cox_cure_hazards(episodes: pd.DataFrame, covariates: Sequence[str] | None = None,
-                     level: float = 0.95, min_cell: int = 10) -> tuple[pd.DataFrame, list[str]]:
-    """Cause-specific Cox hazard ratios of cure by measure vs ``none`` (statsmodels PHReg)."""
-    from statsmodels.duration.hazard_regression import PHReg  # heavy: imported on first use
+def cox_information(time: np.ndarray, status: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Information matrix (p x p) of the Cox partial likelihood at beta = 0, Breslow ties:
+    sum over event times t of d_t times the covariance of ``x`` over the risk set
+    {time >= t}. A direction with no information is one along which ``x`` is constant
+    within every risk set at an event time: the partial likelihood cannot identify it,
+    whatever the coefficients (the weights exp(x'beta) are positive)."""
+    ut, inv = np.unique(time, return_inverse=True)
+    d = np.bincount(inv, weights=status, minlength=len(ut))
+    p = x.shape[1]
+    s0 = np.bincount(inv, minlength=len(ut)).astype(float)
+    s1 = np.zeros((len(ut), p))
+    s2 = np.zeros((len(ut), p, p))
+    for t in range(len(ut)):  # distinct months, not rows
+        xt = x[inv == t]
+        s1[t], s2[t] = xt.sum(axis=0), xt.T @ xt
+    s0, s1, s2 = (a[::-1].cumsum(axis=0)[::-1] for a in (s0, s1, s2))  # risk set: time >= t
+    ev = d > 0
+    m = s1[ev] / s0[ev, None]
+    return np.einsum("t,tij->ij", d[ev], s2[ev] / s0[ev, None, None] - m[:, :, None] * m[:, None, :])
 
+
+def _fit_cox(time: np.ndarray, status: np.ndarray, exog: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, str]:
+    """(params, standard errors, note): statsmodels PHReg (Efron ties), or the ridge
+    fallback when the plain fit fails (see module docstring; the note says why)."""
+    from statsmodels.duration.hazard_regression import PHReg  # heavy: imported on first use
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning, HessianInversionWarning
+
+    model = PHReg(time, exog, status=status, ties="efron")
+    why = ""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            res = model.fit()
+            b, se = np.asarray(res.params, float), np.asarray(res.bse, float)
+        except FIT_ERRORS as exc:
+            why = f"{type(exc).__name__}: {exc}"
+    if not why:
+        trouble = [w for w in caught if issubclass(w.category, (ConvergenceWarning, HessianInversionWarning))]
+        if trouble:
+            why = f"{trouble[0].category.__name__}"
+        elif not (np.all(np.isfinite(b)) and np.all(np.isfinite(se)) and np.all(se > 0)):
+            why = "non-finite estimates or standard errors"
+        elif np.abs(b).max() > COX_MAX_LOG_HR:
+            why = f"a log hazard ratio of {b[np.abs(b).argmax()]:.0f} (a term separates the cures)"
+    if not why:
+        return b, se, ""
+    fit = penalised_newton(model.loglike, model.score, model.hessian, np.zeros(exog.shape[1]),
+                           COX_RIDGE, what="cox: cure hazard model")
+    note = (f"cox: the plain fit failed ({why}); hazard ratios come from a ridge-penalised "
+            f"partial likelihood (penalty {COX_RIDGE:g} per coefficient), shrunk toward 1")
+    return fit.params, np.sqrt(np.diag(fit.cov)), note
+
+
+def _cox(episodes: pd.DataFrame, covariates: Sequence[str] | None, level: float,
+         min_cell: int) -> tuple[pd.DataFrame, list[str], str]:
+    """:func:`cox_cure_hazards` plus how the hazard ratios were fitted (``plain``,
+    ``penalised`` or ``skipped``)."""
     df, warns = _survival_frame(episodes)
     counts = df["measure"].astype("string").value_counts()
     if NO_RELIEF not in counts.index:
@@ -221,39 +299,74 @@ def cox_cure_hazards(episodes: pd.DataFrame, covariates: Sequence[str] | None = 
     arms = sorted(m for m in counts.index if m not in small and m != NO_RELIEF)
     df = df[df["measure"].astype("string").isin([NO_RELIEF, *arms])]
     if not arms:
-        return pd.DataFrame(columns=["measure", "hazard_ratio", "ci_low", "ci_high", "p_value",
-                                     "n_episodes", "n_cures"]), warns
+        return pd.DataFrame(columns=list(HR_COLUMNS)), warns, "skipped"
     m = df["measure"].astype("string").to_numpy()
+    status = (df["exit_type"] == "cure").to_numpy(int)
+    if status.sum() == 0:
+        raise EstimationError(f"cox: none of the {len(df)} analysed episodes cured; the cure "
+                              "hazard cannot be estimated")
     dummies = np.column_stack([(m == arm).astype(float) for arm in arms])
     covs = list(covariates) if covariates is not None else default_covariates(df)
-    x = build_design(df, covs).transform(df)[:, 1:] if covs else np.empty((len(df), 0))
+    design = build_design(df, covs) if covs else None
+    warns += [f"cox: covariate {c!r} dropped ({why})" for c, why in (design.dropped if design else ())]
+    x = design.transform(df)[:, 1:] if covs else np.empty((len(df), 0))
+    names = [f"measure={arm}" for arm in arms] + (list(design.columns) if design else [])
     exog = np.column_stack([dummies, x])
-    status = (df["exit_type"] == "cure").to_numpy(int)
-    res = PHReg(df["months_to_exit"].to_numpy(float), exog, status=status, ties="efron").fit()
+    time = df["months_to_exit"].to_numpy(float)
+    keep = independent_gram_ordered(cox_information(time, status, exog))
+    if not keep.all():
+        warns.append(f"cox: {[n for n, k in zip(names, keep, strict=True) if not k]} dropped from "
+                     "the hazard model (constant or collinear within the risk sets at the cure times)")
+    b = np.full(exog.shape[1], np.nan)
+    se = np.full(exog.shape[1], np.nan)
+    fit = "plain"
+    if keep.any():
+        b[keep], se[keep], note = _fit_cox(time, status, exog[:, keep])
+        if note:
+            warns.append(note)
+            fit = "penalised"
+    no_cure = [arm for arm in [NO_RELIEF, *arms] if status[m == arm].sum() == 0]
+    if no_cure:
+        warns.append(f"cox: no cure in arm(s) {no_cure}; the hazard ratios against {NO_RELIEF!r} "
+                     "are bounded only by the penalty (read them as far from 1, not as values)")
     z = stats.norm.ppf(0.5 + level / 2)
-    b, se = np.asarray(res.params)[: len(arms)], np.asarray(res.bse)[: len(arms)]
+    b, se = b[: len(arms)], se[: len(arms)]
     n_cure = pd.Series(status).groupby(m).sum()
     hr = pd.DataFrame({"measure": arms, "hazard_ratio": np.exp(b), "ci_low": np.exp(b - z * se),
                        "ci_high": np.exp(b + z * se),
                        "p_value": 2 * stats.norm.sf(np.abs(b / se)),
                        "n_episodes": [int((m == arm).sum()) for arm in arms],
                        "n_cures": [int(n_cure.get(arm, 0)) for arm in arms]})
+    return hr, warns, fit
+
+
+def cox_cure_hazards(episodes: pd.DataFrame, covariates: Sequence[str] | None = None,
+                     level: float = 0.95, min_cell: int = 10) -> tuple[pd.DataFrame, list[str]]:
+    """Cause-specific Cox hazard ratios of cure by measure vs ``none`` (statsmodels PHReg),
+    with the fallbacks of the module docstring (dropped terms, ridge fit) named in the
+    warnings. Raises :class:`~analysis.errors.EstimationError` when no episode cured."""
+    hr, warns, _ = _cox(episodes, covariates, level, min_cell)
     return hr, warns
 
 
 def analyse_time_to_cure(episodes: pd.DataFrame, covariates: Sequence[str] | None = None,
                          weighting: Sequence[str] = ("unweighted", "ipw"), clip: float = 0.01,
                          level: float = 0.95, min_cell: int = 10, cox: bool = True) -> SurvivalResult:
-    """Cumulative incidence of cure and default by measure and Cox cure hazard ratios."""
+    """Cumulative incidence of cure and default by measure and Cox cure hazard ratios.
+
+    When the Cox model cannot be estimated (a :data:`~analysis.errors.FIT_ERRORS` failure,
+    e.g. no cure at all) the curves are still returned, with empty hazard ratios,
+    ``cox_fit="unavailable"`` and the reason in the warnings."""
     with blas_limit(len(episodes) if isinstance(episodes, pd.DataFrame) else 0):
         return _analyse(episodes, covariates, weighting, clip, level, min_cell, cox)
 
 
 def _analyse(episodes, covariates, weighting, clip, level, min_cell, cox) -> SurvivalResult:
     table, w1 = cumulative_incidence(episodes, weighting, covariates, clip, level, min_cell)
+    hr, w2, fit = pd.DataFrame(columns=list(HR_COLUMNS)), [], "skipped"
     if cox:
-        hr, w2 = cox_cure_hazards(episodes, covariates, level, min_cell)
-    else:
-        hr, w2 = pd.DataFrame(columns=["measure", "hazard_ratio", "ci_low", "ci_high", "p_value",
-                                       "n_episodes", "n_cures"]), []
-    return SurvivalResult(table, hr, tuple(dict.fromkeys(w1 + w2)), level)
+        try:
+            hr, w2, fit = _cox(episodes, covariates, level, min_cell)
+        except FIT_ERRORS as exc:  # the curves stand without the hazard ratios
+            w2, fit = [f"cox: hazard ratios could not be estimated ({exc})"], "unavailable"
+    return SurvivalResult(table, hr, tuple(dict.fromkeys(w1 + w2)), level, fit)

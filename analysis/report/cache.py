@@ -36,6 +36,7 @@ from analysis.data import load_book
 from analysis.data.book import Book
 from analysis.definitions import Definitions
 from analysis.episodes import episodes_from_definitions
+from analysis.errors import FIT_ERRORS
 
 CACHE_ENV = "OVERDUE_RELIEF_CACHE_DIR"
 #: The input fingerprint of the run (set with :data:`CACHE_ENV`).
@@ -177,8 +178,8 @@ def _unwrap(value: Any) -> Any:
 
 def cached_attribution(ctx: Any, n_boot: int = 200, seed: int = 0) -> Any:
     """The run's attribution of ``ctx`` (a :class:`analysis.report.context.ReportContext`)
-    with ``n_boot`` replicates, computed on a miss; an ``AttributionUnavailable`` is
-    cached and raised again like a result."""
+    with ``n_boot`` replicates, computed on a miss; an ``AttributionUnavailable`` or a
+    failed fit (:data:`analysis.errors.FIT_ERRORS`) is cached and raised again like a result."""
     key = f"attribution-{n_boot}-{seed}"
     if key in ctx.memo:
         return _unwrap(ctx.memo[key])
@@ -189,7 +190,7 @@ def cached_attribution(ctx: Any, n_boot: int = 200, seed: int = 0) -> Any:
     try:
         value: Any = attribute(ctx.book, ctx.episodes, definitions=ctx.definitions,
                                n_boot=n_boot, min_cell=ctx.min_cell, seed=seed)
-    except AttributionUnavailable as exc:
+    except (AttributionUnavailable, *FIT_ERRORS) as exc:
         value = exc
     ctx.memo[key] = value
     _store(path, value)
@@ -206,7 +207,7 @@ def episodes_with_cause(ctx: Any, seed: int = 0) -> tuple[pd.DataFrame, str]:
     n_boot = int(found[0].stem.rsplit("-b", 1)[1]) if found else 0
     try:
         att = cached_attribution(ctx, n_boot=n_boot, seed=seed)
-    except AttributionUnavailable as exc:
+    except (AttributionUnavailable, *FIT_ERRORS) as exc:
         return ctx.episodes, f"cause attribution unavailable ({exc}); the reported family is used"
     return with_cause(ctx.book, ctx.episodes, ctx.definitions, seed=seed, attribution=att)
 

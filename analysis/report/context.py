@@ -34,6 +34,7 @@ data may not allow, so that the notebook can say why and go on.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import warnings
@@ -42,12 +43,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import pandas as pd
+from statsmodels.tools.sm_exceptions import PerfectSeparationError
 
 from analysis.data.book import Book
 from analysis.data.subset import filter_segment, latest_month, restrict_to
 from analysis.definitions import Definitions
-from analysis.errors import InputError, ParameterError
+from analysis.errors import FIT_ERRORS, EstimationError, InputError, ParameterError
 from analysis.report.cache import (
     FINGERPRINT_ENV,
     cache_dir_or_temp,
@@ -68,10 +71,23 @@ from analysis.report.options import (
     resolve_engine,
     validate_parameters,
 )
-from analysis.report.privacy import AUTO, SUPPRESSED_TEXT, for_display, suppress
+from analysis.report.privacy import AUTO, SUPPRESSED_TEXT, for_display, suppress, write_csv
 from analysis.report.text.sample import with_sample_note
 
 T = TypeVar("T")
+
+DEGRADED_FILE = "_degraded.jsonl"
+# The page sections a model fit may cost (``ctx.attempt(section, ...)``) and their titles.
+SECTIONS: dict[str, str] = {
+    "causes.attribution": "degraded.section.attribution",
+    "effects.cure": "degraded.section.effects_cure",
+    "effects.redefault": "degraded.section.effects_redefault",
+    "effects.loss_rate": "degraded.section.effects_loss_rate",
+    "effects.time_to_cure": "degraded.section.time_to_cure",
+    "effects.placebo": "degraded.section.placebo",
+    "effects.net_benefit": "degraded.section.net_benefit",
+    "targeting.policies": "degraded.section.targeting",
+}
 
 
 def read_truth(data_dir: str | os.PathLike) -> dict[str, pd.DataFrame] | None:
@@ -157,6 +173,36 @@ class ReportContext:
         attribution (any bootstrap size: the per-episode families do not depend on it)."""
         return episodes_with_cause(self, seed=seed)
 
+    def attempt(self, section: str, step: Callable[..., T], *args: Any, **kwargs: Any
+                ) -> tuple[T | None, str | None]:
+        """:func:`attempt` of ``step(*args, **kwargs)`` for the page section ``section``
+        (``"effects.cure"``, ``"targeting"``, ...): ``(result, None)``, or ``(None, why)``
+        with the reason in the report language (:func:`why`), the section then recorded
+        as degraded for the run record (:func:`record_degraded`)."""
+        if section not in SECTIONS:
+            raise ValueError(f"unknown report section {section!r}; known: {sorted(SECTIONS)}")
+        result, error = attempt(step, *args, **kwargs)
+        if error is None:
+            return result, None
+        reason = why(error, self.t)
+        record_degraded(self.tables_dir, section, reason)
+        return None, reason
+
+    def degraded(self) -> list[dict[str, str]]:
+        """The sections recorded as degraded so far in this run (:func:`read_degraded`)."""
+        return read_degraded(self.tables_dir)
+
+    def degraded_text(self) -> str:
+        """The degraded sections of the run so far as a Markdown list under its heading, in
+        the report language (one line per section, the last reason); "" when there are none."""
+        last = {r["section"]: r["reason"] for r in self.degraded()}
+        if not last:
+            return ""
+        items = [self.t("format.degraded_item", section=self.t(SECTIONS[s]) if s in SECTIONS else s,
+                        reason=reason) for s, reason in last.items()]
+        return ("## " + self.t("degraded.heading") + "\n\n" + self.t("degraded.intro") + "\n\n"
+                + "\n".join(f"- {i}" for i in items))
+
     @property
     def as_of_label(self) -> str:
         """The reporting month as ``YYYY-MM``."""
@@ -186,16 +232,14 @@ class ReportContext:
         """Write ``<tables_dir>/<name>.csv`` after suppression; returns the path.
 
         Refuses ``loan_id`` / ``borrower_id`` columns. Suppressed rows stay, with
-        empty values and ``is_suppressed = True``.
+        empty values and ``is_suppressed = True``; text cells a spreadsheet would
+        evaluate are neutralised (:func:`analysis.report.privacy.write_csv`).
         """
         if not re.match(r"^[A-Za-z0-9_\-]+$", name):
             raise ParameterError(f"table name {name!r}: use letters, digits, '_' or '-'")
         table = self.suppressed(df, n_col=n_col, keep=keep, name=name)
         self.tables_dir.mkdir(parents=True, exist_ok=True)
-        path = self.tables_dir / f"{name}.csv"
-        tmp = path.with_suffix(".csv.tmp")
-        table.to_csv(tmp, index=False)
-        os.replace(tmp, path)
+        path = write_csv(table, self.tables_dir / f"{name}.csv")
         self.written.append(name)
         return path
 
@@ -350,17 +394,58 @@ def _last_month_dask(data_dir: str) -> pd.Timestamp:
 
 
 def attempt(step: Callable[..., T], *args: Any, **kwargs: Any
-            ) -> tuple[T | None, InputError | None]:
+            ) -> tuple[T | None, Exception | None]:
     """Run an analysis step the data may not allow: ``(result, None)``, or ``(None, error)``
-    when it raised :class:`InputError` (too few episodes, no relief arm, ...), so that the
-    notebook can say why and go on. The step's warnings (convergence and the like) are
-    silenced: what matters for the reader is in the results' own ``warnings``."""
+    when it raised :class:`InputError` (too few episodes, no relief arm, ...) or one of
+    :data:`analysis.errors.FIT_ERRORS` (a singular matrix, perfect separation: a model
+    that cannot be fitted on these data), so that the notebook can say why and go on. Anything else (a
+    ``KeyError`` in our own code, a wrong column name) propagates and fails the run. The
+    step's warnings (convergence and the like) are silenced: what matters for the reader
+    is in the results' own ``warnings``."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return step(*args, **kwargs), None
-    except InputError as exc:
+    except (InputError, *FIT_ERRORS) as exc:
         return None, exc
 
 
-__all__ = ["ReportContext", "attempt", "column_formats", "open_context", "read_truth"]
+def why(error: BaseException, t: Translator) -> str:
+    """Why a step could not be estimated, in the report language: a model that could not
+    be fitted (:data:`analysis.errors.FIT_ERRORS`) is explained, with the technical detail
+    after it; another :class:`InputError` keeps its own message (what the data lack)."""
+    detail = str(error) or type(error).__name__
+    if isinstance(error, EstimationError):
+        return t("degraded.reason.numerical", detail=detail)
+    if isinstance(error, InputError):
+        return detail
+    if isinstance(error, np.linalg.LinAlgError):
+        return t("degraded.reason.singular", detail=detail)
+    if isinstance(error, PerfectSeparationError):
+        return t("degraded.reason.separation", detail=detail)
+    return t("degraded.reason.numerical", detail=f"{type(error).__name__}: {detail}")
+
+
+def record_degraded(tables_dir: str | os.PathLike, section: str, reason: str) -> None:
+    """Append ``{"section", "reason"}`` to ``<tables_dir>/_degraded.jsonl``, the run's list of
+    sections that could not be estimated. The runner reads it after each notebook (adding
+    the notebook's name: :func:`read_degraded`) and never publishes it."""
+    path = Path(tables_dir) / DEGRADED_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"section": section, "reason": reason}, ensure_ascii=False) + "\n")
+
+
+def read_degraded(tables_dir: str | os.PathLike) -> list[dict[str, str]]:
+    """The records :func:`record_degraded` wrote in ``tables_dir``, oldest first ([] if none)."""
+    path = Path(tables_dir) / DEGRADED_FILE
+    if not path.exists():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+__all__ = [
+    "DEGRADED_FILE", "ReportContext", "SECTIONS", "attempt", "column_formats", "open_context",
+    "read_degraded", "read_truth", "record_degraded", "why",
+]

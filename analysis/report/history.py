@@ -1,6 +1,6 @@
 """The metrics history: ``reports/history.sqlite``, append-only.
 
-Two tables:
+Three tables:
 
 ``runs``
     one row per run: ``run_id`` (primary key), ``as_of`` (YYYY-MM), ``status``
@@ -10,6 +10,11 @@ Two tables:
 ``metrics``
     the headline KPIs of each successful run: ``run_id``, ``as_of``, ``metric``,
     ``segment_type``, ``segment``, ``value`` (NULL when suppressed), ``n``.
+``degraded``
+    the sections a run could not estimate (a model that could not be fitted, too little
+    data; the run still published): ``run_id``, ``as_of``, ``notebook``, ``section``,
+    ``reason`` (in the report language). A history written before this table existed
+    gains it, empty, on the next connection.
 
 Each run writes its rows in one transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``):
 both tables change together or not at all. Nothing is updated or deleted; triggers
@@ -21,7 +26,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -53,6 +58,17 @@ CREATE TABLE IF NOT EXISTS metrics (
     n INTEGER
 );
 CREATE INDEX IF NOT EXISTS metrics_as_of ON metrics (as_of, metric);
+CREATE TABLE IF NOT EXISTS degraded (
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    as_of TEXT NOT NULL,
+    notebook TEXT NOT NULL,
+    section TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT ''
+);
+CREATE TRIGGER IF NOT EXISTS degraded_no_update BEFORE UPDATE ON degraded
+BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS degraded_no_delete BEFORE DELETE ON degraded
+BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS runs_no_update BEFORE UPDATE ON runs
 BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS runs_no_delete BEFORE DELETE ON runs
@@ -91,8 +107,10 @@ def record_run(
     version: str,
     message: str = "",
     metrics: pd.DataFrame | None = None,
+    degraded: Sequence[dict[str, str]] = (),
 ) -> None:
-    """Append one run and its metrics in a single transaction."""
+    """Append one run, its metrics and its degraded sections (``{"notebook", "section",
+    "reason"}``) in a single transaction."""
     rows = []
     if metrics is not None and len(metrics):
         missing = [c for c in METRIC_COLUMNS if c not in metrics.columns]
@@ -121,6 +139,12 @@ def record_run(
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
+            con.executemany(
+                "INSERT INTO degraded (run_id, as_of, notebook, section, reason) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(run_id, as_of, str(d.get("notebook", "")), str(d.get("section", "")),
+                  str(d.get("reason", ""))[:4000]) for d in degraded],
+            )
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -135,6 +159,19 @@ def runs(out_dir: Path) -> pd.DataFrame:
                                      "language", "version", "message"])
     with connect(out_dir) as con:
         return pd.read_sql_query("SELECT * FROM runs ORDER BY started_at, run_id", con)
+
+
+def degraded_sections(out_dir: Path) -> pd.DataFrame:
+    """Every degraded section of every run, oldest run first: ``run_id``, ``as_of``,
+    ``status``, ``notebook``, ``section``, ``reason`` (empty frame without a history)."""
+    columns = ["run_id", "as_of", "status", "notebook", "section", "reason"]
+    if not (out_dir / HISTORY_FILE).exists():
+        return pd.DataFrame(columns=columns)
+    with connect(out_dir) as con:
+        return pd.read_sql_query(
+            "SELECT d.run_id, d.as_of, r.status, d.notebook, d.section, d.reason "
+            "FROM degraded d JOIN runs r ON r.run_id = d.run_id "
+            "ORDER BY r.started_at, d.run_id, d.rowid", con)
 
 
 def latest_metrics(out_dir: Path, segment_type: str | None = "all") -> pd.DataFrame:

@@ -15,7 +15,8 @@ exclusive lock on ``reports/``:
    The validated book and the episode table are cached once per run
    (:mod:`analysis.report.cache`);
 4. HTML pages without code (:mod:`analysis.report.pages`), ``tables/index[.<lang>].html``,
-   ``run.json``, a privacy scan of everything written (no ``loan_id`` / ``borrower_id``
+   ``run.json`` (with ``degraded``: the sections a model fit could not estimate, which
+   the pages explain; such a run still publishes, exit 0), a privacy scan of everything written (no ``loan_id`` / ``borrower_id``
    column or value of the input book; :func:`analysis.report.privacy.privacy_scan`);
 5. atomic publish to ``reports/<as_of>/`` (:mod:`analysis.report.publish`), history in
    ``reports/history.sqlite`` (:mod:`analysis.report.history`) and the month list
@@ -62,6 +63,7 @@ from analysis.report.cache import (
     run_key_parts,
     store_book,
 )
+from analysis.report.context import DEGRADED_FILE, read_degraded
 from analysis.report.execute import (
     NotebookFailed,
     RunTimeout,
@@ -144,7 +146,8 @@ class RunState:
     ``month``: the month-end of ``--as-of``, once checked;
     ``notebook_params``: every notebook's parameters, its defaults included;
     ``staging``: the folder being built (None once published); ``failed_nb``: the
-    notebook running when a timeout struck.
+    notebook running when a timeout struck; ``degraded``: the sections the notebooks could
+    not estimate, ``{"notebook", "section", "reason"}`` (:func:`collect_degraded`).
     """
 
     opts: ReportOptions
@@ -166,6 +169,7 @@ class RunState:
     message: str = ""
     published: Path | None = None
     metrics: pd.DataFrame | None = None
+    degraded: list[dict[str, str]] = field(default_factory=list)
 
     @classmethod
     def start(cls, opts: ReportOptions) -> RunState:
@@ -199,6 +203,7 @@ class RunState:
             "notebook_durations_s": self.durations,
             "page_bytes": sizes,
             "timeouts_s": {"cell": opts.cell_timeout_s, "run": opts.run_timeout_s},
+            "degraded": self.degraded,
             "message": message,
         }
 
@@ -361,6 +366,7 @@ def run_notebooks(run: RunState, specs: Sequence[NotebookSpec],
                              max(1.0, min(opts.cell_timeout_s, remaining)), staging,
                              opts.run_timeout_s if capped else None)
             run.durations[spec.stem] = round(time.monotonic() - t, 2)
+            collect_degraded(run, spec.stem)
             run.log(f"[{i}/{len(specs)}] {spec.stem} done in {run.durations[spec.stem]:.1f} s")
     run.failed_nb = None
 
@@ -368,6 +374,7 @@ def run_notebooks(run: RunState, specs: Sequence[NotebookSpec],
 def publish_run(run: RunState, specs: Sequence[NotebookSpec], ids: set[str]) -> None:
     """Step 5: pages, privacy scan, ``run.json``, then the atomic publish of the month."""
     opts, staging = run.opts, run.staging
+    (staging / "tables" / DEGRADED_FILE).unlink(missing_ok=True)  # in run.json, not a table
     run.log("rendering HTML ...")
     target = run.out / publish_name(opts.as_of, str(run.effective.get("segment", "")))
     twins = sorted((set(opts.languages) | month_languages(target)) - {opts.language})
@@ -386,6 +393,17 @@ def publish_run(run: RunState, specs: Sequence[NotebookSpec], ids: set[str]) -> 
     run.message = f"published {target}"
 
 
+def collect_degraded(run: RunState, notebook: str) -> None:
+    """After ``notebook`` ran: add the sections it recorded as degraded
+    (:meth:`analysis.report.context.ReportContext.attempt`, ``tables/_degraded.jsonl``) to
+    ``run.degraded`` with its name, and log them. A degraded run still publishes (exit 0)."""
+    new = read_degraded(run.staging / "tables")[len(run.degraded):] if run.staging else []
+    for rec in new:
+        run.degraded.append({"notebook": notebook, "section": str(rec.get("section", "")),
+                             "reason": str(rec.get("reason", ""))})
+        run.log(f"  degraded: {notebook} {rec.get('section')}: {rec.get('reason')}")
+
+
 def record(run: RunState) -> RunResult:
     """Step 6, whatever happened: keep a failed run's folder and log, record the run in
     the history, update the month list."""
@@ -402,6 +420,7 @@ def record(run: RunState) -> RunResult:
         started_at=run.started, ended_at=ended, duration_s=time.monotonic() - run.t0,
         fingerprint=run.fingerprint, parameters=public_params(run.effective),
         version=package_version(), message=run.message, metrics=run.metrics,
+        degraded=run.degraded,
     )
     try:
         write_months_index(run.out)
@@ -452,7 +471,7 @@ def read_run_info(folder: Path) -> dict | None:
 
 
 __all__ = [
-    "RunLog", "RunResult", "RunState", "check_month", "check_run", "dask_pass",
+    "RunLog", "RunResult", "RunState", "check_month", "check_run", "collect_degraded", "dask_pass",
     "effective_common", "environment", "load_and_validate", "new_staging", "pass_keys",
     "public_params", "publish_run", "read_run_info", "record", "run_notebooks", "run_report",
     "run_report_locked",

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from analysis.errors import EstimationError
+
 DEFAULT_PENALTY = 0.01
 
 
@@ -48,7 +50,10 @@ def fit_pooled_logit(z: np.ndarray, y: np.ndarray, pen: np.ndarray, max_iter: in
                      tol: float = 1e-8) -> np.ndarray:
     """Newton's method for min -loglik/n + 1/2 sum pen_j b_j^2 (binomial quasi-likelihood,
     logit link; ``y`` in [0, 1]). A small ridge (1e-8) keeps unpenalised columns that are
-    constant within the fitted rows (an arm absent from a fold) finite."""
+    constant within the fitted rows (an arm absent from a fold) finite; should a Newton
+    system still be numerically singular, the step is the minimum-norm least-squares one
+    (the limit of a vanishing extra ridge). Raises
+    :class:`~analysis.errors.EstimationError` when the estimates are not finite."""
     n, p = z.shape
     b = np.zeros(p)
     reg = np.diag(pen + 1e-8)
@@ -56,8 +61,14 @@ def fit_pooled_logit(z: np.ndarray, y: np.ndarray, pen: np.ndarray, max_iter: in
         mu = 1.0 / (1.0 + np.exp(-np.clip(z @ b, -30, 30)))
         grad = z.T @ (mu - y) / n + reg @ b
         hess = (z * (mu * (1 - mu))[:, None]).T @ z / n + reg
-        step = np.linalg.solve(hess, grad)
+        try:
+            step = np.linalg.solve(hess, grad)
+        except np.linalg.LinAlgError:
+            step = np.linalg.lstsq(hess, grad, rcond=None)[0]
         b -= step
+        if not np.all(np.isfinite(b)):
+            raise EstimationError("pooled loss model: non-finite estimates (check the loss "
+                                  "rates and the design for missing or infinite values)")
         if np.abs(step).max() < tol:
             break
     return b

@@ -159,3 +159,47 @@ BUILDERS: dict[str, Callable[[Book], Book]] = {
 def stress_book(source: Path, kind: str, out: Path) -> Path:
     """Write the stress book ``kind`` (a key of :data:`BUILDERS`) built from ``source``."""
     return write_book(BUILDERS[kind](load_book(source)), out)
+
+
+# ----------------------------------------------------------------------------- injected fits
+#: ``module:function`` targets (comma-separated) that a report kernel replaces by a fit that
+#: raises ``numpy.linalg.LinAlgError`` (see :func:`singular_fit_site`).
+INJECT_ENV = "OVERDUE_RELIEF_TEST_SINGULAR"
+
+#: The model entry points the notebooks call, by the report section each one feeds.
+ENTRY_POINTS: dict[str, str] = {
+    "causes.attribution": "analysis.report.cache:attribute",
+    "effects.cure": "analysis.effects.estimators:estimate_effects",
+    "effects.time_to_cure": "analysis.effects.survival:analyse_time_to_cure",
+    "effects.placebo": "analysis.effects.diagnostics:placebo",
+    "effects.net_benefit": "analysis.effects.losses:net_benefit",
+    "targeting.policies": "analysis.targeting.policies:compare_policies",
+}
+
+_SITECUSTOMIZE = f'''"""Test-only: replace the model entry points named in ${INJECT_ENV} by a singular fit."""
+import os
+
+_targets = os.environ.get("{INJECT_ENV}", "")
+if _targets:
+    import importlib
+
+    import numpy as np
+
+    for _target in _targets.split(","):
+        _module, _name = _target.split(":")
+
+        def _singular(*args, _name=_name, **kwargs):
+            raise np.linalg.LinAlgError(f"Singular matrix (injected into {{_name}})")
+
+        setattr(importlib.import_module(_module), _name, _singular)
+'''
+
+
+def singular_fit_site(folder: Path) -> Path:
+    """Write a ``sitecustomize.py`` into ``folder`` and return it: with ``folder`` on a
+    report kernel's ``PYTHONPATH`` and :data:`INJECT_ENV` set to ``module:function``
+    targets, the kernel starts with those functions raising ``LinAlgError`` (a numerically
+    impossible fit), before any notebook imports them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "sitecustomize.py").write_text(_SITECUSTOMIZE, encoding="utf-8")
+    return folder

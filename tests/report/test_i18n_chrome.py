@@ -260,7 +260,7 @@ def test_summary_block_caption_and_note_in_language():
                           "n_episodes": [50.0, float("nan")], "is_suppressed": [False, True]})
     rt.summary_block(Ctx(), small, "attribution")
     assert shown[3][0]["share"].tolist() == [0.6, "已隐藏"]
-    assert shown[3][0]["n_episodes"].tolist()[1] == "< 10" and "is_suppressed" not in shown[3][0]
+    assert shown[3][0]["n_episodes"].tolist()[1] == "已隐藏" and "is_suppressed" not in shown[3][0]
     df, caption = shown[1]
     assert caption == "纾困策略比较"
     assert df.iloc[0].tolist() == ["学习所得规则", "见精准纾困页面所列规则", 1.0]

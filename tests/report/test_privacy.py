@@ -23,7 +23,7 @@ def _table() -> pd.DataFrame:
         {
             "segment": ["micro", "sole", "indiv", "other"],
             "n": [5, 10, 250, None],
-            "cure_rate": [0.2, 0.5, 0.61, 0.3],
+            "effect": [0.2, 0.5, 0.61, 0.3],
             "ci_lower": [0.0, 0.2, 0.55, 0.1],
             "term_months": [12, 12, 24, 36],
         }
@@ -35,11 +35,11 @@ def test_rows_below_min_cell_are_blanked_not_dropped():
     assert len(out) == 4
     assert list(out["segment"]) == ["micro", "sole", "indiv", "other"]
     assert list(out[SUPPRESSED_FLAG]) == [True, False, False, True]
-    assert out.loc[0, ["n", "cure_rate", "ci_lower"]].isna().all()
+    assert out.loc[0, ["n", "effect", "ci_lower"]].isna().all()
     # exactly min_cell is shown
-    assert out.loc[1, "cure_rate"] == 0.5 and out.loc[1, "n"] == 10
+    assert out.loc[1, "effect"] == 0.5 and out.loc[1, "n"] == 10
     # a missing count cannot be checked, so it is suppressed too
-    assert out.loc[3, ["cure_rate"]].isna().all()
+    assert out.loc[3, ["effect"]].isna().all()
     # labels kept
     assert list(out["term_months"]) == [12, 12, 24, 36]
 
@@ -62,10 +62,10 @@ def test_smallest_count_decides():
 def test_display_marks_suppressed_cells():
     shown = for_display(suppress(_table(), 10, keep=["term_months"]), 10)
     assert SUPPRESSED_FLAG not in shown.columns
-    assert shown.loc[0, "n"] == "< 10"
-    assert shown.loc[0, "cure_rate"] == "suppressed"
+    assert shown.loc[0, "n"] == "suppressed"  # not "< 10": a complementary cell need not be small
+    assert shown.loc[0, "effect"] == "suppressed"
     assert shown.loc[2, "n"] == 250
-    assert shown.loc[2, "cure_rate"] == 0.61
+    assert shown.loc[2, "effect"] == 0.61
 
 
 def test_identifier_columns_refused():

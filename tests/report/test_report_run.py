@@ -197,3 +197,53 @@ def test_refresh_twice_does_the_work_once(book, tmp_path):
     changed = refresh(replace(opts, params=("min_cell=20",)))  # other parameters: runs
     assert changed is not None and changed.exit_code == 0
     assert list(_history(out)["status"]) == ["ok", "ok", "ok"]
+
+
+# A stand-in page with one section that a singular fit costs, and one that succeeds.
+DEGRADED_BODY = (
+    "import numpy as np\n"
+    "from analysis.report.context import open_context\n"
+    "ctx = open_context(data_dir=data_dir, as_of=as_of, min_cell=min_cell,"
+    " tables_dir=tables_dir, language=language)\n"
+    "surv, reason = ctx.attempt('effects.time_to_cure', np.linalg.inv, np.zeros((2, 2)))\n"
+    "ok, none = ctx.attempt('effects.placebo', np.linalg.inv, np.eye(2))\n"
+    "assert surv is None and ok is not None and none is None\n"
+    "print(reason)"
+)
+
+
+def test_degraded_section_is_recorded_and_the_run_publishes(book, good_notebooks, tmp_path):
+    """A section whose fit is singular: exit 0, the page goes on, run.json and the history
+    name the section (notebook, section, reason in the report language); a good run's
+    ``degraded`` is empty; the record file is not published as a table."""
+    out = tmp_path / "reports"
+    write_notebook(good_notebooks / "02_model.ipynb", DEGRADED_BODY, title="Model")
+    res = run_report(_opts(book, good_notebooks, out, language="zh-CN"))
+    assert res.exit_code == 0 and res.status == "ok", res.message
+    info = pd.read_json(res.path / "run.json", typ="series")
+    assert len(info["degraded"]) == 1
+    rec = info["degraded"][0]
+    assert (rec["notebook"], rec["section"]) == ("02_model", "effects.time_to_cure")
+    assert "方程组奇异" in rec["reason"] and "Singular matrix" in rec["reason"]
+    assert sorted(p.name for p in (res.path / "tables").iterdir() if p.suffix != ".html") == [
+        "kpis.csv"]
+    con = sqlite3.connect(out / "history.sqlite")
+    rows = con.execute("SELECT run_id, notebook, section FROM degraded").fetchall()
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        con.execute("DELETE FROM degraded")
+    con.close()
+    assert rows == [(res.run_id, "02_model", "effects.time_to_cure")]
+    (good_notebooks / "02_model.ipynb").unlink()
+    again = run_report(_opts(book, good_notebooks, out, language="zh-CN"))
+    assert again.exit_code == 0
+    assert pd.read_json(again.path / "run.json", typ="series")["degraded"] == []
+
+
+def test_bug_inside_a_guarded_step_still_fails_the_run(book, good_notebooks, tmp_path):
+    """A programming error (KeyError) in a guarded step is not a degraded section: exit 1."""
+    out = tmp_path / "reports"
+    write_notebook(good_notebooks / "02_model.ipynb", DEGRADED_BODY.replace(
+        "np.linalg.inv, np.zeros((2, 2))", "lambda: {}['no_such_column']"), title="Model")
+    res = run_report(_opts(book, good_notebooks, out))
+    assert res.exit_code == 1 and "KeyError" in res.message and "02_model" in res.message
+    assert not (out / AS_OF).exists()
