@@ -58,6 +58,7 @@ from analysis.dask.partition import (
     copartition,
     n_partitions_for,
 )
+from analysis.dask.realign import SOURCE_ROW, aligned_source
 from analysis.dask.validate import validate_book_dask
 from analysis.data.book import Book
 from analysis.data.checks import book_measures
@@ -289,7 +290,9 @@ def load_book_dask(
     loan count read from Parquet footers). With ``align`` (and no ``npartitions``), a book
     written in loan-aligned Parquet parts is read part by part without the shuffle when
     the footers prove the alignment or validation in this process confirmed it
-    (:mod:`analysis.dask.aligned`). ``validate=True`` first runs
+    (:mod:`analysis.dask.aligned`); a book in any other layout (one file per table,
+    parts by month, CSV) is read from its loan-aligned copy in the cache of
+    :mod:`analysis.dask.realign`, written on first use. ``validate=True`` first runs
     :func:`analysis.dask.validate.validate_book_dask` and raises
     ``analysis.data.BookValidationError`` with its report when the book is invalid.
     ``scheduler`` is accepted for symmetry with the CLI; open the cluster with
@@ -305,6 +308,7 @@ def load_book_dask(
             raise BookValidationError(report)
     frames: dict[str, Any] = {}
     paths: dict[str, Path] = {}
+    src = aligned_source(base) if align and npartitions is None else None
     for table in LOAN_TABLES:
         path = table_path(base, table)
         if path is None:
@@ -312,6 +316,8 @@ def load_book_dask(
                 raise InputError(f"{base}: required table {table!r} has no file "
                                  f"({table}.parquet, {table}.csv or {table}/)")
             continue
+        if src is not None and table in src.tables:
+            path = src.path(table)
         frames[table] = _read_table(path)
         paths[table] = path
     small = _small_tables(base)
@@ -323,7 +329,7 @@ def load_book_dask(
         else:
             npartitions = len(alignment.units)
     if npartitions is None:
-        rows, _ = table_size(base, "loans")
+        rows, _ = table_size(paths["loans"].parent if src is not None else base, "loans")
         n_loans = rows if rows is not None else len(frames["loans"])
         npartitions = n_partitions_for(n_loans, loans_per_partition)
     return DaskBook(
@@ -359,6 +365,8 @@ def _small_tables(base: Path) -> dict[str, pd.DataFrame | None]:
 def _prepare_piece(table: str, df: pd.DataFrame) -> pd.DataFrame:
     """A piece of ``table`` typed as :func:`analysis.data.load_book` types it (IDs as text,
     dates ``datetime64[ns]``, defaults such as ``write_off = 0`` filled)."""
+    if SOURCE_ROW in df.columns:  # the label of the aligned cache, not a column of the book
+        df = df.drop(columns=SOURCE_ROW)
     ld = Loaded(table, table, "parquet", normalise_dtypes(df))
     return coerce(ld, Report(Path(table)))[0].reset_index(drop=True)
 

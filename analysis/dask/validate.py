@@ -30,8 +30,14 @@ Known drawbacks
 Counts agree with the pandas report exactly. When a check fails for more than five rows,
 the examples shown may be other failing rows than the pandas path shows (pandas lists
 key checks in loan order, this path in source-row order); report rows may come in a
-different order. Hive-style sub-folders inside a table folder are not read as columns. A
-CSV table is one task (use Parquet parts for large tables).
+different order. Hive-style sub-folders inside a table folder are not read as columns
+(except through the aligned cache, which reads them as the pandas loader does).
+
+A book that is not loan-aligned (one file per table, parts by month, CSV) is validated
+from its loan-aligned copy (:mod:`analysis.dask.realign`): steps 2-3 then run per cached
+part and per group, and every report row names the source's file, part and row, which the
+copy keeps. A CSV table that cannot be rewritten (a malformed header or text) is read as
+one task on the client, as before.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ import pandas as pd
 
 from analysis.dask.aligned import find_alignment, remember
 from analysis.dask.partition import BUCKET, copartition, n_partitions_for
+from analysis.dask.realign import SOURCE_ROW, AlignedSource, aligned_source
 from analysis.data.checks import (
     book_measures,
     check_cause_map,
@@ -140,6 +147,28 @@ def _check_part(
         return rep.records(), None
     if fmt == "csv" and not columns_ok(ld.file, table, list(ld.df.columns), len(ld.df), rep):
         return rep.records(), None
+    return _check_loaded(ld, rep, measure_codes, keep)
+
+
+def _check_cached_part(
+    data_dir: Path, table: str, path: str, desc: dict, measure_codes: list[str],
+    keep: tuple[str, ...],
+) -> tuple[list[dict], pd.DataFrame | None]:
+    """:func:`_check_part` for a part of the aligned cache (:mod:`analysis.dask.realign`):
+    its rows in source order, labelled and named as in the source (``desc``)."""
+    import pyarrow.parquet as pq
+
+    rep = _LabelledReport(data_dir)
+    df = pq.read_table(path).to_pandas().sort_values(SOURCE_ROW, kind="stable")
+    df = df.set_index(SOURCE_ROW)
+    df.index.name = None
+    ld = Loaded(table, desc["file"], desc["fmt"], df, desc["parts"])
+    return _check_loaded(ld, rep, measure_codes, keep)
+
+
+def _check_loaded(ld: Loaded, rep: _LabelledReport, measure_codes: list[str],
+                  keep: tuple[str, ...]) -> tuple[list[dict], pd.DataFrame | None]:
+    """Type and value-check one read part; its report records and typed key columns."""
     df, rawnull = coerce(ld, rep)
     check_values(ld, df, rawnull, rep, measure_codes)
     keys = df[[c for c in keep if c in df.columns]].copy()
@@ -291,7 +320,8 @@ def validate_book_dask(
     key = (_files_fingerprint(base), npartitions, align) if base.is_dir() else None
     if key is not None and key in _DONE:
         return _DONE[key]
-    report = _validate(base, npartitions, align)
+    src = aligned_source(base) if align and npartitions is None and base.is_dir() else None
+    report = _validate(base, npartitions, align, src)
     if key is not None:
         _DONE.clear()
         _DONE[key] = report
@@ -346,15 +376,41 @@ class _PartTasks:
     part_paths: dict[str, list[str]] = field(default_factory=dict)
 
 
-def _part_tasks(base: Path, located: dict[str, Path], codes: list[str], rep: Report
-                ) -> _PartTasks:
+def _cached_tasks(out: _PartTasks, base: Path, name: str, src: AlignedSource,
+                  located: dict[str, Path], codes: list[str], rep: Report) -> None:
+    """The tasks of a loan table read from the aligned cache, one per cached part,
+    naming the source's file, parts and rows."""
+    import pyarrow.parquet as pq
+    from dask import delayed
+
+    desc = src.tables[name]
+    files = [str(f) for f in sorted(src.path(name).glob("*.parquet"))]
+    out.n_rows[name] = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    columns = desc["columns"] or _columns_of(located[name])
+    if columns is not None and not columns_ok(desc["file"], name, columns, out.n_rows[name],
+                                              rep):
+        return
+    out.lds[name] = (desc["file"], desc["fmt"], desc["parts"])
+    tasks = [delayed(_check_cached_part, nout=2)(base, name, f, desc, codes, KEY_COLUMNS[name],
+                                                 dask_key_name=f"validate-part-{name}-{i}")
+             for i, f in enumerate(files)]
+    out.records += [t[0] for t in tasks]
+    out.key_frames[name] = [t[1] for t in tasks]
+    out.part_paths[name] = [os.path.realpath(f) for f in files]
+
+
+def _part_tasks(base: Path, located: dict[str, Path], codes: list[str], rep: Report,
+                src: AlignedSource | None = None) -> _PartTasks:
     """One task per Parquet part of each loan table (a CSV file, or a folder without
-    parts, is checked on the client at once)."""
+    parts, is checked on the client at once), or per part of the aligned cache ``src``."""
     from dask import delayed
 
     out = _PartTasks()
     for name in KEY_COLUMNS:
         if name not in located:
+            continue
+        if src is not None and name in src.tables:
+            _cached_tasks(out, base, name, src, located, codes, rep)
             continue
         path = located[name]
         fmt = "parquet" if (path.is_dir() or path.suffix == ".parquet") else "csv"
@@ -407,22 +463,36 @@ def _shuffled_cross(base: Path, parts: _PartTasks, npartitions: int | None) -> l
             for k in range(n)]
 
 
+def _signal_columns(located: dict[str, Path], src: AlignedSource | None) -> list[str]:
+    """The column names of ``signals`` (a CSV's header from the aligned cache's record)."""
+    if src is not None and "signals" in src.tables and src.tables["signals"]["columns"]:
+        return list(src.tables["signals"]["columns"])
+    path = located["signals"]
+    if not (path.is_dir() or path.suffix == ".parquet"):  # CSV: its header
+        try:
+            return [str(c).strip() for c in pd.read_csv(path, nrows=0, encoding="utf-8-sig")]
+        except (ValueError, OSError, UnicodeDecodeError):
+            return []
+    return _columns_of(path) or []
+
+
 def _counts(located: dict[str, Path], parts: _PartTasks, meas: pd.DataFrame,
-            months: tuple | None) -> dict:
+            months: tuple | None, src: AlignedSource | None = None) -> dict:
     """Sizes of the book for the report's message (rows from the parts)."""
     n_rows = parts.n_rows
     counts = {"loans": n_rows.get("loans", 0), "loan_months": n_rows.get("performance", 0),
               "relief": n_rows.get("relief", 0), "measures": len(meas),
               "reasons": n_rows.get("reasons", 0)}
     if "signals" in located:
-        counts["signal_columns"] = max(len(_columns_of(located["signals"]) or []) - 2, 0)
+        counts["signal_columns"] = max(len(_signal_columns(located, src)) - 2, 0)
     if months is not None and pd.notna(months[0]):
         counts["first_month"] = pd.Timestamp(months[0]).strftime("%Y-%m")
         counts["last_month"] = pd.Timestamp(months[1]).strftime("%Y-%m")
     return counts
 
 
-def _validate(base: Path, npartitions: int | None, align: bool) -> ValidationReport:
+def _validate(base: Path, npartitions: int | None, align: bool,
+              src: AlignedSource | None = None) -> ValidationReport:
     import dask
     from dask import delayed
 
@@ -434,11 +504,12 @@ def _validate(base: Path, npartitions: int | None, align: bool) -> ValidationRep
     located = _locate_all(base, rep)
     small_lds, small_dfs, meas = _check_small(located, rep)
     # loan tables: per part, then per loan partition
-    parts = _part_tasks(base, located, list(meas["code"]), rep)
+    parts = _part_tasks(base, located, list(meas["code"]), rep, src)
     key_frames = parts.key_frames
     reason_codes = None
     cross = []
-    al_paths = {name: located[name] for name in KEY_COLUMNS if name in located}
+    al_paths = {name: src.path(name) if src is not None and name in src.tables else located[name]
+                for name in KEY_COLUMNS if name in located}
     al = find_alignment(al_paths, 2**62) if align and npartitions is None else None
     groups = _group_frames(al, key_frames, parts.part_paths) if al is not None else None
     if groups is not None:
@@ -464,18 +535,18 @@ def _validate(base: Path, npartitions: int | None, align: bool) -> ValidationRep
                                   and len(np.unique(hashes)) == len(hashes))
         remember(al_paths, confirmed)
         if not confirmed:
-            return _validate(base, npartitions, False)
+            return _validate(base, npartitions, False, src)
         cross_out = [r for r, _, _ in cross_out]
     if months:
         spans = [m for m in months if m is not None]
         months = (min(s[0] for s in spans), max(s[1] for s in spans)) if spans else None
     records = rep.records() + _flat([part_out, cross_out])
     tail = _LabelledReport(base)
-    _cause_map_on_client(base, located, small_lds, small_dfs, rc, tail)
+    _cause_map_on_client(base, located, small_lds, small_dfs, rc, tail, src)
     records += tail.records()
     table = merge_records(records)
     return ValidationReport(table=table, data_dir=base,
-                            counts=_counts(located, parts, meas, months))
+                            counts=_counts(located, parts, meas, months, src))
 
 
 def _group_frames(al: Any, key_frames: dict[str, list], part_paths: dict[str, list[str]]
@@ -518,14 +589,14 @@ def _file_name(path: Path) -> str:
     return path.name + ("/" if path.is_dir() else "")
 
 
-def _cause_map_on_client(base, located, small_lds, small_dfs, reasons, rep) -> None:
+def _cause_map_on_client(base, located, small_lds, small_dfs, reasons, rep, src=None) -> None:
     """``io``'s ``check_cause_map`` with the signal columns and the reasons' codes."""
     if "cause_map" not in small_dfs:
         return
     lds = {"cause_map": small_lds["cause_map"]}
     dfs = {"cause_map": small_dfs["cause_map"]}
     if "signals" in located:
-        cols = _columns_of(located["signals"]) or []
+        cols = _signal_columns(located, src)
         lds["signals"] = Loaded("signals", _file_name(located["signals"]), "parquet",
                                      pd.DataFrame(columns=cols))
         dfs["signals"] = lds["signals"].df
