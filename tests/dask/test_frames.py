@@ -21,21 +21,14 @@ from analysis.dask.sample import allocate, sample_episodes, stratified_mean
 from analysis.dask.validate import validate_book_dask
 from analysis.data import load_book, validate_book
 from analysis.episodes import build_episodes
-from tests.helpers.dask import resplit as _resplit
+from tests.helpers.dask import misaligned_book
 
 SEGMENTS = (None, "borrower_type")
 
 
 @pytest.fixture(scope="module")
 def book_dir(tmp_path_factory) -> Path:
-    from analysis.synthetic.generate import generate_book
-
-    d = tmp_path_factory.mktemp("dask_book")
-    generate_book(600, 11, d, chunk_loans=200)
-    _resplit(d, "performance", [0.07, 0.61, 0.02, 0.30])
-    _resplit(d, "signals", [0.5, 0.5])
-    _resplit(d, "relief", [0.2, 0.8])
-    return d
+    return misaligned_book(tmp_path_factory.mktemp("dask_book"))
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ from analysis.report.context import open_context
 from analysis.report.options import ReportOptions
 from analysis.report.params import default_notebooks_dir
 from analysis.report.runner import run_report
+from tests.helpers.dask import misaligned_book
 
 AS_OF = "2024-06"
 KPI_TABLES = ("kpis", "portfolio_mix", "overdue_rates", "roll_rates", "vintage_curves",
@@ -29,14 +30,8 @@ KPI_TABLES = ("kpis", "portfolio_mix", "overdue_rates", "roll_rates", "vintage_c
 
 @pytest.fixture(scope="module")
 def book_dir(tmp_path_factory) -> Path:
-    from analysis.synthetic.generate import generate_book
-    from tests.helpers.dask import resplit as _resplit
-
-    d = tmp_path_factory.mktemp("dask_report_book")
-    generate_book(600, 11, d, chunk_loans=200)
-    _resplit(d, "performance", [0.07, 0.61, 0.02, 0.30])
-    _resplit(d, "signals", [0.5, 0.5])
-    return d
+    return misaligned_book(tmp_path_factory.mktemp("dask_report_book"),
+                           tables=("performance", "signals"))
 
 
 @pytest.fixture(scope="module")

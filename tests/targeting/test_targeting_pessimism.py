@@ -15,9 +15,8 @@ from analysis.targeting import (
     fit_policy_tree,
     leaf_values,
 )
+from tests.helpers.targeting import ARMS
 from tests.helpers.targeting import frame as base_frame
-
-ARMS = ("none", "a", "b")
 
 
 def _frame(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
