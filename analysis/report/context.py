@@ -210,8 +210,9 @@ class ReportContext:
 
     @property
     def t(self) -> Translator:
-        """The translator of ``language`` (:func:`analysis.report.i18n.catalogue.translator`)."""
-        return translator(self.language)
+        """The translator of ``language`` (:func:`analysis.report.i18n.catalogue.translator`),
+        withholding counts below ``min_cell`` in sentences (:meth:`Translator.count`)."""
+        return translator(self.language).with_min_cell(self.min_cell)
 
     @property
     def segment_label(self) -> str:

@@ -32,6 +32,7 @@ but :mod:`analysis.report.i18n.fonts`. An unknown language raises
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import string
@@ -100,6 +101,7 @@ class Translator:
 
     language: str
     fallback: bool = False  # True: English labels because no CJK font is installed
+    min_cell: int = 1  # counts below this read "fewer than min_cell" (:meth:`count`)
 
     @property
     def messages(self) -> dict[str, str]:
@@ -134,6 +136,21 @@ class Translator:
         """An amount in CNY, whole yuan."""
         return self("format.suppressed") if self._missing(x) else self("format.money", value=x)
 
+    def count(self, n: float | None) -> str:
+        """A count of loans or episodes, as an integer with thousands separators; a count
+        below ``min_cell`` (1..min_cell-1) reads "fewer than min_cell", so no page
+        sentence discloses a cell the tables suppress. Zero is shown: it is no cell."""
+        if self._missing(n):
+            return self("format.suppressed")
+        n = int(n)
+        if 0 < n < self.min_cell:
+            return self("format.fewer_than", min_cell=f"{self.min_cell:,}")
+        return f"{n:,}"
+
+    def with_min_cell(self, min_cell: int) -> Translator:
+        """This translator with counts below ``min_cell`` withheld (see :meth:`count`)."""
+        return dataclasses.replace(self, min_cell=int(min_cell))
+
     def month(self, ts: Any) -> str:
         """A month ("2024-06" / "2024年06月")."""
         t = pd.Timestamp(ts)
@@ -164,7 +181,7 @@ class Translator:
         """The translator for figure labels: this one if its script can be drawn."""
         if self.language == "en" or configure_matplotlib(self.language):
             return self
-        return Translator("en", fallback=True)
+        return Translator("en", fallback=True, min_cell=self.min_cell)
 
 
 def translator(language: str = "en") -> Translator:

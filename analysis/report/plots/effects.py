@@ -65,7 +65,7 @@ def forest_plot(table: pd.DataFrame, outcome: str = "cure", estimand: str = "ATE
             ax.errorbar(r["estimate"], i, xerr=[[r["estimate"] - r["ci_low"]], [r["ci_high"] - r["estimate"]]],
                         fmt="o", color=c, capsize=3, lw=1.5, label="_")
         else:
-            ax.annotate(tr("effects.plot.no_estimate_treated", n=int(r["n_treated"])), xy=(0, i),
+            ax.annotate(tr("effects.plot.no_estimate_treated", n=tr.count(r["n_treated"])), xy=(0, i),
                         fontsize=8, color=_GREY, va="center")
     if show_naive and method != "naive":
         nv = d[d["method"] == "naive"].set_index(["measure", "segment"])

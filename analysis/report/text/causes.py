@@ -79,8 +79,8 @@ def status_text(att: Any, t: Translator) -> str:
 
     ``att``: an :class:`analysis.causes.Attribution`.
     """
-    head = t("causes.text.status", episodes=f"{att.info['n_episodes']:,}",
-             labelled=f"{att.info['n_labelled']:,}", method=method_name(t, att.method))
+    head = t("causes.text.status", episodes=t.count(att.info["n_episodes"]),
+             labelled=t.count(att.info["n_labelled"]), method=method_name(t, att.method))
     if not att.notes:
         return head
     notes = "\n".join(f"- {n}" for n in att.notes)

@@ -121,9 +121,9 @@ def conclusions(effects: pd.DataFrame, net: pd.DataFrame | None = None,
     for m in sorted(eff["measure"].unique()):
         parts = _effect_parts(t, eff, evalues, m, method) + _net_part(t, net, m)
         if parts:
-            n = int(eff[eff["measure"] == m]["n_treated"].max())
+            n = eff[eff["measure"] == m]["n_treated"].max()
             lines.append(t("effects.conclusion.measure_line", measure=t.category("measure", m),
-                           n=f"{n:,}"))
+                           n=t.count(n)))
             lines += [f"  - {p}" for p in parts]
     lines += _best_by_family(t, effects, method)
     lines += ["", t("effects.conclusion.caveats")]
@@ -141,7 +141,7 @@ def analysed_text(counts: dict[str, int], notes: list[str], attributed: bool,
     """
     if counts:
         sep = t.messages.get("format.list_sep", ", ")  # "、" in Chinese where defined
-        items = sep.join(t("effects.text.analysed_item", outcome=outcome_name(t, o), n=f"{n:,}")
+        items = sep.join(t("effects.text.analysed_item", outcome=outcome_name(t, o), n=t.count(n))
                           for o, n in counts.items())
         head = t("effects.text.analysed", counts=items)
     else:

@@ -128,9 +128,9 @@ def headline_sentences(kpis: pd.DataFrame, t: Translator, month: str) -> list[st
     n_active, _ = get("n_loans_active")
     bal, _ = get("balance_active")
     if not math.isnan(n_active):
-        out.append(t("narrative.book_size", month=month_text, loans=f"{n_active:,.0f}",
+        out.append(t("narrative.book_size", month=month_text, loans=t.count(n_active),
                      balance=t.money(bal)) if not math.isnan(bal) else
-                   t("narrative.book_size_no_balance", month=month_text, loans=f"{n_active:,.0f}"))
+                   t("narrative.book_size_no_balance", month=month_text, loans=t.count(n_active)))
     od, _ = get("overdue_rate_balance")
     r90, _ = get("rate_90plus_balance")
     npl, _ = get("npl_ratio_balance")
@@ -144,8 +144,8 @@ def headline_sentences(kpis: pd.DataFrame, t: Translator, month: str) -> list[st
     cure, n_cure = get("cure_rate")
     dflt, n_dflt = get("default_rate")
     if not (math.isnan(cure) or math.isnan(dflt)):
-        out.append(t("narrative.cure_default", cure=t.pct(cure), n_cure=f"{n_cure:,.0f}",
-                     default=t.pct(dflt), n_default=f"{n_dflt:,.0f}"))
+        out.append(t("narrative.cure_default", cure=t.pct(cure), n_cure=t.count(n_cure),
+                     default=t.pct(dflt), n_default=t.count(n_dflt)))
     elif "cure_rate" in k.index:
         out.append(t("narrative.cure_suppressed"))
     loss, _ = get("loss_rate")

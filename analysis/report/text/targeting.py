@@ -213,7 +213,7 @@ def policy_frame(df: pd.DataFrame, t: Translator, rules: dict[str, Any] | None =
 
 def compared_sentence(n_episodes: int, arms: list[str], t: Translator) -> str:
     """"Compared on N episodes (measures compared: ...)" for the top of the page."""
-    return t("targeting.compared_on", episodes=f"{n_episodes:,}",
+    return t("targeting.compared_on", episodes=t.count(n_episodes),
              measures=t("format.list_sep").join(measure_name(a, t) for a in arms))
 
 
