@@ -1,4 +1,8 @@
 # overdue-relief: `make help` lists the targets. Scheduled runs use these too.
+# Extras (pyproject.toml): core = the library and scheduled report runs; [lab] JupyterLab
+# and live tables; [dask] the distributed engine; [sql] SQL sources in import specs; [dev]
+# tests, lint, hooks (and every other extra). requirements.lock pins core + [dask] for
+# scheduled hosts (`make lock` refreshes it; docs/operations.md).
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -7,11 +11,20 @@ DATA   ?= data/synthetic
 LOANS  ?= 20000
 SEED   ?= 1
 OUT    ?= reports
+# the Python the lock is resolved for: the scheduled hosts' (and CI's) version
+LOCK_PYTHON ?= 3.11.7
 
 .DEFAULT_GOAL := help
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
+	@echo "extras: pip install 'overdue-relief'        core: library + scheduled report runs"
+	@echo "        pip install 'overdue-relief[lab]'   + JupyterLab, live tables"
+	@echo "        pip install 'overdue-relief[dask]'  + the Dask engine (client and workers)"
+	@echo "        pip install 'overdue-relief[sql]'   + SQL sources in import specs"
+	@echo "        pip install 'overdue-relief[dev]'   + tests, lint, hooks and all the above (make venv)"
+	@echo "lock:   pip install -r requirements.lock && pip install --no-deps overdue_relief-*.whl"
+	@echo "        (scheduled hosts; docs/operations.md)"
 
 $(STAMP): pyproject.toml
 	@# A CJK font for Chinese figures, where this machine lets us install one (else English labels).
@@ -52,6 +65,22 @@ test-slow: $(STAMP) ## run the slow statistical checks (coverage over many seeds
 test-stress: $(STAMP) ## publish a report on every awkward book of the stress corpus and check its tables (~15 min)
 	$(PY) -m pytest -m stress -q
 
+test-ops: $(STAMP) ## install and operations checks: wheel on a fresh venv, PostgreSQL source, refresh after a version bump (~3 min)
+	$(PY) -m pytest -m slow -q tests/test_packaging.py tests/report/test_ops_execute.py \
+	  tests/report/test_ops_run.py tests/importers/test_ops_sql.py
+
+lock: $(STAMP) ## pin core + [dask] at the versions tested in .venv into requirements.lock (uv)
+	$(PY) -m pip freeze --exclude-editable | grep -iv '^overdue.relief' > $(VENV)/lock-constraints.txt
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dask --python-version $(LOCK_PYTHON) \
+	  --python-platform linux --constraint $(VENV)/lock-constraints.txt --annotation-style line \
+	  --custom-compile-command "make lock" -o requirements.lock -q
+
+wheel: $(STAMP) ## build build/dist/overdue_relief-<version>-py3-none-any.whl (notebooks included)
+	$(PY) -m pip wheel --no-deps --no-build-isolation -w build/dist .
+
+hooks: $(STAMP) ## install the pre-commit hooks (ruff, stripped notebooks, whitespace) in this clone
+	$(VENV)/bin/pre-commit install
+
 lint: $(STAMP) ## ruff on the package, tests, benchmarks and notebooks (CI runs it first)
 	$(PY) -m ruff check analysis tests benchmarks notebooks
 
@@ -64,4 +93,5 @@ bench: $(STAMP) ## run the benchmarks (minutes; writes benchmarks/results/)
 clean: ## remove the venv and generated data
 	rm -rf $(VENV) data/synthetic
 
-.PHONY: help venv synth demo report refresh test test-slow test-stress lint lab bench clean
+.PHONY: help venv synth demo report refresh test test-slow test-stress test-ops lock wheel hooks \
+	lint lab bench clean

@@ -4,6 +4,8 @@ subcommand has ``--help`` (the loop picks up commands added later)."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import subprocess
 import sys
@@ -15,10 +17,13 @@ import yaml
 from analysis.cli.main import build_parser, main
 
 ROOT = Path(__file__).resolve().parents[1]
+PROJECT = "overdue-relief"
 #: conda ships these pip extras as packages of their own: (pip name, extra) -> conda name.
 EXTRA_PACKAGES = {("dask", "distributed"): "distributed"}
 #: environment.yml entries that are not dependencies of the package.
 CONDA_ONLY = {"python", "pip"}
+#: what must never be a core dependency: every Dask worker and scheduled host installs core.
+NOT_CORE = {"jupyterlab", "itables", "dask", "distributed", "pytest", "playwright", "ruff"}
 
 
 def _toml() -> dict:
@@ -38,40 +43,84 @@ def _split(req: str) -> tuple[str, set[str], str]:
     return name, extras, m.group(3).replace(" ", "")
 
 
-def _pip_deps() -> dict[str, str]:
+def _pip_groups() -> dict[str, dict[str, str]]:
+    """pyproject.toml: group ('core' or the extra's name) -> {package: lower bound}; the
+    self-reference of ``[dev]`` (``overdue-relief[lab,...]``) is left out."""
     project = _toml()["project"]
-    reqs = list(project["dependencies"])
-    for extra in project.get("optional-dependencies", {}).values():
-        reqs += extra
-    out: dict[str, str] = {}
-    for r in reqs:
-        name, extras, spec = _split(r)
-        out[name] = spec
-        for e in extras:
-            if (name, e) in EXTRA_PACKAGES:
-                out[EXTRA_PACKAGES[(name, e)]] = spec
+    groups = {"core": list(project["dependencies"]), **project.get("optional-dependencies", {})}
+    out: dict[str, dict[str, str]] = {}
+    for group, reqs in groups.items():
+        deps = out.setdefault(group, {})
+        for r in reqs:
+            name, extras, spec = _split(r)
+            if name == PROJECT:
+                continue
+            deps[name] = spec
+            for e in extras:
+                if (name, e) in EXTRA_PACKAGES:
+                    deps[EXTRA_PACKAGES[(name, e)]] = spec
     return out
 
 
-def _conda_deps() -> dict[str, str]:
-    env = yaml.safe_load((ROOT / "environment.yml").read_text())
-    out: dict[str, str] = {}
+def _conda_groups(text: str | None = None) -> dict[str, dict[str, str]]:
+    """environment.yml: the same mapping, a group opened by a ``# core`` or ``# [extra]``
+    comment line (YAML drops comments, so the groups are read from the text)."""
+    text = (ROOT / "environment.yml").read_text() if text is None else text
+    env = yaml.safe_load(text)
     for dep in env["dependencies"]:
         if isinstance(dep, dict):  # the pip: section installs the package itself (-e .)
             assert set(dep) == {"pip"} and all(p.startswith("-e") for p in dep["pip"]), dep
+    out: dict[str, dict[str, str]] = {}
+    group = None
+    for line in text.split("dependencies:", 1)[1].splitlines():
+        heading = re.fullmatch(r"\s*#\s*(core|\[([a-z]+)\])\s*", line)
+        if heading:
+            group = heading.group(2) or "core"
             continue
-        name, _, spec = _split(dep)
-        if name not in CONDA_ONLY:
-            out[name] = spec
+        item = re.fullmatch(r"\s*-\s*([^\s#:]+)\s*(#.*)?", line)
+        if not item:
+            continue
+        name, _, spec = _split(item.group(1))
+        if name in CONDA_ONLY:
+            continue
+        assert group is not None, f"environment.yml: {name} before any '# core' / '# [extra]' line"
+        out.setdefault(group, {})[name] = spec
     return out
 
 
-def test_environment_yml_and_pyproject_list_the_same_dependencies():
-    pip, conda = _pip_deps(), _conda_deps()
-    assert sorted(set(pip) - set(conda)) == [], "in pyproject.toml only"
-    assert sorted(set(conda) - set(pip)) == [], "in environment.yml only"
-    differ = {n: (pip[n], conda[n]) for n in pip if pip[n] != conda[n]}
-    assert differ == {}, "version bounds differ (pyproject, environment.yml)"
+def test_environment_yml_and_pyproject_list_the_same_dependencies_in_the_same_groups():
+    pip, conda = _pip_groups(), _conda_groups()
+    assert sorted(pip) == sorted(conda), "groups differ (pyproject, environment.yml)"
+    for group in pip:
+        only_pip = sorted(set(pip[group]) - set(conda[group]))
+        only_conda = sorted(set(conda[group]) - set(pip[group]))
+        assert (only_pip, only_conda) == ([], []), f"[{group}]: (pyproject only, environment.yml only)"
+        differ = {n: (s, conda[group][n]) for n, s in pip[group].items() if s != conda[group][n]}
+        assert differ == {}, f"[{group}]: version bounds differ (pyproject, environment.yml)"
+
+
+def test_the_sync_check_sees_a_moved_or_changed_dependency():
+    """The comparison above can fail: a package under the wrong heading or with another
+    bound is a difference."""
+    text = (ROOT / "environment.yml").read_text()
+    moved = text.replace("  - jupyterlab>=4.0\n", "").replace("  # core\n", "  # core\n  - jupyterlab>=4.0\n")
+    assert "jupyterlab" in _conda_groups(moved)["core"]
+    assert _conda_groups(moved)["core"] != _pip_groups()["core"]
+    bumped = text.replace("pandas>=2.1", "pandas>=2.2")
+    assert _conda_groups(bumped)["core"]["pandas"] == ">=2.2" != _pip_groups()["core"]["pandas"]
+
+
+def test_core_is_lean_and_dev_pulls_every_extra():
+    """A scheduled host or a Dask worker installs core: no JupyterLab, no Dask, no test
+    tools. ``make venv`` installs ``[dev]``, which must bring every other extra (CI tests
+    them all)."""
+    groups = _pip_groups()
+    assert set(groups["core"]) & NOT_CORE == set()
+    assert {"lab", "dask", "sql", "dev"} <= set(groups)
+    dev = [r for r in _toml()["project"]["optional-dependencies"]["dev"] if r.startswith(PROJECT)]
+    assert len(dev) == 1
+    assert _split(dev[0])[1] == set(groups) - {"core", "dev"}
+    assert "scikit-learn" in groups["core"] and "itables" in groups["lab"]
 
 
 def test_requirement_parser():
@@ -136,3 +185,119 @@ def test_version_has_one_source() -> None:
     with pytest.raises(SystemExit) as exc:
         main(["--version"])
     assert exc.value.code == 0
+
+
+# ------------------------------------------------------------------------ the wheel
+#: What a wheel is built from (a copy: the build leaves build/ and *.egg-info behind).
+BUILD_INPUTS = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "analysis", "notebooks",
+                "data/scenarios")
+
+
+def _venv_over_this_one(venv: Path) -> Path:
+    """A fresh venv whose own site-packages come first and this environment's after them
+    (a .pth line: the dependencies without a download; the editable install's own .pth
+    is not processed there, so ``analysis`` is the wheel's). Returns its python."""
+    import sysconfig
+
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()"
+                           "['purelib'])"], capture_output=True, text=True, check=True).stdout
+    (Path(site.strip()) / "_parent_env.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    return python
+
+
+@pytest.mark.slow  # builds a wheel, installs it, publishes one page: ~60 s (`make test-ops`)
+def test_the_wheel_runs_the_report_outside_the_checkout(tmp_path):
+    """A scheduler host has the wheel, not the repository: the notebooks come from the
+    package, ``--version`` answers, and ``synth`` then ``refresh`` publish a page."""
+    import shutil
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in BUILD_INPUTS:
+        copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy2
+        copy(ROOT / name, src / name)
+    shutil.rmtree(src / "analysis" / "report" / "notebooks", ignore_errors=True)
+    shutil.rmtree(src / "analysis" / "scenarios" / "shipped", ignore_errors=True)
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
+                            "--no-build-isolation", "-w", str(tmp_path / "dist"), str(src)],
+                           capture_output=True, text=True, timeout=300)
+    assert build.returncode == 0, build.stderr[-2000:]
+    (wheel,) = (tmp_path / "dist").glob("overdue_relief-*.whl")
+    import zipfile
+
+    shipped = sorted(n for n in zipfile.ZipFile(wheel).namelist() if n.endswith(".ipynb"))
+    expected = sorted(f"analysis/report/notebooks/{p.name}" for p in (ROOT / "notebooks").glob("*.ipynb"))
+    assert shipped == expected and expected
+    scenarios = sorted(n for n in zipfile.ZipFile(wheel).namelist() if n.endswith(".yml")
+                       and n.startswith("analysis/scenarios/shipped/"))
+    assert scenarios == sorted(f"analysis/scenarios/shipped/{p.name}"
+                               for p in (ROOT / "data" / "scenarios").glob("*.yml")) and scenarios
+
+    python = _venv_over_this_one(tmp_path / "venv")
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q",
+                    "--no-deps", "--no-index", str(wheel)], check=True, timeout=300)
+    host = tmp_path / "host"  # no pyproject.toml, no notebooks/: not a checkout
+    host.mkdir()
+    bindir = python.parent
+    # nbconvert's templates are data files of this environment's prefix: show the new venv
+    # those only (this environment's kernelspec would run the checkout's code)
+    jupyter = tmp_path / "jupyter"
+    jupyter.mkdir()
+    (jupyter / "nbconvert").symlink_to(Path(sys.prefix) / "share" / "jupyter" / "nbconvert")
+    env = {**os.environ, "JUPYTER_PATH": str(jupyter)}
+
+    def run(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+        return subprocess.run([str(bindir / "overdue-relief"), *args], cwd=host, env=env,
+                              capture_output=True, text=True, timeout=timeout)
+
+    declared = _toml()["project"]["version"]
+    assert run("--version").stdout.strip() == f"overdue-relief {declared}"
+    where = subprocess.run(
+        [str(python), "-c", "import analysis; from analysis.report.provenance import notebooks_dir;"
+         "from analysis.report.params import discover;"
+         "from analysis.scenarios.spec import scenario_dir;"
+         "print(analysis.__file__); print(*[s.stem for s in discover(notebooks_dir())]);"
+         "print(*sorted(p.name for p in scenario_dir().glob('*.yml')))"],
+        cwd=host, capture_output=True, text=True, check=True).stdout.splitlines()
+    assert where[0].startswith(str(tmp_path / "venv"))
+    assert where[1].split() == sorted(p.stem for p in (ROOT / "notebooks").glob("0*.ipynb"))[1:] \
+        + ["00_management_summary"]  # run order: the summary last
+    assert where[2].split() == sorted(p.name for p in (ROOT / "data" / "scenarios").glob("*.yml"))
+
+    assert run("synth", "--loans", "300", "--seed", "3", "--out", "book").returncode == 0
+    published = run("refresh", "--data", "book", "--out", "reports", "--only", "01")
+    assert published.returncode == 0, published.stdout + published.stderr[-3000:]
+    (month,) = [p for p in (host / "reports").iterdir() if p.is_dir() and p.name[:2] == "20"]
+    assert (month / "01_portfolio_overview.html").exists() and (month / "log.txt").exists()
+    info = json.loads((month / "run.json").read_text())
+    assert info["package_version"] == declared and info["git_commit"] is None
+    assert Path(info["parameters"]["data_dir"]) == host / "book"
+
+
+# ------------------------------------------------------------------------ the lock
+def _lock() -> dict[str, str]:
+    """requirements.lock: package -> pinned version."""
+    pins = {}
+    for line in (ROOT / "requirements.lock").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, _, pinned = line.partition("==")
+            assert pinned, f"requirements.lock: {line!r} is not pinned with =="
+            pins[_split(name)[0]] = pinned.split(";")[0].strip()
+    return pins
+
+
+def test_the_lock_pins_core_and_dask_within_the_declared_bounds():
+    """``make lock`` output: every core and [dask] dependency pinned at a version the
+    bounds of pyproject.toml admit; nothing of [lab] or [dev] (a scheduled host needs
+    neither)."""
+    from packaging.specifiers import SpecifierSet
+
+    pins, groups = _lock(), _pip_groups()
+    for group in ("core", "dask"):
+        for name, bound in groups[group].items():
+            assert name in pins, f"{name} ([{group}]) is not in requirements.lock: run make lock"
+            assert pins[name] in SpecifierSet(bound), f"{name}=={pins[name]} outside {bound}"
+    assert not {"jupyterlab", "itables", "pytest", "ruff", "playwright"} & set(pins)

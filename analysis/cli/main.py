@@ -3,7 +3,8 @@
 Each command lives with the module that owns it: the module exposes
 ``register(subparsers)``, which adds its parser and sets ``func`` to a callable
 taking the parsed arguments and returning an exit status. Input problems
-(:class:`analysis.errors.InputError`) print a readable message and exit 2.
+(:class:`analysis.errors.InputError`) print a readable message and exit 2. Every command
+takes ``--log-level``, ``-q`` and ``-v``, before or after its name (:mod:`analysis.cli.logs`).
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import os
 import sys
 
 from analysis.cli import causes, data, kpis, report, synth, tapes, targeting
+from analysis.cli import scenario as scenario_cli
+from analysis.cli.logs import add_logging_arguments, command_logging, log_level
 from analysis.errors import InputError
 from analysis.report.pages import package_version
 
 # The modules that register the commands; their order is the order in --help.
-COMMAND_MODULES = (data, synth, kpis, causes, report, tapes, targeting)
+COMMAND_MODULES = (data, synth, kpis, causes, report, tapes, targeting, scenario_cli)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,9 +30,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Why loans go overdue and which relief measures work.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
+    add_logging_arguments(parser)
     sub = parser.add_subparsers(dest="command", metavar="<command>", required=True)
     for module in COMMAND_MODULES:
         module.register(sub)
+    for command in sub.choices.values():  # every command, those registered later too
+        add_logging_arguments(command, suppress=True)
     return parser
 
 
@@ -37,6 +43,12 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command; returns its exit status (2 and a message for bad input)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    with command_logging(log_level(args)):
+        return run_command(args)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """``args.func(args)``: its exit status; 2 and a message for bad input."""
     try:
         status = int(args.func(args) or 0)
         sys.stdout.flush()

@@ -8,12 +8,14 @@ lock longer than ``--lock-timeout``.
 from __future__ import annotations
 
 import argparse
+import logging
 from dataclasses import replace
 from pathlib import Path
 
 from analysis.cli.common import add_engine_arguments
+from analysis.cli.logs import log_level
 from analysis.report import DEFAULT_KERNEL, SUPPORTED_LANGUAGES, ReportOptions
-from analysis.report.params import default_notebooks_dir
+from analysis.report.provenance import notebooks_dir
 from analysis.report.refresh import refresh
 from analysis.report.runner import RunResult, run_report
 
@@ -43,7 +45,8 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="report language(s), e.g. zh-CN or en,zh-CN: each is run and "
                         "published side by side, pages linked (default: en)")
     p.add_argument("--notebooks", type=Path, default=None,
-                   help="folder of report notebooks (default: the repository's notebooks/)")
+                   help="folder of report notebooks (default: the checkout's notebooks/, "
+                        "else those installed with the package)")
     p.add_argument("--kernel", default=DEFAULT_KERNEL,
                    help=f"Jupyter kernel name (default: {DEFAULT_KERNEL}, else python3)")
     p.add_argument("--cell-timeout", type=float, default=600.0, metavar="SECONDS",
@@ -54,7 +57,6 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="wait this long for another run's lock, then exit 3 (default: 600)")
     p.add_argument("--analyst", action="store_true",
                    help="also write pages with code under <month>/analyst/")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     add_engine_arguments(p)  # --engine pandas|dask|auto, --scheduler ADDRESS (docs/dask.md)
 
 
@@ -62,9 +64,10 @@ def _options(args: argparse.Namespace, as_of: str) -> ReportOptions:
     return ReportOptions(
         data_dir=args.data, as_of=as_of, out_dir=args.out, params=tuple(args.params),
         only=tuple(args.only), language=args.language[0], languages=args.language,
-        notebooks_dir=args.notebooks or default_notebooks_dir(), kernel_name=args.kernel,
+        notebooks_dir=args.notebooks or notebooks_dir(), kernel_name=args.kernel,
         cell_timeout_s=args.cell_timeout, run_timeout_s=args.run_timeout,
-        lock_timeout_s=args.lock_timeout, analyst=args.analyst, quiet=args.quiet,
+        lock_timeout_s=args.lock_timeout, analyst=args.analyst,
+        quiet=log_level(args) > logging.INFO,
         engine=args.engine, scheduler=args.scheduler,
     )
 
@@ -83,14 +86,15 @@ def _cmd_refresh(args: argparse.Namespace) -> int:
     opts = _options(args, "")
     first, *others = opts.languages
     result = refresh(replace(opts, language=first), force=args.force,
-                     completeness=args.completeness)
+                     completeness=args.completeness, check_versions=not args.ignore_version)
     if result is not None:
         _summary(result)
         if result.exit_code:
             return result.exit_code
     for lang in others:
         if result is None:  # first language up to date: run another only if it is missing
-            other = refresh(replace(opts, language=lang), completeness=args.completeness)
+            other = refresh(replace(opts, language=lang), completeness=args.completeness,
+                            check_versions=not args.ignore_version)
         else:  # the first language was re-run: the others follow for the same month
             other = run_report(replace(opts, language=lang, as_of=result.as_of))
         if other is not None:
@@ -124,6 +128,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     _common(r)
     r.add_argument("--force", action="store_true", help="run even if up to date")
+    r.add_argument("--ignore-version", action="store_true",
+                   help="a month published by another package version or library "
+                        "environment counts as up to date (default: publish it again)")
     r.add_argument("--completeness", type=float, default=0.95,
                    help="share of open loans a month needs to count as complete (0.95)")
     r.set_defaults(func=_cmd_refresh)

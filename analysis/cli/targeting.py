@@ -12,27 +12,19 @@ exit 0. The file holds loan IDs: it is for collections teams, not a report.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
-from pathlib import Path
 
+from analysis.cli.common import checked_table_args, write_table_file
 from analysis.data import load_book
 from analysis.definitions import Definitions
 from analysis.effects import CostParameters
 from analysis.episodes import episodes_from_definitions
 from analysis.errors import ParameterError
-from analysis.report.privacy import write_csv
 from analysis.targeting import as_of_month, recommend
-
-_FORMATS = (".csv", ".parquet")
 
 
 def _run(args: argparse.Namespace) -> int:
-    out = Path(args.out)
-    if out.suffix.lower() not in _FORMATS:
-        raise ParameterError(f"--out {args.out!r}: use a .csv or .parquet file name")
-    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", args.as_of):
-        raise ParameterError(f"--as-of {args.as_of!r}: use a month YYYY-MM")
+    out = checked_table_args(args.out, args.as_of)
     if args.min_cell < 1:
         raise ParameterError(f"--min-cell {args.min_cell}: must be >= 1")
     if not args.pessimism >= 0:
@@ -50,11 +42,7 @@ def _run(args: argparse.Namespace) -> int:
     recs = recommend(book, episodes, month, costs, horizon_months=args.horizon_months,
                      probation_months=args.probation_months, definitions=defs, seed=args.seed,
                      min_cell=args.min_cell, rule_class=args.rule_class, pessimism=args.pessimism, **kw)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() == ".parquet":
-        recs.to_parquet(out, index=False)
-    else:
-        write_csv(recs, out)  # spreadsheet-safe text cells
+    write_table_file(recs, out)
     print(recs.attrs.get("message", ""))
     for w in recs.attrs.get("warnings", ()):
         print(f"warning: {w}", file=sys.stderr)

@@ -1,10 +1,12 @@
-"""Reading the sources of an import spec: CSV as text, or Parquet, with record lines.
+"""Reading the sources of an import spec: CSV as text, Parquet, or SQL, with record lines.
 
 Every CSV value is read as text (``dtype=str``) with the spec's encoding, delimiter and
 missing-value markers, so the transforms see exactly what the file says and quarantined
 records can show their raw values. Each record keeps the physical line where it starts
 (header = line 1; quoted fields spanning lines are accounted for); a Parquet record keeps
-its 1-based row number. Unreadable files raise :class:`ImportInputError` naming the file.
+its 1-based row number, and so does a SQL record (:mod:`analysis.importers.sql`: a table or
+query read in chunks, as text). Unreadable files raise :class:`ImportInputError` naming the
+file.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.importers.spec import ImportInputError, SourceSpec
+from analysis.importers.sql import read_sql_source
 
 
 @dataclass
@@ -48,6 +51,9 @@ def read_source(s: SourceSpec, columns: set[str] | None = None) -> Source:
 
     ``columns``: read only these (names compared after stripping blanks); None = all.
     """
+    if s.format == "sql":
+        frame, digest, header = read_sql_source(s, columns)
+        return Source(s, frame, np.arange(1, len(frame) + 1), digest, header)
     if not s.path.exists():
         raise ImportInputError(f"source {s.name!r}: file {s.path} does not exist "
                            "(override with --source NAME=PATH)")

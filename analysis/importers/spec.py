@@ -29,6 +29,14 @@ section 7; in short::
       relief: {empty: true}
       cause_map: {rows: [{source: reason, name: medical, family: personal}]}
 
+A source may instead be a database table or query (``format: sql``; the SQLAlchemy URL is
+read from the environment variable that ``url_env`` names, never written in the spec;
+:mod:`analysis.importers.sql`)::
+
+    sources:
+      tape: {format: sql, url_env: LOAN_TAPE_DB_URL, table: lending.loan_tape}
+      perf: {format: sql, url_env: LOAN_TAPE_DB_URL, query: "SELECT * FROM perf WHERE ..."}
+
 Relative source paths are resolved against the spec file's folder. A table is built
 from one ``source`` (optionally ``stack``-ed from wide to long), from several ``parts``
 that are concatenated, from constant ``rows``, by a registered derivation
@@ -74,14 +82,29 @@ class SpecError(ImportInputError):
     """The import spec is malformed: every problem is listed, with its place in the spec."""
 
 
+SOURCE_FORMATS: tuple[str, ...] = ("csv", "parquet", "sql")
+#: Rows per chunk when a SQL source is read (``chunksize`` in the spec).
+SQL_CHUNK_ROWS = 100_000
+_SOURCE_KEYS = {"path", "format", "encoding", "delimiter", "na_values"}
+_SQL_KEYS = {"format", "url_env", "table", "query", "chunksize", "na_values"}
+
+
 @dataclass(frozen=True)
 class SourceSpec:
+    """One source of a spec: a file (``path``; CSV or Parquet) or, with ``format="sql"``,
+    a ``table`` or ``query`` of the database whose SQLAlchemy URL is in the environment
+    variable ``url_env``, read ``chunksize`` rows at a time (``path`` is then a label)."""
+
     name: str
     path: Path
     format: str = "csv"
     encoding: str = "utf-8"
     delimiter: str = ","
     na_values: tuple[str, ...] = DEFAULT_NA_VALUES
+    url_env: str | None = None
+    table: str | None = None
+    query: str | None = None
+    chunksize: int = SQL_CHUNK_ROWS
 
 
 @dataclass(frozen=True)
@@ -204,24 +227,9 @@ def parse_spec(raw: dict, path: Path) -> ImportSpec:
         pr.add("top level", f"unknown key(s) {sorted(unknown)}")
     sources: dict[str, SourceSpec] = {}
     for name, s in (raw.get("sources") or {}).items():
-        where = f"sources.{name}"
-        if isinstance(s, str):
-            s = {"path": s}
-        if not isinstance(s, dict) or "path" not in s:
-            pr.add(where, "needs a path")
-            continue
-        bad = set(s) - {"path", "format", "encoding", "delimiter", "na_values"}
-        if bad:
-            pr.add(where, f"unknown key(s) {sorted(bad)}")
-        p = Path(str(s["path"])).expanduser()
-        if not p.is_absolute():
-            p = (path.parent / p).resolve()
-        fmt = _format_of(p, s.get("format"))
-        if fmt not in ("csv", "parquet"):
-            pr.add(where, f"format must be csv or parquet, not {fmt!r}")
-        na = tuple(str(v) for v in s.get("na_values", DEFAULT_NA_VALUES))
-        sources[name] = SourceSpec(name, p, fmt, str(s.get("encoding", "utf-8")),
-                                   str(s.get("delimiter", ",")), na)
+        source = _parse_source(str(name), s, path, pr)
+        if source is not None:
+            sources[str(name)] = source
     if not sources:
         pr.add("sources", "declare at least one source")
 
@@ -286,6 +294,57 @@ def parse_spec(raw: dict, path: Path) -> ImportSpec:
     pr.raise_if_any()
     return ImportSpec(str(raw.get("name", path.stem)), path, sources, tables, drop, pseudo,
                       float(max_share), str(raw.get("description", "")))
+
+
+def _parse_source(name: str, s: Any, spec_path: Path, pr: _Problems) -> SourceSpec | None:
+    """One entry of ``sources``: a file, or a SQL table or query (``format: sql``)."""
+    where = f"sources.{name}"
+    if isinstance(s, str):
+        s = {"path": s}
+    if isinstance(s, dict) and s.get("format") == "sql":
+        return _parse_sql_source(name, s, pr)
+    if not isinstance(s, dict) or "path" not in s:
+        pr.add(where, "needs a path (a file), or format: sql with url_env and a table or query")
+        return None
+    bad = set(s) - _SOURCE_KEYS
+    if bad:
+        pr.add(where, f"unknown key(s) {sorted(bad)}")
+    p = Path(str(s["path"])).expanduser()
+    if not p.is_absolute():
+        p = (spec_path.parent / p).resolve()
+    fmt = _format_of(p, s.get("format"))
+    if fmt not in SOURCE_FORMATS:
+        pr.add(where, f"format must be one of {list(SOURCE_FORMATS)}, not {fmt!r}")
+    na = tuple(str(v) for v in s.get("na_values", DEFAULT_NA_VALUES))
+    return SourceSpec(name, p, fmt, str(s.get("encoding", "utf-8")),
+                      str(s.get("delimiter", ",")), na)
+
+
+def _parse_sql_source(name: str, s: dict, pr: _Problems) -> SourceSpec | None:
+    """``{format: sql, url_env: VAR, table: T | query: Q, chunksize: N}``: the connection
+    string stays out of the spec (and out of the repository): only the variable's name."""
+    where = f"sources.{name}"
+    bad = set(s) - _SQL_KEYS
+    if bad & {"url", "path", "dsn"}:
+        pr.add(where, "never write a connection string in a spec: put the SQLAlchemy URL in "
+                      "an environment variable and name it with url_env")
+    elif bad:
+        pr.add(where, f"unknown key(s) {sorted(bad)}; a SQL source takes {sorted(_SQL_KEYS)}")
+    url_env = s.get("url_env")
+    if not isinstance(url_env, str) or not url_env.strip():
+        pr.add(where + ".url_env", "names the environment variable holding the SQLAlchemy URL")
+        url_env = ""
+    table, query = s.get("table"), s.get("query")
+    if (table is None) == (query is None):
+        pr.add(where, "needs exactly one of table or query")
+    chunk = s.get("chunksize", SQL_CHUNK_ROWS)
+    if not isinstance(chunk, int) or isinstance(chunk, bool) or chunk < 1:
+        pr.add(where + ".chunksize", f"must be a positive number of rows, not {chunk!r}")
+        chunk = SQL_CHUNK_ROWS
+    na = tuple(str(v) for v in s.get("na_values", DEFAULT_NA_VALUES))
+    return SourceSpec(name, Path(f"sql:{url_env}/{name}"), "sql", na_values=na,
+                      url_env=url_env or None, table=None if table is None else str(table),
+                      query=None if query is None else str(query), chunksize=chunk)
 
 
 def _parse_part(rp: Any, where: str, sources: dict, pr: _Problems) -> PartSpec | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +50,15 @@ class NotebookSpec:
 
 
 def default_notebooks_dir() -> Path:
-    """``notebooks/`` beside the ``analysis`` package (the repository checkout)."""
-    return Path(__file__).resolve().parents[2] / "notebooks"
+    """The report notebooks: ``notebooks/`` of the source checkout the package runs from,
+    else the copy an installed wheel carries (``analysis/report/notebooks``, read with
+    :mod:`importlib.resources`; setup.py puts it there). The checkout's path when neither
+    exists (the caller says so)."""
+    checkout = Path(__file__).resolve().parents[2] / "notebooks"
+    if checkout.is_dir() and (checkout.parent / "pyproject.toml").is_file():
+        return checkout
+    shipped = resources.files("analysis.report") / "notebooks"
+    return Path(str(shipped)) if shipped.is_dir() else checkout
 
 
 def _ast_parameters(path: Path) -> dict[str, str]:

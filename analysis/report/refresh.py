@@ -3,7 +3,15 @@
 ``python -m analysis refresh --data DIR --out reports`` takes the reports lock, finds
 the latest *complete* month of the data, and runs the report only when that month is
 not yet published, or was published from different input files (fingerprint) or with
-different parameters; ``--force`` runs it anyway. Running it twice does the work once.
+different parameters, or by another version of the package or another environment
+(:func:`version_change`; ``--ignore-version`` turns that check off); ``--force`` runs it
+anyway. Running it twice does the work once.
+
+Versions
+    ``run.json`` records the package version and an id of the library versions
+    (:mod:`analysis.report.provenance`). When either differs from the running ones, the
+    month is published again, so the published numbers are always those of the installed
+    code and locked environment. A ``run.json`` that predates these fields is left alone.
 
 Latest complete month
     The last month-end ``M`` of the performance table, unless fewer than
@@ -19,7 +27,7 @@ portfolio sale) looks incomplete; pass ``--as-of`` to ``report`` for such a mont
 
 from __future__ import annotations
 
-import sys
+import logging
 from dataclasses import replace
 from pathlib import Path
 
@@ -31,10 +39,13 @@ from analysis.engine import choose_engine
 from analysis.errors import InputError
 from analysis.report.cache import data_fingerprint
 from analysis.report.options import ReportOptions
-from analysis.report.pages import SUMMARY_PREFIX, page_name
+from analysis.report.pages import SUMMARY_PREFIX, package_version, page_name
 from analysis.report.params import parse_assignments
+from analysis.report.provenance import environment_id
 from analysis.report.publish import publish_name, report_lock
 from analysis.report.runner import RunResult, load_and_validate, read_run_info, run_report_locked
+
+log = logging.getLogger(__name__)
 
 
 def latest_complete_month(book: Book, completeness: float = 0.95) -> str:
@@ -79,8 +90,25 @@ def is_up_to_date(out_dir: Path, as_of: str, fingerprint: str, parameters: dict)
     )
 
 
-def refresh(opts: ReportOptions, force: bool = False, completeness: float = 0.95) -> RunResult | None:
-    """Run the report for the latest complete month if needed; None when up to date."""
+def version_change(out_dir: Path, as_of: str, segment: str = "") -> str | None:
+    """Why the published ``as_of`` is out of date for this installation: the package
+    version or the environment id in its ``run.json`` differs from the running one; None
+    when they match, or when the month or those fields are absent."""
+    info = read_run_info(out_dir / publish_name(as_of, segment)) or {}
+    published, running = info.get("package_version"), package_version()
+    if published is not None and str(published) != running:
+        return f"published by overdue-relief {published}, this is {running}"
+    env, here = info.get("environment_id"), environment_id()
+    if env is not None and str(env) != here:
+        return f"published in environment {env}, this is {here} (library versions changed)"
+    return None
+
+
+def refresh(opts: ReportOptions, force: bool = False, completeness: float = 0.95,
+            check_versions: bool = True) -> RunResult | None:
+    """Run the report for the latest complete month if needed; None when up to date.
+    ``check_versions=False``: a change of package or library versions alone is no reason
+    to publish again."""
     out = Path(opts.out_dir)
     with report_lock(out, opts.lock_timeout_s, what="refresh"):
         if choose_engine(opts.data_dir, opts.engine) == "dask":
@@ -95,12 +123,14 @@ def refresh(opts: ReportOptions, force: bool = False, completeness: float = 0.95
         fingerprint = data_fingerprint(opts.data_dir)
         wanted = {"as_of": month, "language": opts.language,
                   **parse_assignments(opts.params)}
+        changed = version_change(out, month, str(wanted.get("segment", "")))
         if not force and is_up_to_date(out, month, fingerprint, wanted):
-            if not opts.quiet:
-                print(f"refresh: {month} is published and up to date; nothing to do "
-                      "(--force to re-run)", file=sys.stderr)
-            return None
+            if not (check_versions and changed):
+                log.info("refresh: %s is published and up to date; nothing to do "
+                         "(--force to re-run)", month)
+                return None
+            log.info("refresh: %s %s: publishing it again", month, changed)
         return run_report_locked(replace(opts, as_of=month))
 
 
-__all__ = ["is_up_to_date", "latest_complete_month", "refresh"]
+__all__ = ["is_up_to_date", "latest_complete_month", "refresh", "version_change"]

@@ -11,11 +11,14 @@ exclusive lock on ``reports/``:
 3. the notebooks with papermill in dependency order (``01``, ``02``, ... then ``00``,
    the summary reading the tables the others wrote), one fixed kernel
    (``overdue-relief``, falling back to ``python3`` of this environment), a per-cell
-   timeout and a whole-run timeout, progress on stderr (:mod:`analysis.report.execute`).
-   The validated book and the episode table are cached once per run
-   (:mod:`analysis.report.cache`);
+   timeout and a whole-run timeout, progress on stderr (:mod:`analysis.report.execute`);
+   a notebook whose kernel died or did not start is run once more (``retries`` in
+   ``run.json``). The validated book and the episode table are cached once per run
+   (:mod:`analysis.report.cache`). With ``--engine dask`` one cluster serves the whole
+   run, and its dashboard link is logged at the start;
 4. HTML pages without code (:mod:`analysis.report.pages`), ``tables/index[.<lang>].html``,
-   ``run.json`` (with ``degraded``: the sections a model fit could not estimate, which
+   ``log.txt`` (:mod:`analysis.report.runlog`), ``run.json`` (code and library versions:
+   :mod:`analysis.report.provenance`; ``degraded``: the sections a model fit could not estimate, which
    the pages explain; such a run still publishes, exit 0), a privacy scan of everything written (no ``loan_id`` / ``borrower_id``
    column or value of the input book; :func:`analysis.report.privacy.privacy_scan`);
 5. atomic publish to ``reports/<as_of>/`` (:mod:`analysis.report.publish`), history in
@@ -36,8 +39,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
-import platform
 import shutil
 import sys
 import time
@@ -68,10 +71,11 @@ from analysis.report.execute import (
     NotebookFailed,
     RunTimeout,
     execute_notebook,
+    heartbeat,
     resolve_kernel,
     run_deadline,
 )
-from analysis.report.history import record_run
+from analysis.report.history import record_run, run_estimates
 from analysis.report.index import write_months_index
 from analysis.report.options import (
     ENGINE_ENV,
@@ -95,6 +99,7 @@ from analysis.report.params import (
     resolve_parameters,
 )
 from analysis.report.privacy import id_values, privacy_scan
+from analysis.report.provenance import provenance
 from analysis.report.publish import (
     clean_stale_staging,
     keep_failure,
@@ -106,6 +111,7 @@ from analysis.report.publish import (
     utc_now,
     write_json,
 )
+from analysis.report.runlog import RunLog
 
 
 @dataclass(frozen=True)
@@ -121,23 +127,6 @@ class RunResult:
     durations: dict[str, float] = field(default_factory=dict)
 
 
-class RunLog:
-    """The run's progress: kept (``log.txt`` of a failed run) and, unless quiet, on stderr."""
-
-    def __init__(self, quiet: bool) -> None:
-        self.lines: list[str] = []
-        self.quiet = quiet
-
-    def __call__(self, msg: str) -> None:
-        stamp = time.strftime("%H:%M:%S")
-        self.lines.append(f"{stamp} {msg}")
-        if not self.quiet:
-            print(msg, file=sys.stderr, flush=True)
-
-    def text(self) -> str:
-        return "\n".join(self.lines) + "\n"
-
-
 @dataclass
 class RunState:
     """What one run has found and done so far (mutable: each step adds to it).
@@ -147,7 +136,9 @@ class RunState:
     ``notebook_params``: every notebook's parameters, its defaults included;
     ``staging``: the folder being built (None once published); ``failed_nb``: the
     notebook running when a timeout struck; ``degraded``: the sections the notebooks could
-    not estimate, ``{"notebook", "section", "reason"}`` (:func:`collect_degraded`).
+    not estimate, ``{"notebook", "section", "reason"}`` (:func:`collect_degraded`);
+    ``retries``: the notebooks run a second time after their kernel died,
+    ``{"notebook", "reason"}``; ``scheduler``: the Dask cluster of the run, if any.
     """
 
     opts: ReportOptions
@@ -169,13 +160,16 @@ class RunState:
     message: str = ""
     published: Path | None = None
     metrics: pd.DataFrame | None = None
+    estimates: pd.DataFrame | None = None
     degraded: list[dict[str, str]] = field(default_factory=list)
+    retries: list[dict[str, str]] = field(default_factory=list)
+    scheduler: str | None = None
 
     @classmethod
     def start(cls, opts: ReportOptions) -> RunState:
         data_dir = Path(opts.data_dir).resolve()
         return cls(opts=opts, out=Path(opts.out_dir).resolve(), data_dir=data_dir,
-                   run_id=new_run_id(), log=RunLog(opts.quiet), started=utc_now(),
+                   run_id=new_run_id(), log=RunLog(), started=utc_now(),
                    t0=time.monotonic(),
                    effective={"data_dir": str(data_dir), "as_of": opts.as_of,
                               "language": opts.language})
@@ -194,8 +188,7 @@ class RunState:
                 for k, d in (self.notebook_params or {}).items()
             },
             "input_fingerprint": self.fingerprint,
-            "package_version": package_version(),
-            "python": platform.python_version(),
+            **provenance(),
             "kernel": opts.kernel_name,
             "started_at": self.started,
             "ended_at": utc_now(),
@@ -204,6 +197,7 @@ class RunState:
             "page_bytes": sizes,
             "timeouts_s": {"cell": opts.cell_timeout_s, "run": opts.run_timeout_s},
             "degraded": self.degraded,
+            "retries": self.retries,
             "message": message,
         }
 
@@ -219,13 +213,32 @@ def run_report(opts: ReportOptions) -> RunResult:
 def run_report_locked(opts: ReportOptions) -> RunResult:
     """:func:`run_report` for a caller that already holds the lock (``refresh``)."""
     run = RunState.start(opts)
-    run.log(f"report run {run.run_id}: data {run.data_dir}, month {opts.as_of}, out {run.out}")
-    try:
-        clean_stale_staging(run.out)
-        specs, per_nb = check_run(run)
-        engine = choose_engine(run.data_dir, opts.engine)
+    with run.log.capturing():
+        run.log(f"report run {run.run_id}: data {run.data_dir}, month {opts.as_of}, "
+                f"out {run.out}")
+        try:
+            run_steps(run)
+        except NotebookFailed as exc:
+            run.message, run.code = str(exc), 1
+        except RunTimeout as exc:
+            run.message, run.code = f"notebook {run.failed_nb} stopped: {exc}", 1
+        except InputError as exc:
+            run.message, run.code = str(exc), exc.exit_code
+        except Exception as exc:  # noqa: BLE001 - a bug still must not corrupt reports/
+            run.message, run.code = f"{type(exc).__name__}: {exc}", 1
+            run.log(traceback.format_exc(), logging.ERROR)
+        return record(run)
+
+
+def run_steps(run: RunState) -> None:
+    """Steps 1 to 5 in order (see module docstring); a failure raises."""
+    opts = run.opts
+    clean_stale_staging(run.out)
+    specs, per_nb = check_run(run)
+    engine = choose_engine(run.data_dir, opts.engine)
+    with dask_cluster(run, engine):
         run.log(f"validating input ({engine}) ...")
-        book = load_and_validate(run.data_dir, engine, opts.scheduler)
+        book = load_and_validate(run.data_dir, engine, run.scheduler)
         ids = check_month(run, book) if book is not None else set()  # Dask: the pass checks
         run.fingerprint = data_fingerprint(run.data_dir)
         kernel = resolve_kernel(opts.kernel_name)
@@ -235,19 +248,28 @@ def run_report_locked(opts: ReportOptions) -> RunResult:
         else:
             store_book(book, cache, run.fingerprint)
         del book
-        run_notebooks(run, specs, per_nb, kernel, cache, engine)
-        shutil.rmtree(cache, ignore_errors=True)
-        publish_run(run, specs, ids)
-    except NotebookFailed as exc:
-        run.message, run.code = str(exc), 1
-    except RunTimeout as exc:
-        run.message, run.code = f"notebook {run.failed_nb} stopped: {exc}", 1
-    except InputError as exc:
-        run.message, run.code = str(exc), exc.exit_code
-    except Exception as exc:  # noqa: BLE001 - a bug still must not corrupt reports/
-        run.message, run.code = f"{type(exc).__name__}: {exc}", 1
-        run.log(traceback.format_exc())
-    return record(run)
+    # the cluster is closed: the notebooks read the run cache, their workers would idle
+    run_notebooks(run, specs, per_nb, kernel, cache, engine)
+    shutil.rmtree(cache, ignore_errors=True)
+    publish_run(run, specs, ids)
+
+
+@contextlib.contextmanager
+def dask_cluster(run: RunState, engine: str) -> Iterator[None]:
+    """With the Dask engine: one cluster for validation and the Dask pass (``--scheduler``'s,
+    or a local one started here), its address in ``run.scheduler`` and its dashboard link
+    in the log; with pandas, nothing."""
+    if engine != "dask":
+        run.scheduler = run.opts.scheduler
+        yield
+        return
+    # analysis.dask imported here: dask and distributed are heavy optional dependencies
+    from analysis.dask.frames import client
+
+    with client(run.opts.scheduler) as c:
+        run.scheduler = str(c.scheduler.address)
+        run.log(f"Dask cluster {run.scheduler}, dashboard {c.dashboard_link}")
+        yield
 
 
 # ------------------------------------------------------------------------ steps
@@ -307,6 +329,7 @@ def new_staging(run: RunState) -> Path:
     run.staging = staging_dir(run.out, run.run_id)
     (run.staging / "executed").mkdir()
     (run.staging / "tables").mkdir()
+    run.log.attach(run.staging)
     return run.staging / ".cache"
 
 
@@ -321,10 +344,12 @@ def dask_pass(run: RunState, cache: Path) -> set[str]:
     for key, (defs, segment) in pass_keys(run).items():
         t = time.monotonic()
         got = ensure_pass(run.data_dir, cache, key, run.month, defs, parse_segment(segment),
-                          run.opts.scheduler)
+                          run.scheduler)
         design = got.design
         run.log(f"Dask pass: {design['n_loans']:,} loans, {design['n_episodes']:,} episodes, "
-                f"model sample {design['n_sample_loans']:,} loans, {time.monotonic() - t:.1f} s")
+                f"models on all {design.get('n_model_episodes', design['n_episodes']):,} episodes, "
+                f"loan-month sample {design['n_sample_loans']:,} loans, "
+                f"{time.monotonic() - t:.1f} s")
         ids |= id_values(got.book().loans) | id_values(got.table("episodes_full"))
     return ids
 
@@ -358,17 +383,37 @@ def run_notebooks(run: RunState, specs: Sequence[NotebookSpec],
             params = {"data_dir": str(run.data_dir), "as_of": opts.as_of,
                       "tables_dir": str(staging / "tables"), "language": opts.language,
                       **per_nb[spec.stem]}
-            run.log(f"[{i}/{len(specs)}] {spec.stem} ...")
+            what = f"[{i}/{len(specs)}] {spec.stem}"
+            run.log(f"{what} ...")
             t = time.monotonic()
-            remaining = opts.run_timeout_s - (time.monotonic() - run.t0)
-            capped = remaining < opts.cell_timeout_s
-            execute_notebook(spec, staging / "executed" / f"{spec.stem}.ipynb", params, kernel,
-                             max(1.0, min(opts.cell_timeout_s, remaining)), staging,
-                             opts.run_timeout_s if capped else None)
+            with heartbeat(what):
+                run_with_retry(run, spec, params, kernel)
             run.durations[spec.stem] = round(time.monotonic() - t, 2)
             collect_degraded(run, spec.stem)
-            run.log(f"[{i}/{len(specs)}] {spec.stem} done in {run.durations[spec.stem]:.1f} s")
+            run.log(f"{what} done in {run.durations[spec.stem]:.1f} s")
     run.failed_nb = None
+
+
+def run_with_retry(run: RunState, spec: NotebookSpec, params: dict[str, Any],
+                   kernel: str) -> None:
+    """Execute one notebook; when its kernel died or did not start, once more (logged and
+    recorded in ``run.retries``). A cell's error or a timeout is never retried."""
+    opts = run.opts
+    progress = not opts.quiet and sys.stderr.isatty()
+    for attempt in (1, 2):
+        remaining = opts.run_timeout_s - (time.monotonic() - run.t0)
+        capped = remaining < opts.cell_timeout_s
+        try:
+            execute_notebook(spec, run.staging / "executed" / f"{spec.stem}.ipynb", params,
+                             kernel, max(1.0, min(opts.cell_timeout_s, remaining)),
+                             run.staging, opts.run_timeout_s if capped else None, progress)
+            return
+        except NotebookFailed as exc:
+            if not exc.retryable or attempt == 2:
+                raise
+            run.retries.append({"notebook": spec.stem, "reason": exc.message})
+            run.log(f"{spec.stem}: the kernel failed ({exc.message}); running it once more",
+                    logging.WARNING)
 
 
 def publish_run(run: RunState, specs: Sequence[NotebookSpec], ids: set[str]) -> None:
@@ -385,9 +430,12 @@ def publish_run(run: RunState, specs: Sequence[NotebookSpec], ids: set[str]) -> 
         raise InputError("privacy check failed, nothing published:\n  " + "\n  ".join(problems))
     kpis_path = staging / "tables" / "kpis.csv"
     run.metrics = pd.read_csv(kpis_path) if kpis_path.exists() else None
+    run.estimates = run_estimates(staging / "tables")
     run.status, run.code = "ok", 0
+    run.log(f"publishing {target} ...")
     write_json(staging / "run.json", run.info(sizes, ""))
     carry_other_languages(target, staging, opts.language)
+    run.log.detach()  # log.txt is complete: it moves with the folder
     publish(staging, target)
     run.staging, run.published = None, target
     run.message = f"published {target}"
@@ -401,7 +449,8 @@ def collect_degraded(run: RunState, notebook: str) -> None:
     for rec in new:
         run.degraded.append({"notebook": notebook, "section": str(rec.get("section", "")),
                              "reason": str(rec.get("reason", ""))})
-        run.log(f"  degraded: {notebook} {rec.get('section')}: {rec.get('reason')}")
+        run.log(f"  degraded: {notebook} {rec.get('section')}: {rec.get('reason')}",
+                logging.WARNING)
 
 
 def record(run: RunState) -> RunResult:
@@ -411,21 +460,23 @@ def record(run: RunState) -> RunResult:
     ended = utc_now()
     info = run.info({}, run.message)
     if run.status != "ok":
-        run.log(f"FAILED: {run.message}")
+        run.log(f"FAILED: {run.message}", logging.ERROR)
+        run.log.detach()  # keep_failure writes the whole log to _failed/<run id>/log.txt
         run.published = keep_failure(run.out, run.run_id, run.staging, run.log.text(), info)
-        run.log(f"failed run kept in {run.published}")
-        run.metrics = None
+        run.log(f"failed run kept in {run.published}", logging.ERROR)
+        run.metrics = run.estimates = None
     record_run(
         run.out, run_id=run.run_id, as_of=opts.as_of, status=run.status,
         started_at=run.started, ended_at=ended, duration_s=time.monotonic() - run.t0,
         fingerprint=run.fingerprint, parameters=public_params(run.effective),
         version=package_version(), message=run.message, metrics=run.metrics,
-        degraded=run.degraded,
+        degraded=run.degraded, estimates=run.estimates, provenance=provenance(),
     )
     try:
         write_months_index(run.out)
     except Exception as exc:  # noqa: BLE001 - the index must never fail a run
-        run.log(f"warning: reports/index.html not updated ({type(exc).__name__}: {exc})")
+        run.log(f"reports/index.html not updated ({type(exc).__name__}: {exc})",
+                logging.WARNING)
     if run.status == "ok":
         run.log(f"done in {time.monotonic() - run.t0:.1f} s: {run.message}")
     return RunResult(run.run_id, run.status, opts.as_of, run.code, run.published, run.message,
@@ -471,9 +522,9 @@ def read_run_info(folder: Path) -> dict | None:
 
 
 __all__ = [
-    "RunLog", "RunResult", "RunState", "check_month", "check_run", "collect_degraded", "dask_pass",
-    "effective_common", "environment", "load_and_validate", "new_staging", "pass_keys",
-    "public_params", "publish_run", "read_run_info", "record", "run_notebooks", "run_report",
-    "run_report_locked",
+    "RunResult", "RunState", "check_month", "check_run", "collect_degraded", "dask_cluster",
+    "dask_pass", "effective_common", "environment", "load_and_validate", "new_staging",
+    "pass_keys", "public_params", "publish_run", "read_run_info", "record",
+    "run_notebooks", "run_report", "run_report_locked", "run_steps", "run_with_retry",
 ]
 
