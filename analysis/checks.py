@@ -28,4 +28,12 @@ def require_columns(df: pd.DataFrame | None, columns: Iterable[str], table: str)
         )
 
 
-__all__ = ["require", "require_columns"]
+def shown_count(n: int | float, min_cell: int) -> str:
+    """A count of loans or episodes for a note a reader may see: the number, or "fewer
+    than min_cell" for 1..min_cell-1, so that warnings never disclose a cell the
+    published tables suppress (the report's sentences do the same in their language)."""
+    n = int(n)
+    return f"fewer than {min_cell}" if 0 < n < min_cell else f"{n:,}"
+
+
+__all__ = ["require", "require_columns", "shown_count"]

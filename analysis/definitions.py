@@ -1,5 +1,17 @@
 """The definitions every analysis shares: overdue, cure, probation, default, loss.
 
+Sustained cure (the EBA notion of a cure that holds: after the probation period the
+exposure must not fall back, see the probation rules for forborne exposures in the EBA
+Q&A on ITS 680/2014 and EBA/GL/2016/07): an episode is a *sustained cure* when it is cured within
+``horizon_months`` (the cure rule: ``probation_months`` clean month-ends from the return
+month) **and** the loan does not start a new episode (re-default) in the
+``redefault_months`` after the return month. It is defined over *all* episodes, so it is
+a well-defined causal outcome (unlike re-default among the cured, which conditions on a
+post-treatment event and stays a descriptive rate). It is known only when the data cover
+the whole administrative window ``start .. start + horizon_months + probation_months - 1 +
+redefault_months`` (see :func:`sustained_cure_months`): a calendar rule that never looks
+at the outcome, as for ``is_cured``.
+
 They live here once; ``episodes.py`` applies them and ``data/README.md`` documents
 them. Notebooks and other modules take a :class:`Definitions` and never re-derive
 a rule.
@@ -67,3 +79,29 @@ class Definitions:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def horizon_known_months(self) -> int:
+        """Months after the start the data must cover to know a horizon outcome (cure,
+        default): ``horizon_months + probation_months - 1``."""
+        return self.horizon_months + self.probation_months - 1
+
+    @property
+    def sustained_known_months(self) -> int:
+        """Months after the start the data must cover to know a sustained cure:
+        the horizon outcome's window plus ``redefault_months``."""
+        return sustained_cure_months(self.horizon_months, self.probation_months,
+                                     self.redefault_months)
+
+
+def sustained_cure_months(horizon_months: int, probation_months: int,
+                          redefault_months: int) -> int:
+    """Months after an episode's start (calendar months) that the data must cover before
+    its sustained cure is known: ``horizon + probation - 1 + redefault``.
+
+    A cure can return as late as the horizon month and needs ``probation_months`` clean
+    month-ends to count; its re-default window then runs ``redefault_months`` on. Using the
+    fixed worst case for every episode keeps the rule calendar-only: an early cure is not
+    "known" sooner than a late one, so which episodes enter never depends on the outcome.
+    """
+    return horizon_months + probation_months - 1 + redefault_months

@@ -35,6 +35,15 @@ otherwise.
 * **Re-default**: among episodes with ``is_cured``, the loan's next episode starts within
   ``redefault_months`` of the return month. ``<NA>`` unless the data cover
   ``redefault_months`` after the return month (same calendar rule).
+* **Sustained cure** (:mod:`analysis.definitions`): ``is_cured`` and no re-default (the
+  loan's next episode starting within ``redefault_months`` of the return month), over
+  *all* episodes, not only the cured. ``is_sustained_cure`` is ``<NA>`` unless the data
+  cover ``start + horizon_months + probation_months - 1 + redefault_months`` in calendar
+  time and the loan's rows reach that month or the loan closed (the censoring rule of the
+  horizon outcomes, over the longer window): a fixed window, so an episode that failed
+  early is not "known" sooner than one that cured. Where it is known, ``is_cured`` and
+  (for cured episodes) ``is_redefaulted`` are known too. ``is_redefaulted`` stays as a
+  descriptive rate among the cured.
 * **Competing risks**: ``exit_type`` is the first of cure (return month) or default, else
   ``open``; ``months_to_exit`` the months to it (or to the episode's last row).
 * **Measure**: the first relief granted from the start month to ``relief_window_months``
@@ -291,11 +300,14 @@ def _episode_columns(
 
     cured_h = has_cure & (months_to_cure_obs <= d.horizon_months)
     defaulted_h = has_default & (months_to_default <= d.horizon_months)
-    need = d.horizon_months + d.probation_months - 1
+    need = d.horizon_known_months
     known = ((end_m - start_m) >= need) & (((last_m - start_m) >= need) | closed[ep_loan])
     cure_m = mi[np.maximum(cure_idx, 0)]
     redef, redef_known = _redefaults(ep_loan, start_m, cure_m, last_m, closed, cured_h, known,
                                      end_m, d.redefault_months)
+    need_s = d.sustained_known_months
+    sustained_known = ((end_m - start_m) >= need_s) & (
+        ((last_m - start_m) >= need_s) | closed[ep_loan])
 
     ref_m = np.where(has_default, mi[np.maximum(default_idx, 0)], start_m)
     loss = _losses(rows, runs, ref_m, n_ep, d.discount_rate)
@@ -331,6 +343,7 @@ def _episode_columns(
         "loss": loss,
         "loss_rate": np.divide(loss, ead, out=np.full(n_ep, np.nan), where=ead > 0),
         "is_redefaulted": _nullable(redef, redef_known),
+        "is_sustained_cure": _nullable(cured_h & ~redef, sustained_known),
     }
 
 

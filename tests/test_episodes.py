@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from analysis.definitions import Definitions
 from analysis.episodes import build_episodes, episodes_from_definitions
+from analysis.months import month_index
 from tests.helpers.books import tiny_book
 
 
@@ -255,3 +256,79 @@ def test_signals_are_read_in_the_start_month_whatever_their_row_order():
     other = build_episodes(type(book)(**{**book.__dict__, "signals": shuffled}))
     assert list(aligned.demand_change) == [2, 7]  # S starts in its 3rd row, T in its 2nd
     pd.testing.assert_frame_equal(aligned, other)
+
+
+# --- sustained cure ------------------------------------------------------------------------
+
+
+def _cure_then_new_episode(gap: int, n_rows: int) -> dict:
+    """Overdue in month 0, clean from month 1 (return month 1), a new episode starting
+    ``gap`` months after the return month, clean again after it; ``n_rows`` month-ends."""
+    dpd = [30] + [0] * (n_rows - 1)
+    dpd[1 + gap] = 30
+    return {"first": "2023-01", "dpd": dpd}
+
+
+def test_sustained_cure_re_default_at_month_11_12_and_13():
+    # Window: start + 6 + 3 - 1 + 12 = month 20; 24 month-ends cover it.
+    assert Definitions().sustained_known_months == 20
+    assert Definitions(probation_months=12, redefault_months=24).sustained_known_months == 41
+    book = tiny_book({"R11": _cure_then_new_episode(11, 24), "R12": _cure_then_new_episode(12, 24),
+                      "R13": _cure_then_new_episode(13, 24)})
+    eps = _ep(book)
+    for lid, redefaulted in (("R11", True), ("R12", True), ("R13", False)):
+        e = eps[(lid, 1)]
+        assert _b(e.is_cured) is True and e.months_to_cure == 1
+        assert _b(e.is_redefaulted) is redefaulted
+        assert _b(e.is_sustained_cure) is (not redefaulted)
+
+
+def test_sustained_cure_needs_the_whole_window_whatever_the_outcome():
+    # The window ends at start + 6 + 3 - 1 + 12 = month 20. With 20 month-ends (months
+    # 0..19) every first episode is <NA>: the early failure (default) as much as the two
+    # cures, although all three horizon outcomes are known. With 21, all are known.
+    def book(n_rows):
+        dflt = {"first": "2023-01", "dpd": [30, 60, 90, 120, 150] + [180] * (n_rows - 5)}
+        return tiny_book({"R11": _cure_then_new_episode(11, n_rows),
+                          "R13": _cure_then_new_episode(13, n_rows), "D": dflt})
+
+    eps = _ep(book(20))
+    for lid in ("R11", "R13", "D"):
+        assert pd.isna(eps[(lid, 1)].is_sustained_cure)
+        assert not eps[(lid, 1)].is_censored
+    assert _b(eps[("D", 1)].is_cured) is False and _b(eps[("R11", 1)].is_cured) is True
+    eps = _ep(book(21))
+    got = {lid: _b(eps[(lid, 1)].is_sustained_cure) for lid in ("R11", "R13", "D")}
+    assert got == {"R11": False, "R13": True, "D": False}
+    # the calendar alone does not do: a loan whose own rows stop early stays <NA>
+    short = tiny_book({"R13": _cure_then_new_episode(13, 20),
+                       "K": {"first": "2023-01", "dpd": [0] * 24}})
+    assert pd.isna(_ep(short)[("R13", 1)].is_sustained_cure)
+
+
+def test_sustained_cure_of_a_loan_repaid_in_the_window_and_shorter_definitions():
+    long = {"first": "2023-01", "dpd": [0] * 24}
+    book = tiny_book({"G": {"first": "2023-01", "dpd": [0, 30, 0], "balance": [1000, 900, 0]},
+                      "K": long, "R11": _cure_then_new_episode(11, 24)})
+    eps = _ep(book)
+    assert _b(eps[("G", 1)].is_sustained_cure) is True  # closed: nothing can follow
+    # a 10-month re-default window: the new episode 11 months on no longer counts
+    short = _ep(book, redefault_months=10)
+    assert _b(short[("R11", 1)].is_redefaulted) is False
+    assert _b(short[("R11", 1)].is_sustained_cure) is True
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(dpd_paths, min_size=1, max_size=6), st.integers(1, 4), st.integers(1, 8),
+       st.integers(1, 12))
+def test_sustained_cure_is_cure_without_re_default(paths, p, h, r):
+    book = tiny_book({f"L{k}": {"first": "2022-01", "dpd": d} for k, d in enumerate(paths)})
+    ep = build_episodes(book, probation_months=p, horizon_months=h, redefault_months=r)
+    known = ep["is_sustained_cure"].notna()
+    assert ep.loc[known, "is_cured"].notna().all()  # a longer window than the horizon's
+    cured = ep.loc[known, "is_cured"].astype(bool)
+    assert ep.loc[known & ep["is_cured"].eq(True).fillna(False), "is_redefaulted"].notna().all()
+    redef = ep.loc[known, "is_redefaulted"].fillna(False).astype(bool)
+    assert (ep.loc[known, "is_sustained_cure"].astype(bool) == (cured & ~redef)).all()
+    span = month_index([book.performance["month"].max()])[0] - month_index(ep["start_month"])
+    assert (known <= (span >= h + p - 1 + r)).all()  # calendar rule

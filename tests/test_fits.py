@@ -182,7 +182,7 @@ def test_effects_placebo_net_benefit_on_awkward_frames(eps, kind) -> None:
     covs = COVS if kind == "tiny" else [*COVS, "constant", "score_twice"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        r = estimate_effects(frame, covariates=covs, min_cell=1, followup=None)
+        r = estimate_effects(frame, "cure", covariates=covs, min_cell=1, followup=None)
         p = placebo(frame, covariates=covs, min_cell=1)
         nb = net_benefit(frame, covariates=covs, min_cell=1)
     assert set(r.table["measure"]) == {"counselling", "deferral", "rate_reduction"}

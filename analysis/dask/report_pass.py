@@ -15,28 +15,46 @@ book (:meth:`analysis.dask.frames.DaskBook.loan_partitions`) and, per loan parti
    (overall, by borrower type), the 12-month roll-rate window ending at the reporting
    month and the 30+ vintage curves, added up with the combiners of
    :mod:`analysis.dask.kpis` (counts and sums added, ratios recomputed);
-4. keeps the loans of a **model sample**: every loan whose hashed ID falls below
-   ``fraction`` (:func:`sample_fraction`), with all its rows in every table.
+4. keeps the loans of a **loan-month sample**: every loan whose hashed ID falls below
+   ``fraction`` (:func:`sample_fraction`), with all its rows in every table (only for
+   what needs loan-months; the episode models get every episode, see below).
 
 The client receives the episode table (one row per episode), the small KPI pieces and
 the sample. :func:`write_run_cache` stores them for the notebooks
 (:func:`analysis.report.context.open_context` reads them: ``ctx.kpis`` the book-wide
-tables, ``ctx.episodes`` and ``ctx.book`` the sample).
+tables, the episode models' table from :meth:`CachedPass.model_episodes`, ``ctx.book``
+the loan-month sample).
 
-Model sample (what is assumed)
-------------------------------
-Models (cause attribution, relief effects, targeting) run in pandas on ``ctx.book`` and
-``ctx.episodes``. Up to :data:`MODEL_MAX_LOANS` loans that is the whole book (the tables
-are then the pandas engine's, row order aside). Above it, an **equal-probability sample
-of loans** (Bernoulli by a hash of the loan ID, inclusion probability
-``f = MODEL_MAX_LOANS / n_loans``, so every sampled loan carries the same weight
-``1 / f``): a self-weighting design, so the models' unweighted fits estimate the same
-population quantities as on the whole book and no model needs a weight argument; each
-loan keeps all its episodes and rows, so within-loan dependence is as in the full book.
-The price is precision: standard errors of episode-level estimates grow by about
-``sqrt(N_episodes / n_episodes)`` (reported as ``se_inflation``, shown at the top of
-every notebook). The portfolio tables (``ctx.kpis``) and the episode outcome tables are
-always computed on the whole book.
+Every episode for the models (issue #15)
+----------------------------------------
+The models that read only the episode table (relief effects, time to cure, net benefit,
+targeting) get **every episode** of the book: :meth:`CachedPass.model_episodes` is the
+whole table (``episodes_full.parquet``), built on the cluster and collected once. It is
+small beside the loan-months: about 0.16 episodes per loan and ~50 columns, so ~1.6M rows
+and a few hundred MB at 10M loans, which the reporting machine holds (the issue's target).
+A sample is kept only for what needs the loan-months themselves: the model book
+``ctx.book`` (cause attribution fits an onset hazard on loan-months; the loan-month views
+of the notebooks), with its own episodes in ``episodes_sample.parquet`` so that book and
+episodes agree.
+
+Which table was used is recorded in the run cache's ``manifest.json`` under ``design``
+(:func:`sample_design`; ``ctx.sampling`` in the notebooks): ``model_episodes`` is
+``"all"`` (``n_model_episodes`` = ``n_episodes``, ``se_inflation_models`` = 1) and the
+loan-month sample is described by ``sampled``, ``fraction``, ``n_sample_loans``,
+``n_sample_episodes`` and ``se_inflation`` (the precision the loan-month models lose).
+
+Loan-month sample (what is assumed)
+-----------------------------------
+Models that need loan-months run in pandas on ``ctx.book``. Up to :data:`MODEL_MAX_LOANS`
+loans that is the whole book (the tables are then the pandas engine's, row order aside).
+Above it, an **equal-probability sample of loans** (Bernoulli by a hash of the loan ID,
+inclusion probability ``f = MODEL_MAX_LOANS / n_loans``, so every sampled loan carries the
+same weight ``1 / f``): a self-weighting design, so the models' unweighted fits estimate
+the same population quantities as on the whole book and no model needs a weight argument;
+each loan keeps all its episodes and rows, so within-loan dependence is as in the full
+book. The price is precision: standard errors of estimates on the sample grow by about
+``sqrt(N_episodes / n_episodes)`` (``se_inflation``). The portfolio tables (``ctx.kpis``),
+the episode outcome tables and the episode models always cover the whole book.
 
 Known drawbacks: a segment with few loans may be thin or absent in the sample (the
 portfolio tables still cover it); the hash sample is deterministic for a loan ID, so
@@ -82,9 +100,12 @@ from analysis.episodes import episodes_from_definitions
 from analysis.errors import InputError, ParameterError
 from analysis.months import month_index
 
-#: Loans in the model sample (about 30,000 episodes at the synthetic book's rate; the
-#: notebooks' models need about 2-3 GiB and a few minutes on it).
+#: Loans in the loan-month sample (``ctx.book``: cause attribution's onset model and the
+#: loan-month views; about 2-3 GiB and a few minutes for the notebooks). The episode
+#: models are not sampled: they get every episode (module docstring).
 MODEL_MAX_LOANS = 200_000
+#: The run-cache table every episode model reads (the whole book's episodes).
+MODEL_EPISODES_TABLE = "episodes_full"
 #: Overdue-rate cuts (``report_tables.portfolio_mix`` and ``overdue_trend`` read them).
 OVERDUE_SEGMENTS: tuple[str | None, ...] = (None, "borrower_type", "industry", "region")
 #: Classification cuts (headline NPL ratio overall and by borrower type).
@@ -99,9 +120,10 @@ KPI_TABLES: tuple[str, ...] = ("overdue_rates", "classification", "roll_rates", 
 class ReportPass:
     """What one pass gives a report run (pandas objects on the client).
 
-    ``episodes``: the whole book's episode table; ``kpis``: name -> book-wide table
-    (:data:`KPI_TABLES`); ``sample``: the model book (all loans when not sampled);
-    ``design``: sample sizes and precision (see :func:`sample_design`).
+    ``episodes``: the whole book's episode table, which the episode models use
+    (:attr:`model_episodes`); ``kpis``: name -> book-wide table (:data:`KPI_TABLES`);
+    ``sample``: the loan-month sample book (all loans when not sampled); ``design``:
+    what the models use and what the sample costs (see :func:`sample_design`).
     """
 
     episodes: pd.DataFrame
@@ -109,6 +131,19 @@ class ReportPass:
     sample: Book
     design: dict[str, Any]
     months: tuple[str, str] = ("", "")
+
+    @property
+    def model_episodes(self) -> pd.DataFrame:
+        """The episode table the episode models fit on: every episode of the book."""
+        return self.episodes
+
+    def sample_episodes(self) -> pd.DataFrame:
+        """The episodes of the loan-month sample's loans (for models that also read
+        ``sample``'s loan-months, so that book and episodes agree)."""
+        if not self.design["sampled"]:
+            return self.episodes
+        keep = self.episodes["loan_id"].isin(self.sample.loans["loan_id"])
+        return self.episodes[keep].reset_index(drop=True)
 
 
 # ----------------------------------------------------------------------------- sample
@@ -142,13 +177,21 @@ def _sample_tables(book: Book, fraction: float) -> dict[str, pd.DataFrame]:
 
 def sample_design(n_loans: int, n_sample_loans: int, n_episodes: int,
                   n_sample_episodes: int, fraction: float) -> dict[str, Any]:
-    """Sizes and the precision lost: ``se_inflation`` = sqrt(N episodes / n episodes),
-    the factor by which standard errors of episode-level estimates grow."""
+    """What the models of a run use (the run record's ``design``; ``ctx.sampling``).
+
+    Episode models: ``model_episodes`` = ``"all"`` (every episode: ``n_model_episodes`` =
+    ``n_episodes``, ``se_inflation_models`` = 1). Loan-month sample (``ctx.book``):
+    ``sampled`` (True when it is a sample), ``fraction`` (inclusion probability per
+    loan), ``n_sample_loans``, ``n_sample_episodes`` and ``se_inflation`` = sqrt(N
+    episodes / n episodes), the factor by which standard errors of estimates on the
+    sample grow (1 when not sampled)."""
     infl = math.sqrt(n_episodes / n_sample_episodes) if n_sample_episodes else float("nan")
     return {"sampled": fraction < 1.0, "fraction": fraction, "n_loans": int(n_loans),
             "n_sample_loans": int(n_sample_loans), "n_episodes": int(n_episodes),
             "n_sample_episodes": int(n_sample_episodes),
-            "se_inflation": infl if fraction < 1.0 else 1.0}
+            "se_inflation": infl if fraction < 1.0 else 1.0,
+            "model_episodes": "all", "n_model_episodes": int(n_episodes),
+            "se_inflation_models": 1.0}
 
 
 # ----------------------------------------------------------------------------- the pass
@@ -225,11 +268,9 @@ def report_pass(dbook: DaskBook, month: pd.Timestamp, definitions: Definitions,
         name="report")
     episodes = concat_episodes([p["episodes"] for p in parts])
     sample = _concat_sample(dbook, [p["sample"] for p in parts])
-    s_ids = sample.loans["loan_id"]
-    s_ep = episodes if fraction >= 1.0 else (
-        episodes[episodes["loan_id"].isin(s_ids)].reset_index(drop=True))
+    in_s = episodes["loan_id"].isin(sample.loans["loan_id"]) if fraction < 1.0 else None
     design = sample_design(sum(p["n_loans"] for p in parts), len(sample.loans), len(episodes),
-                           len(s_ep), fraction)
+                           len(episodes) if in_s is None else int(in_s.sum()), fraction)
     return ReportPass(episodes=episodes, kpis=_combine([p for p in parts if "overdue_rates" in p]),
                       sample=sample, design=design,
                       months=(str(first.date()), str(last.date())))
@@ -310,20 +351,19 @@ def cache_folder(cache_dir: str | os.PathLike, key: str) -> Path:
 
 
 def write_run_cache(folder: Path, res: ReportPass, info: dict[str, Any]) -> None:
-    """Store a pass: ``episodes_full.parquet``, one parquet per KPI table, the sample
-    book (``book.pkl``), its episodes and ``manifest.json`` (written last: its presence
-    means the folder is complete)."""
+    """Store a pass: ``episodes_full.parquet`` (every episode: the episode models' table),
+    one parquet per KPI table, the loan-month sample book (``book.pkl``), its episodes
+    (``episodes_sample.parquet``) and ``manifest.json`` (written last: its presence means
+    the folder is complete; ``model_episodes_table`` names the models' table)."""
     folder.mkdir(parents=True, exist_ok=True)
-    res.episodes.to_parquet(folder / "episodes_full.parquet", index=False)
+    res.model_episodes.to_parquet(folder / f"{MODEL_EPISODES_TABLE}.parquet", index=False)
     for name, df in res.kpis.items():
         df.to_parquet(folder / f"{name}.parquet", index=False)
-    sample_ep = res.episodes if not res.design["sampled"] else res.episodes[
-        res.episodes["loan_id"].isin(res.sample.loans["loan_id"])].reset_index(drop=True)
-    sample_ep.to_parquet(folder / "episodes_sample.parquet", index=False)
+    res.sample_episodes().to_parquet(folder / "episodes_sample.parquet", index=False)
     with open(folder / "book.pkl", "wb") as fh:
         pickle.dump(res.sample, fh, protocol=pickle.HIGHEST_PROTOCOL)
     manifest = {**info, "design": res.design, "loan_columns": list(res.sample.loans.columns),
-                "kpi_tables": sorted(res.kpis)}
+                "kpi_tables": sorted(res.kpis), "model_episodes_table": MODEL_EPISODES_TABLE}
     tmp = folder / "manifest.json.tmp"
     tmp.write_text(json.dumps(manifest, default=str, indent=1), encoding="utf-8")
     os.replace(tmp, folder / "manifest.json")
@@ -346,6 +386,15 @@ class CachedPass:
     @property
     def design(self) -> dict[str, Any]:
         return self.manifest["design"]
+
+    def model_episodes(self) -> pd.DataFrame:
+        """Every episode of the book: the table the episode models (effects, time to
+        cure, net benefit, targeting) fit on."""
+        return self.table(self.manifest.get("model_episodes_table", MODEL_EPISODES_TABLE))
+
+    def sample_episodes(self) -> pd.DataFrame:
+        """The episodes of the loan-month sample :meth:`book` (models on loan-months)."""
+        return self.table("episodes_sample")
 
 
 def read_run_cache(folder: Path) -> CachedPass | None:
@@ -396,7 +445,7 @@ def run_key(parts: dict[str, Any], definitions: Definitions) -> str:
 
 
 __all__ = [
-    "CachedPass", "MODEL_MAX_LOANS", "ReportPass", "cache_folder", "check_segment",
+    "CachedPass", "MODEL_EPISODES_TABLE", "MODEL_MAX_LOANS", "ReportPass", "cache_folder", "check_segment",
     "ensure_pass", "in_sample", "read_run_cache", "report_pass", "run_key",
     "sample_design", "sample_fraction", "write_run_cache",
 ]

@@ -1,8 +1,17 @@
 """Relief effects: doubly robust estimates, diagnostics, time to cure and losses."""
 
-from analysis.effects.cells import ESTIMANDS, METHODS, TABLE_COLUMNS
+from analysis.effects.cells import (
+    ATE_OVERLAP,
+    ESTIMANDS,
+    MAX_RATE_SE,
+    METHODS,
+    STATUSES,
+    TABLE_COLUMNS,
+)
+from analysis.effects.descriptive import REDEFAULT_COLUMNS, redefault_rates
 from analysis.effects.design import (
     OUTCOMES,
+    PRIMARY_OUTCOME,
     Design,
     Followup,
     build_design,
@@ -10,8 +19,21 @@ from analysis.effects.design import (
     outcome_frame,
     segment_column,
 )
-from analysis.effects.diagnostics import e_value_rr, placebo
+from analysis.effects.diagnostics import (
+    RELIABILITY_COLUMNS,
+    calibration_error,
+    e_value_rr,
+    placebo,
+    reliability_table,
+)
 from analysis.effects.estimators import EffectsResult, estimate_effects
+from analysis.effects.learners import (
+    AUTO_BOOSTING_MIN_EPISODES,
+    LEARNER_CHOICES,
+    LEARNERS,
+    Learner,
+    choose_learner,
+)
 from analysis.effects.losses import (
     NET_BENEFIT_COLUMNS,
     CostParameters,
@@ -22,31 +44,52 @@ from analysis.effects.losses import (
     typical_terms,
 )
 from analysis.effects.nuisance import Nuisance, fit_nuisance, fold_ids
+from analysis.effects.overlap import OVERLAP_EXTREME_SHARE, crump_set
+from analysis.effects.refute import REFUTATION_COLUMNS, RefutationResult, refute_effects
 from analysis.effects.survival import (
+    PH_COLUMNS,
     SurvivalResult,
     aalen_johansen,
     analyse_time_to_cure,
     cox_cure_hazards,
+    proportional_hazards_test,
 )
 
 __all__ = [
+    "ATE_OVERLAP",
+    "AUTO_BOOSTING_MIN_EPISODES",
     "CostParameters",
     "Design",
     "ESTIMANDS",
     "EffectsResult",
     "Followup",
+    "LEARNERS",
+    "LEARNER_CHOICES",
+    "Learner",
+    "MAX_RATE_SE",
     "METHODS",
     "NET_BENEFIT_COLUMNS",
     "NetBenefitResult",
     "Nuisance",
     "OUTCOMES",
+    "OVERLAP_EXTREME_SHARE",
+    "PH_COLUMNS",
+    "PRIMARY_OUTCOME",
+    "REDEFAULT_COLUMNS",
+    "REFUTATION_COLUMNS",
+    "RELIABILITY_COLUMNS",
+    "RefutationResult",
+    "STATUSES",
     "SurvivalResult",
     "TABLE_COLUMNS",
     "aalen_johansen",
     "analyse_time_to_cure",
     "build_design",
+    "calibration_error",
+    "choose_learner",
     "cost_matrix",
     "cox_cure_hazards",
+    "crump_set",
     "default_covariates",
     "e_value_rr",
     "episode_costs",
@@ -56,6 +99,10 @@ __all__ = [
     "net_benefit",
     "outcome_frame",
     "placebo",
+    "proportional_hazards_test",
+    "redefault_rates",
+    "refute_effects",
+    "reliability_table",
     "segment_column",
     "typical_terms",
 ]

@@ -27,6 +27,15 @@ Methods (:data:`METHODS`)
   With ``crossfit_folds=K >= 2`` the nuisances in the score are fitted out of fold.
 
 Penalised fits enter the influence functions through their penalised Hessian.
+
+Intervals and precision (:func:`finish_table`)
+----------------------------------------------
+For rate outcomes (binary and fractional; kind in :data:`RATE_KINDS`) an effect is a
+difference of rates, so estimates and interval limits are clipped to [-1, 1]. A
+cell whose standard error exceeds :data:`MAX_RATE_SE` (0.15, i.e. an interval wider
+than about +/- 29 percentage points) shows no estimate: its ``status`` says
+``imprecise`` and only the standard error is kept, so the reader sees why. The
+``status`` column holds a code (:data:`STATUSES`), translated by the report.
 """
 
 from __future__ import annotations
@@ -39,11 +48,26 @@ from analysis.effects.nuisance import Nuisance
 from analysis.errors import ParameterError
 
 METHODS: tuple[str, ...] = ("naive", "regression", "ipw", "aipw")
+#: Methods available with a learner without coefficients (boosting): their standard
+#: errors need no derivative of the nuisance models.
+SCORE_METHODS: tuple[str, ...] = ("naive", "aipw")
 ESTIMANDS: tuple[str, ...] = ("ATE", "ATT")
+#: The ATE on the Crump overlap population (:mod:`analysis.effects.overlap`).
+ATE_OVERLAP = "ATE_overlap"
 TABLE_COLUMNS: tuple[str, ...] = (
     "outcome", "measure", "estimand", "segment_type", "segment", "method",
     "estimate", "std_error", "ci_low", "ci_high", "n_treated", "n_control",
+    "population_share", "learner", "status",
 )
+#: Outcome kinds whose effects are differences of rates, bounded by [-1, 1].
+RATE_KINDS: tuple[str, ...] = ("binary", "fraction")
+#: Largest standard error (difference of rates, fraction) at which an effect on a rate
+#: is shown; above it the cell shows no estimate (status ``imprecise``).
+MAX_RATE_SE = 0.15
+#: Cell status codes: ``ok``; ``too_few`` (fewer than min_cell treated or control
+#: episodes, or an arm left out of the models); ``imprecise`` (standard error above
+#: :data:`MAX_RATE_SE`); ``no_overlap`` (no episode left in the overlap population).
+STATUSES: tuple[str, ...] = ("ok", "too_few", "imprecise", "no_overlap")
 
 
 def _ra_correction(nu: Nuisance, k: int, weights_rows: np.ndarray) -> np.ndarray:
@@ -142,4 +166,24 @@ def ci(est: pd.Series, se: pd.Series, level: float) -> tuple[pd.Series, pd.Serie
     """Normal (Wald) interval ``est -/+ z se`` at ``level`` (0.95: z = 1.96)."""
     z = stats.norm.ppf(0.5 + level / 2)
     return est - z * se, est + z * se
+
+
+def finish_table(table: pd.DataFrame, kind: str, level: float) -> pd.DataFrame:
+    """Intervals at ``level``, bounded to [-1, 1] for rate outcomes, and no estimate
+    where a rate effect's standard error exceeds :data:`MAX_RATE_SE` (see module doc).
+
+    ``table`` needs ``estimate``, ``std_error`` and ``status`` (``ok`` or another code of
+    :data:`STATUSES`); returns a copy with ``ci_low``, ``ci_high`` and the updated status.
+    """
+    out = table.copy()
+    est, se = out["estimate"].astype(float), out["std_error"].astype(float)
+    lo, hi = ci(est, se, level)
+    if kind in RATE_KINDS:
+        est, lo, hi = est.clip(-1, 1), lo.clip(-1, 1), hi.clip(-1, 1)
+        vague = (out["status"] == "ok") & (se > MAX_RATE_SE)
+        out.loc[vague, "status"] = "imprecise"
+    hide = out["status"] != "ok"
+    out["estimate"] = est.mask(hide)
+    out["ci_low"], out["ci_high"] = lo.mask(hide), hi.mask(hide)
+    return out
 

@@ -2,19 +2,24 @@
 
 Outcomes (:data:`OUTCOMES`)
 ---------------------------
+* ``sustained_cure`` (the primary outcome) -- ``is_sustained_cure``: cured within the
+  horizon *and* not re-defaulted in the ``redefault_months`` after the cure (the EBA
+  notion of a cure that holds), over every episode whose window is observed. A
+  well-defined contrast of potential outcomes, unlike re-default among the cured.
 * ``cure`` -- ``is_cured`` within the horizon (binary). Censored episodes (``is_cured``
   is ``<NA>``) are excluded, never counted as failures.
-* ``redefault`` -- ``is_redefaulted`` among the cured (binary). Caution: this conditions
-  on cure, which happens after treatment; the estimate compares re-default of cured
-  episodes adjusted for start-of-episode covariates, and is causal only if which
-  episodes cure is itself unconfounded given those covariates (a principal-strata
-  caveat the report repeats).
+* ``redefault`` -- ``is_redefaulted`` among the cured. Not an effect outcome (not in
+  :data:`OUTCOMES`): it conditions on cure, which happens after treatment, so a
+  difference between arms mixes the effect on who cures with the effect on the cured
+  (principal strata). :func:`redefault_rates` reports it as a descriptive rate only.
 * ``loss_rate`` -- loss / EAD (continuous). Modelled by a fractional logit (binomial
   quasi-likelihood, logit link) when every value lies in [0, 1], otherwise by a
   Gaussian identity GLM; the result's warnings say which.
 
 Follow-up (:class:`Followup`): an episode enters the cure and loss analyses only when
-the data cover its horizon plus probation in calendar time, whatever its outcome;
+the data cover its horizon plus probation in calendar time, and the sustained-cure
+analysis only when they cover the horizon, the probation and the ``redefault_months``
+after it (start .. start + horizon + probation - 1 + redefault_months), whatever its outcome;
 keeping recent episodes because they happened to cure early would select on the
 outcome (a cured-early recent episode is "known", a slow one is not). Months are
 counted with :func:`analysis.months.month_index`; only their differences matter.
@@ -40,7 +45,12 @@ from analysis.errors import InputError, ParameterError
 from analysis.models import independent_columns
 from analysis.months import NAT_MONTH, month_index, month_number
 
-OUTCOMES: tuple[str, ...] = ("cure", "redefault", "loss_rate")
+#: Outcomes whose effects are estimated; ``sustained_cure`` is the primary one.
+OUTCOMES: tuple[str, ...] = ("sustained_cure", "cure", "loss_rate")
+#: The primary outcome (the default of the estimators).
+PRIMARY_OUTCOME = "sustained_cure"
+#: Outcomes defined by :func:`outcome_frame` but only described, never estimated as effects.
+DESCRIPTIVE_OUTCOMES: tuple[str, ...] = ("redefault",)
 # Columns never used as covariates by default: keys, treatment and its terms, outcomes,
 # placebo quantities (measured before the start, kept out so the placebo check can fail),
 # dates, free-text-like codes, attribution outputs.
@@ -49,7 +59,7 @@ NON_COVARIATES: frozenset[str] = frozenset({
     "measure", "granted_month", "deferral_months", "instalments", "rate_cut_bp",
     "counselling_sessions", "is_cured", "is_defaulted", "is_censored", "cure_month",
     "months_to_cure", "is_cure_observed", "default_month", "months_to_default",
-    "exit_type", "months_to_exit", "loss", "loss_rate", "is_redefaulted",
+    "exit_type", "months_to_exit", "loss", "loss_rate", "is_redefaulted", "is_sustained_cure",
     "prev_dpd", "prev_balance", "reason_code", "primary_family", "primary_cause",
     "cause_family", "origination_date", "maturity_date",
 })
@@ -65,9 +75,10 @@ class Followup:
 
     An episode enters the cure and loss_rate analyses only when the data (up to
     ``data_end``, default the latest ``end_month`` in the episodes) cover
-    ``horizon_months + probation_months - 1`` months after its start, and a cured
-    episode enters the re-default analysis only when they cover ``redefault_months``
-    after its cure month. The rule looks at calendar time only: keeping recent
+    ``horizon_months + probation_months - 1`` months after its start; it enters the
+    sustained-cure analysis only when they cover ``horizon_months + probation_months - 1
+    + redefault_months`` months after its start; a cured episode enters the descriptive
+    re-default rate only when they cover ``redefault_months`` after its cure month. The rule looks at calendar time only: keeping recent
     episodes whose outcome happens to be known early (an early cure) would select on
     the outcome.
     """
@@ -99,6 +110,8 @@ def _covered(episodes: pd.DataFrame, followup: Followup | None, outcome: str) ->
         cm = month_index(pd.to_datetime(episodes["cure_month"].fillna(pd.Timestamp("2262-01-31"))))
         return (month_number(end) - cm) >= followup.redefault_months
     need = followup.horizon_months + followup.probation_months - 1
+    if outcome == "sustained_cure":
+        need += followup.redefault_months
     start = month_index(pd.to_datetime(episodes["start_month"]))
     return (start != NAT_MONTH) & ((month_number(end) - start) >= need)
 
@@ -109,11 +122,18 @@ def outcome_frame(episodes: pd.DataFrame, outcome: str,
 
     Returns (rows, y, kind) where kind is ``binary``, ``fraction`` or ``continuous``.
     Any numeric column name is accepted too (used for placebo outcomes).
-    ``followup`` applies the calendar follow-up rule to cure, redefault and loss_rate
+    ``followup`` applies the calendar follow-up rule to sustained_cure, cure, redefault
+    and loss_rate
     (None: keep every episode whose outcome is not missing).
     """
-    if outcome in ("cure", "redefault", "loss_rate"):
+    if outcome in ("sustained_cure", "cure", "redefault", "loss_rate"):
         episodes = episodes.loc[_covered(episodes, followup, outcome)]
+    if outcome == "sustained_cure":
+        require("is_sustained_cure" in episodes,
+                "episodes: outcome 'sustained_cure' needs column 'is_sustained_cure' "
+                "(build the episodes with this version of analysis.episodes)")
+        rows = episodes.loc[episodes["is_sustained_cure"].notna()]
+        return rows, rows["is_sustained_cure"].astype(float).to_numpy(), "binary"
     if outcome == "cure":
         require("is_cured" in episodes, "episodes: outcome 'cure' needs column 'is_cured'")
         keep = episodes["is_cured"].notna()

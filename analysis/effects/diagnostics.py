@@ -14,6 +14,10 @@ Method
   Kish's effective sample size (sum w)^2 / sum w^2 of the weights. Warnings when more
   than 5 % of all episodes need clipping for an arm (the ATE extrapolates) or the
   effective sample size is below 20 % of the arm.
+* **Reliability** (calibration of the propensities): per arm, the out-of-fold
+  propensities are cut into deciles and each bin's mean predicted probability is set
+  beside the observed share of the arm in it; the largest gap weighted by bin size is
+  the ``calibration_error``. Bins with fewer than ``min_cell`` episodes are not shown.
 * **E-value** (VanderWeele & Ding 2017): the minimum strength of association, on the
   risk-ratio scale, that an unmeasured confounder would need with both treatment and
   outcome to explain the estimate away. Differences are converted to risk ratios
@@ -127,6 +131,40 @@ def overlap_table(nu: Nuisance) -> tuple[pd.DataFrame, list[str]]:
     return pd.DataFrame(rows), warns
 
 
+RELIABILITY_COLUMNS = ("arm", "bin", "n", "mean_predicted", "observed_share", "gap")
+
+
+def reliability_table(nu: Nuisance, bins: int = 10, min_cell: int = 10) -> pd.DataFrame:
+    """Binned predicted vs observed arm shares of the out-of-fold propensities.
+
+    One row per arm and propensity decile (``bin`` 1..bins, fewer when probabilities
+    tie): ``n`` episodes, ``mean_predicted`` and ``observed_share`` (fractions), ``gap``
+    (observed - predicted). A well-calibrated propensity has gaps near 0 in every bin
+    with many episodes; bins with fewer than ``min_cell`` episodes are left out
+    (aggregates only). Columns :data:`RELIABILITY_COLUMNS`.
+    """
+    e = nu.e_cf_raw
+    bins = max(1, min(bins, len(e)))
+    frames = []
+    for k, arm in enumerate(nu.arms):
+        q = pd.qcut(pd.Series(e[:, k]).rank(method="first"), bins, labels=False) + 1
+        g = pd.DataFrame({"bin": q.to_numpy(), "p": e[:, k], "d": (nu.a == k).astype(float)})
+        agg = g.groupby("bin").agg(n=("p", "size"), mean_predicted=("p", "mean"),
+                                   observed_share=("d", "mean")).reset_index()
+        agg.insert(0, "arm", arm)
+        frames.append(agg[agg["n"] >= min_cell])
+    out = pd.concat(frames, ignore_index=True)
+    out["gap"] = out["observed_share"] - out["mean_predicted"]
+    return out[list(RELIABILITY_COLUMNS)]
+
+
+def calibration_error(reliability: pd.DataFrame) -> pd.Series:
+    """Expected calibration error per arm: the bin-size weighted mean |gap| (fraction)."""
+    r = reliability.assign(w=reliability["gap"].abs() * reliability["n"])
+    g = r.groupby("arm", sort=False)
+    return (g["w"].sum() / g["n"].sum()).rename("calibration_error")
+
+
 def e_value_rr(rr: np.ndarray) -> np.ndarray:
     """E-value of a risk ratio (either direction): RR* + sqrt(RR* (RR* - 1)), RR* >= 1."""
     rr = np.asarray(rr, float)
@@ -184,7 +222,8 @@ def placebo(episodes: pd.DataFrame, outcomes: Sequence[str] = ("prev_dpd", "prev
             for est in ("ATE", "ATT"):
                 for meth in methods:
                     val, se = estimate_cell(nu, k, allseg, meth, est)
-                    out.append((name, arm, est, "all", "all", meth, val, se, n_t, n_c, sd))
+                    out.append((name, arm, est, "all", "all", meth, val, se, n_t, n_c, 1.0,
+                                nu.learner, "ok", sd))
     cols = [c for c in TABLE_COLUMNS if c not in ("ci_low", "ci_high")] + ["sd_outcome"]
     t = pd.DataFrame(out, columns=cols)
     t["ci_low"], t["ci_high"] = ci(t["estimate"], t["std_error"], level)

@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.checks import shown_count
 from analysis.definitions import NO_RELIEF
 from analysis.effects.design import DEFAULT_FOLLOWUP, Followup, segment_column
 from analysis.effects.nuisance import Nuisance, fit_nuisance
@@ -228,7 +229,8 @@ def net_benefit(episodes: pd.DataFrame, costs: CostParameters = CostParameters()
                 rec = {"measure": arm, "estimand": est, "segment_type": st, "segment": sv,
                        "n_treated": n_t, "n_control": n_c}
                 if n_t < min_cell or n_c < min_cell:
-                    warns.append(f"net benefit: {arm} in {st}={sv}: {n_t} treated / {n_c} control "
+                    warns.append(f"net benefit: {arm} in {st}={sv}: {shown_count(n_t, min_cell)} "
+                                 f"treated / {shown_count(n_c, min_cell)} control "
                                  f"(< min_cell={min_cell}); no estimate")
                     out.append(rec)
                     continue

@@ -5,11 +5,20 @@ Method
 :func:`fit_nuisance` takes the analysed episodes of an outcome
 (:func:`analysis.effects.design.outcome_frame`), leaves out arms with fewer than
 ``min_cell`` episodes (a note says so), builds the standardised design
-(:func:`analysis.effects.design.build_design`) and fits the multinomial-logit propensity
-and one GLM per arm (:mod:`analysis.effects.glm`). With ``crossfit_folds=K >= 2`` the
-same models are refitted K times, each on all folds but one, and predict the held-out
-fold (folds stratified by arm, :func:`fold_ids`); the AIPW scores then use these
-out-of-fold predictions.
+(:func:`analysis.effects.design.build_design`) and fits the propensity and one outcome
+model per arm with a learner of :mod:`analysis.effects.learners` (``glm``: the
+multinomial logit and per-arm GLMs of :mod:`analysis.effects.glm`; ``boosting``:
+gradient-boosted trees). With ``crossfit_folds=K >= 2`` the models are fitted K times,
+each on all folds but one, and predict the held-out fold (one fold assignment for the
+propensity and the outcome models, stratified by arm, :func:`fold_ids`); the AIPW
+scores then use these out-of-fold predictions, so their influence-function standard
+errors stay valid for flexible learners (Chernozhukov et al. 2018). This function is
+the one place where folds are dealt and the out-of-fold predictions assembled.
+
+Full-sample models: the GLM learner also fits every model on all rows (the
+``regression`` and ``ipw`` estimators and their influence functions use those
+coefficients). The boosting learner does not: its full-sample predictions are the
+out-of-fold ones, and new episodes get the average of the K fold models.
 
 Heterogeneity: segment variables are added to the covariates (``extra_covariates``), so
 one set of models serves every segment.
@@ -40,13 +49,12 @@ from analysis.effects.design import (
     default_covariates,
     outcome_frame,
 )
-from analysis.effects.glm import (
-    ArmModel,
-    blas_limit,
-    fit_arm_model,
-    fit_propensity_penalised,
-    mn_information,
-    mn_probs,
+from analysis.effects.glm import blas_limit, mn_information
+from analysis.effects.learners import (
+    FoldAverage,
+    GlmPropensity,
+    Learner,
+    choose_learner,
 )
 from analysis.errors import InputError, ParameterError
 
@@ -59,14 +67,17 @@ class Nuisance:
     ``none``); ``y`` the outcome; ``x`` the design matrix; ``mu``/``e`` full-sample
     predictions (n x K); ``mu_cf``/``e_cf`` out-of-fold ones (equal to the full-sample
     ones without cross-fitting). ``e`` and ``e_cf`` are clipped below at ``clip``.
+    ``models`` (one per arm) and ``propensity`` predict new design rows; ``learner``
+    names the learner (:data:`analysis.effects.learners.LEARNERS`); ``folds`` the
+    cross-fitting fold of each row (None without cross-fitting).
     """
 
     outcome: str
     kind: str
     arms: tuple[str, ...]
     design: Design
-    models: tuple[ArmModel, ...]
-    gamma: np.ndarray
+    models: tuple
+    propensity: object
     index: pd.Index
     a: np.ndarray
     y: np.ndarray
@@ -78,7 +89,21 @@ class Nuisance:
     clip: float
     crossfit_folds: int
     notes: tuple[str, ...] = ()
-    gamma_penalty: float = 0.0
+    learner: str = "glm"
+    folds: np.ndarray | None = None
+
+    @property
+    def gamma(self) -> np.ndarray:
+        """Multinomial-logit coefficients (p x (K-1)) of the GLM learner's propensity."""
+        require(isinstance(self.propensity, GlmPropensity),
+                f"the {self.learner!r} learner has no propensity coefficients; the regression "
+                "and ipw estimators need learner='glm'", ParameterError)
+        return self.propensity.gamma
+
+    @property
+    def gamma_penalty(self) -> float:
+        """L2 penalty per observation of the propensity fit (0 = plain MNLogit)."""
+        return float(getattr(self.propensity, "penalty", 0.0))
 
     @cached_property
     def info_inv(self) -> np.ndarray:
@@ -117,9 +142,9 @@ class Nuisance:
                             columns=list(self.arms), index=idx)
 
     def propensities(self, episodes: pd.DataFrame | np.ndarray, clipped: bool = False) -> pd.DataFrame:
-        """P(arm | covariates) from the multinomial logit (columns = arms)."""
+        """P(arm | covariates) from the propensity model (columns = arms)."""
         x = self._x(episodes)
-        e = mn_probs(x, self.gamma)
+        e = self.propensity.predict(x)
         if clipped:
             e = np.maximum(e, self.clip)
         idx = episodes.index if isinstance(episodes, pd.DataFrame) else None
@@ -156,23 +181,28 @@ def fit_nuisance(episodes: pd.DataFrame, outcome: str = "cure",
                  covariates: Sequence[str] | None = None, crossfit_folds: int = 0,
                  clip: float = 0.01, min_cell: int = 10, seed: int = 0,
                  loss_model: str = "auto", extra_covariates: Sequence[str] = (),
-                 followup: Followup | None = DEFAULT_FOLLOWUP) -> Nuisance:
+                 followup: Followup | None = DEFAULT_FOLLOWUP, learner: str = "glm",
+                 full_sample: bool = True) -> Nuisance:
     """Fit propensities and per-arm outcome models for ``outcome`` on ``episodes``.
 
     Arms with fewer than ``min_cell`` analysed episodes are left out (a note says so).
     ``loss_model``: ``auto`` (fractional logit when the outcome lies in [0, 1]),
-    ``fractional_logit`` or ``gaussian``. ``extra_covariates`` are added to the
-    covariates (segment variables). Reuse the result for targeting:
-    ``predict_outcomes``, ``propensities``, ``aipw_scores``, ``att_scores``.
+    ``fractional_logit`` or ``gaussian`` (GLM learner). ``extra_covariates`` are added
+    to the covariates (segment variables). ``learner``: ``glm``, ``boosting`` or
+    ``auto`` (:func:`analysis.effects.learners.choose_learner`; GLM whenever
+    ``crossfit_folds < 2``); boosting needs ``crossfit_folds >= 2``. ``full_sample=False`` skips the GLM learner's fit on all
+    rows when cross-fitting (only the ``naive`` and ``aipw`` estimators are then
+    available; the models for new episodes average the fold models, as for boosting).
+    Reuse the result for targeting: ``predict_outcomes``,
+    ``propensities``, ``aipw_scores``, ``att_scores``.
     """
     with blas_limit(len(episodes) if isinstance(episodes, pd.DataFrame) else 0):
         return _fit_nuisance(episodes, outcome, covariates, crossfit_folds, clip, min_cell,
-                             seed, loss_model, extra_covariates, followup)
+                             seed, loss_model, extra_covariates, followup, learner, full_sample)
 
 
-def _fit_nuisance(episodes, outcome, covariates, crossfit_folds, clip, min_cell, seed,
-                  loss_model, extra_covariates, followup=DEFAULT_FOLLOWUP) -> Nuisance:
-    """:func:`fit_nuisance` inside its BLAS thread limit (same arguments)."""
+def _analysed(episodes, outcome, covariates, min_cell, loss_model, extra_covariates, followup):
+    """The analysed rows of ``outcome``: (rows, y, kind, arms, a, design, x, notes)."""
     check_frame(episodes)
     rows, y, kind = outcome_frame(episodes, outcome, followup)
     if loss_model == "gaussian" and kind == "fraction":
@@ -206,34 +236,68 @@ def _fit_nuisance(episodes, outcome, covariates, crossfit_folds, clip, min_cell,
     require(not missing, f"episodes: covariate column(s) not found: {missing}")
     design = build_design(rows, covs)
     notes += [f"{outcome}: covariate {c!r} dropped ({why})" for c, why in design.dropped]
-    x = design.transform(rows)
+    return rows, y, kind, arms, a, design, design.transform(rows), notes
+
+
+def _fit_models(learner: Learner, x: np.ndarray, a: np.ndarray, y: np.ndarray, kind: str,
+                arms: tuple[str, ...], idx: np.ndarray, seed: int) -> tuple[list, object]:
+    """The learner's outcome model of every arm and its propensity, on rows ``idx``."""
+    xi, ai, yi = x[idx], a[idx], y[idx]
+    prop = learner.fit_propensity(xi, ai, len(arms), seed)
+    if learner.fit_outcomes is not None:
+        return learner.fit_outcomes(arms, xi, ai, yi, kind, seed), prop
+    models = [learner.fit_outcome(arms[k], xi[ai == k], yi[ai == k], kind, seed)
+              for k in range(len(arms))]
+    return models, prop
+
+
+def _fit_nuisance(episodes, outcome, covariates, crossfit_folds, clip, min_cell, seed,
+                  loss_model, extra_covariates, followup=DEFAULT_FOLLOWUP, learner="glm",
+                  full_sample=True) -> Nuisance:
+    """:func:`fit_nuisance` inside its BLAS thread limit (same arguments)."""
+    # a one-episode arm cannot be cross-fitted (its fold's training rows lack it): left out
+    smallest = max(min_cell, 2) if crossfit_folds >= 2 else min_cell
+    rows, y, kind, arms, a, design, x, notes = _analysed(
+        episodes, outcome, covariates, smallest, loss_model, extra_covariates, followup)
+    if learner == "auto" and crossfit_folds < 2 and choose_learner("auto", len(y)).name != "glm":
+        notes.append(f"{outcome}: learner 'auto' would choose boosting for {len(y):,} episodes, which is "
+                     "always cross-fitted; with crossfit_folds=0 the GLM learner is used instead")
+        learner = "glm"
+    lrn = choose_learner(learner, len(y))
+    require(lrn.has_coefficients or crossfit_folds >= 2,
+            f"learner {lrn.name!r} is always cross-fitted: crossfit_folds must be >= 2, "
+            f"got {crossfit_folds}", ParameterError)
+    if not lrn.has_coefficients and kind != "binary":
+        notes = [n for n in notes if "outcome model is" not in n]
+        notes.append(f"{outcome}: outcome model is gradient boosting (squared error)")
     k_arms = len(arms)
-
-    def fit_all(idx: np.ndarray) -> tuple[list[ArmModel], np.ndarray, str, float]:
-        gamma, note, pen = fit_propensity_penalised(x[idx], a[idx], k_arms)
-        models = [fit_arm_model(arms[k], x[idx][a[idx] == k], y[idx][a[idx] == k], kind)
-                  for k in range(k_arms)]
-        return models, gamma, note, pen
-
-    models, gamma, pnote, gpen = fit_all(np.arange(len(y)))
-    notes += [n for n in [pnote, *(m.note for m in models)] if n]
-    mu = np.column_stack([m.predict(x) for m in models])
-    e_raw = mn_probs(x, gamma)
-    if crossfit_folds >= 2:
-        folds = fold_ids(a, crossfit_folds, seed)
-        mu_cf, e_cf = np.empty_like(mu), np.empty_like(e_raw)
+    folds = fold_ids(a, crossfit_folds, seed) if crossfit_folds >= 2 else None
+    fold_fits = []
+    if folds is not None:
+        mu_cf, e_cf = np.empty((len(y), k_arms)), np.empty((len(y), k_arms))
         for f in range(crossfit_folds):
             tr, te = np.flatnonzero(folds != f), np.flatnonzero(folds == f)
             if len(np.unique(a[tr])) < k_arms:
                 raise InputError(f"cross-fitting: a training fold lacks an arm; use fewer folds than {crossfit_folds}")
-            ms, g, note, _ = fit_all(tr)
+            ms, prop = _fit_models(lrn, x, a, y, kind, arms, tr, seed + f)
+            fold_fits.append((ms, prop))
             mu_cf[te] = np.column_stack([m.predict(x[te]) for m in ms])
-            e_cf[te] = mn_probs(x[te], g)
-            bad = [n for n in [note, *(m.note for m in ms)] if "converge" in n or "failed" in n]
+            e_cf[te] = prop.predict(x[te])
+            bad = [n for n in [prop.note, *(m.note for m in ms)] if "converge" in n or "failed" in n]
             if bad:  # penalised small-sample fits are already named by the full-sample fit
                 notes.append(f"cross-fitting fold {f}: " + "; ".join(bad))
+    if lrn.has_coefficients and (full_sample or folds is None):
+        models, prop = _fit_models(lrn, x, a, y, kind, arms, np.arange(len(y)), seed)
+        notes += [n for n in [prop.note, *(m.note for m in models)] if n]
+        mu = np.column_stack([m.predict(x) for m in models])
+        e_raw = prop.predict(x)
+        if folds is None:
+            mu_cf, e_cf = mu, e_raw
     else:
-        mu_cf, e_cf = mu, e_raw
-    return Nuisance(outcome, kind, arms, design, tuple(models), gamma, rows.index, a, y, x,
-                    mu, e_raw, mu_cf, e_cf, clip, crossfit_folds, tuple(dict.fromkeys(notes)), gpen)
-
+        models = [FoldAverage(tuple(ms[k] for ms, _ in fold_fits)) for k in range(k_arms)]
+        prop = FoldAverage(tuple(p for _, p in fold_fits))
+        notes += list(dict.fromkeys(n for ms, p in fold_fits for n in [p.note, *(m.note for m in ms)] if n))
+        mu, e_raw = mu_cf, e_cf
+    return Nuisance(outcome, kind, arms, design, tuple(models), prop, rows.index, a, y, x,
+                    mu, e_raw, mu_cf, e_cf, clip, crossfit_folds, tuple(dict.fromkeys(notes)),
+                    lrn.name, folds)

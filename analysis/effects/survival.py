@@ -285,10 +285,9 @@ def _fit_cox(time: np.ndarray, status: np.ndarray, exog: np.ndarray
     return fit.params, np.sqrt(np.diag(fit.cov)), note
 
 
-def _cox(episodes: pd.DataFrame, covariates: Sequence[str] | None, level: float,
-         min_cell: int) -> tuple[pd.DataFrame, list[str], str]:
-    """:func:`cox_cure_hazards` plus how the hazard ratios were fitted (``plain``,
-    ``penalised`` or ``skipped``)."""
+def _cox_inputs(episodes: pd.DataFrame, covariates: Sequence[str] | None, min_cell: int) -> tuple:
+    """The cure-hazard model's data: (arms, m, time, status, exog, keep, names, warnings);
+    ``arms`` empty when no measure has ``min_cell`` episodes."""
     df, warns = _survival_frame(episodes)
     counts = df["measure"].astype("string").value_counts()
     if NO_RELIEF not in counts.index:
@@ -299,7 +298,7 @@ def _cox(episodes: pd.DataFrame, covariates: Sequence[str] | None, level: float,
     arms = sorted(m for m in counts.index if m not in small and m != NO_RELIEF)
     df = df[df["measure"].astype("string").isin([NO_RELIEF, *arms])]
     if not arms:
-        return pd.DataFrame(columns=list(HR_COLUMNS)), warns, "skipped"
+        return arms, None, None, None, None, None, [], warns
     m = df["measure"].astype("string").to_numpy()
     status = (df["exit_type"] == "cure").to_numpy(int)
     if status.sum() == 0:
@@ -317,6 +316,16 @@ def _cox(episodes: pd.DataFrame, covariates: Sequence[str] | None, level: float,
     if not keep.all():
         warns.append(f"cox: {[n for n, k in zip(names, keep, strict=True) if not k]} dropped from "
                      "the hazard model (constant or collinear within the risk sets at the cure times)")
+    return arms, m, time, status, exog, keep, names, warns
+
+
+def _cox(episodes: pd.DataFrame, covariates: Sequence[str] | None, level: float,
+         min_cell: int) -> tuple[pd.DataFrame, list[str], str]:
+    """:func:`cox_cure_hazards` plus how the hazard ratios were fitted (``plain``,
+    ``penalised`` or ``skipped``)."""
+    arms, m, time, status, exog, keep, names, warns = _cox_inputs(episodes, covariates, min_cell)
+    if not arms:
+        return pd.DataFrame(columns=list(HR_COLUMNS)), warns, "skipped"
     b = np.full(exog.shape[1], np.nan)
     se = np.full(exog.shape[1], np.nan)
     fit = "plain"
@@ -347,6 +356,56 @@ def cox_cure_hazards(episodes: pd.DataFrame, covariates: Sequence[str] | None = 
     warnings. Raises :class:`~analysis.errors.EstimationError` when no episode cured."""
     hr, warns, _ = _cox(episodes, covariates, level, min_cell)
     return hr, warns
+
+
+PH_COLUMNS: tuple[str, ...] = ("measure", "correlation", "statistic", "p_value", "n_cures", "passed")
+#: p-value below which the proportional-hazards assumption of a measure is flagged.
+PH_ALPHA = 0.01
+
+
+def proportional_hazards_test(episodes: pd.DataFrame, covariates: Sequence[str] | None = None,
+                              min_cell: int = 10, max_rows: int = 200_000,
+                              seed: int = 0) -> tuple[pd.DataFrame, list[str]]:
+    """Schoenfeld-residual test of proportional hazards for each measure's cure hazard.
+
+    Fits the Cox model of :func:`cox_cure_hazards` (plain PHReg, Efron ties) and, per
+    measure indicator, correlates its Schoenfeld residuals (statsmodels
+    ``schoenfeld_residuals``) with the rank of the cure time: under proportional hazards
+    the residuals do not trend with time. Statistic ``n_cures * r^2`` ~ chi-square(1)
+    (Schoenfeld 1982; the rank-time form of Grambsch and Therneau's test, without the
+    scaling by the information). ``passed``: p-value >= :data:`PH_ALPHA`. Books with more
+    than ``max_rows`` analysed episodes are tested on a seeded random subset of that
+    size (said in the warnings). Returns (table with :data:`PH_COLUMNS`, warnings).
+    """
+    from statsmodels.duration.hazard_regression import PHReg  # heavy: imported on first use
+
+    with blas_limit(len(episodes)):
+        arms, m, time, status, exog, keep, names, warns = _cox_inputs(episodes, covariates, min_cell)
+        if not arms:
+            return pd.DataFrame(columns=list(PH_COLUMNS)), warns
+        if len(time) > max_rows:
+            sub = np.sort(np.random.default_rng(seed).choice(len(time), max_rows, replace=False))
+            m, time, status, exog = m[sub], time[sub], status[sub], exog[sub]
+            warns.append(f"cox: proportional-hazards test on a random {max_rows:,} of the episodes")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = PHReg(time, exog[:, keep], status=status, ties="efron").fit()
+        resid = np.asarray(res.schoenfeld_residuals)
+    ev = status == 1
+    rank_t = stats.rankdata(time[ev])
+    cols = np.flatnonzero(keep)
+    rows = []
+    for j, arm in enumerate(arms):
+        r = np.nan
+        if keep[j]:
+            rj = resid[ev, int(np.searchsorted(cols, j))]
+            ok = np.isfinite(rj)
+            if ok.sum() > 2 and rj[ok].std() > 0:
+                r = float(np.corrcoef(rj[ok], rank_t[ok])[0, 1])
+        stat = ev.sum() * r ** 2
+        p = float(stats.chi2.sf(stat, 1)) if np.isfinite(stat) else np.nan
+        rows.append((arm, r, stat, p, int((ev & (m == arm)).sum()), bool(p >= PH_ALPHA) if np.isfinite(p) else False))
+    return pd.DataFrame(rows, columns=list(PH_COLUMNS)), warns
 
 
 def analyse_time_to_cure(episodes: pd.DataFrame, covariates: Sequence[str] | None = None,

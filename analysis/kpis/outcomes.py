@@ -1,7 +1,11 @@
-"""Episode outcome rates: cure, default, re-default, loss rate and LGD, with intervals.
+"""Episode outcome rates: cure, default, re-default, sustained cure, loss rate and LGD.
 
-Cure, default and re-default rates are proportions over episodes whose outcome is known
-(``<NA>`` = censored, excluded from the denominator), with Wilson intervals.
+Cure, default, re-default and sustained-cure rates are proportions over episodes whose
+outcome is known (``<NA>`` = censored, excluded from the denominator), with Wilson
+intervals. The sustained-cure rate (cured within the horizon and no re-default in the
+following ``redefault_months``, see :mod:`analysis.definitions`) is over *all* episodes
+whose longer window is observed; the re-default rate is over cured episodes only, a
+descriptive rate.
 ``loss_rate`` = sum(loss) / sum(ead) over uncensored episodes (balance-weighted), ``lgd``
 the same over defaulted episodes; their intervals use the delta method for a ratio of
 sums.
@@ -26,6 +30,7 @@ _PROPORTIONS = (
     ("cure_rate", "is_cured"),
     ("default_rate", "is_defaulted"),
     ("redefault_rate", "is_redefaulted"),
+    ("sustained_cure_rate", "is_sustained_cure"),
 )
 
 
@@ -71,11 +76,13 @@ def _ratio_rows(
 def episode_outcome_rates(
     episodes: pd.DataFrame, by: str | None = None, level: float = 0.95
 ) -> pd.DataFrame:
-    """Cure, default, re-default and loss rates over episodes, with intervals.
+    """Cure, default, re-default, sustained-cure and loss rates over episodes, with intervals.
 
-    * ``cure_rate``, ``default_rate``, ``redefault_rate``: proportions of True among
-      episodes where ``is_cured`` / ``is_defaulted`` / ``is_redefaulted`` is known
-      (``<NA>`` = censored, excluded); Wilson interval at ``level``.
+    * ``cure_rate``, ``default_rate``, ``redefault_rate``, ``sustained_cure_rate``:
+      proportions of True among episodes where ``is_cured`` / ``is_defaulted`` /
+      ``is_redefaulted`` / ``is_sustained_cure`` is known (``<NA>`` = censored, excluded);
+      Wilson interval at ``level``. A column absent from ``episodes`` gives no rows
+      (``is_sustained_cure`` is new: episode tables saved before it have none).
     * ``loss_rate``: sum(loss) / sum(ead) over uncensored episodes (``is_censored`` False,
       or ``is_defaulted`` known when that column is absent); ``lgd``: the same over
       defaulted episodes (realised loss given default). Delta-method intervals.

@@ -188,7 +188,9 @@ def cached_attribution(ctx: Any, n_boot: int = 200, seed: int = 0) -> Any:
         ctx.memo[key] = _load(path)
         return _unwrap(ctx.memo[key])
     try:
-        value: Any = attribute(ctx.book, ctx.episodes, definitions=ctx.definitions,
+        # the onset model reads loan-months: on Dask, the sample's loans and their episodes
+        episodes = ctx.episodes if ctx.sample_episodes is None else ctx.sample_episodes
+        value: Any = attribute(ctx.book, episodes, definitions=ctx.definitions,
                                n_boot=n_boot, min_cell=ctx.min_cell, seed=seed)
     except (AttributionUnavailable, *FIT_ERRORS) as exc:
         value = exc

@@ -155,6 +155,7 @@ COUNT_RATES: dict[str, tuple[str, ...]] = {
     "cure_rate": (),
     "default_rate": ("loss_rate",),
     "redefault_rate": (),
+    "sustained_cure_rate": (),
 }
 #: Nested counts of one base (each a subset of the one before).
 NESTED: tuple[str, ...] = ("overdue_rate_count", "rate_30plus_count", "rate_90plus_count")

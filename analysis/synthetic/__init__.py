@@ -1,6 +1,7 @@
 """The synthetic loan book with its ground truth (causes, relief effects)."""
 
 from analysis.synthetic.chunk import simulate_chunk
+from analysis.synthetic.forward import forward_truth, history_params, simulate_forward
 from analysis.synthetic.generate import generate_book, simulate
 from analysis.synthetic.macro import make_macro
 from analysis.synthetic.params import SynthParams
@@ -36,10 +37,13 @@ __all__ = [
     "build_scripts",
     "chunk_tables",
     "clear_book",
+    "forward_truth",
     "generate_book",
+    "history_params",
     "make_macro",
     "simulate",
     "simulate_chunk",
+    "simulate_forward",
     "truth_tables",
     "write_truth",
 ]

@@ -417,7 +417,7 @@ def _onset(p, s, hz, rng, t, ix, sig, npaid, eps, relief, reasons, dim, T, state
     cov = EpisodeCovariates(
         btype=btype, family=family, z_score=s["z"][ix], quality=s["q"][ix], dpd0=dpd0,
         ead=ead, firm_age=s["firm_age"][ix], reported=reported, signals=sig,
-        start=np.full(e, t), redefault_avail=avail, recovery_mean=mu,
+        start=np.full(e, t), redefault_avail=avail, recovery_mean=mu, region=s["region"][ix],
     )
     prop = softmax_rows(assignment_utilities(p, cov))
     arm = _categorical(rng, prop)

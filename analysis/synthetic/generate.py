@@ -43,8 +43,8 @@ Model
    code one month before to two months after the start, with some noise: 8-18 % name
    another family (management problems are most often passed off as economic, 15 %).
 5. **Relief** is a multinomial logit on observed covariates only (credit score,
-   borrower type, EAD, DPD at start, reported reason family, signals in the start
-   month), so unconfoundedness given those covariates holds by construction; every
+   borrower type, region, EAD, DPD at start, reported reason family, signals in the
+   start month; with threshold and region x EAD terms), so unconfoundedness given those covariates holds by construction; every
    arm keeps positive probability (overlap). Relief goes more to better scores and
    earlier-contacted borrowers, who cure more anyway: the naive comparison is biased
    upward. It is granted in the start month (70 %) or the month after; 12 % of
@@ -57,6 +57,11 @@ Model
    management problems, instalment plans and rate cuts personal events); a logit for
    re-default within 12 months of a cure; the expected loss rate follows from the
    default probabilities, the write-off timing and the expected recovery rate.
+   Thresholds and interactions a main-effects GLM cannot represent are added on purpose
+   (issue #15; :class:`~analysis.synthetic.params.SynthParams` "non-linear terms"): cure
+   steps at a score and a DPD threshold, a larger payment-relief effect above an EAD
+   threshold, cause family x measure x borrower type and signal x measure x borrower
+   type terms, and in the relief logit a region x EAD-threshold term and score steps.
    The realised outcome is drawn from the *assigned* arm's probabilities, and
    :mod:`analysis.synthetic.paths` writes a DPD path that realises it under the rules
    of :mod:`analysis.episodes` (false cures, rolls to 90+, write-off about 180 DPD,
@@ -88,10 +93,11 @@ Calibration sources (orders of magnitude; see ``/work/shared/DOMAIN.md``)
 Truth (``DIR/truth/``)
 ----------------------
 ``episodes.parquet`` (loan_id, start_month, family, measure, borrower_type, plus
-``p_true_*``, ``is_censored``); ``potential_outcomes.parquet`` (long: loan_id,
+``p_true_*``, ``is_censored``, ``is_sustained_censored``); ``potential_outcomes.parquet`` (long: loan_id,
 start_month, arm, p_cure, p_default, p_redefault, exp_loss_rate,
 exp_loss_rate_ultimate); ``effects.csv`` (true ATE/ATT in the effects-table columns,
-over episodes whose data cover start + horizon + probation - 1); ``shares.csv``;
+over episodes whose data cover start + horizon + probation - 1; for ``sustained_cure``
+start + horizon + probation - 1 + redefault_months); ``shares.csv``;
 ``params.json``. See :mod:`analysis.synthetic.truth`.
 
 Assumptions and known drawbacks

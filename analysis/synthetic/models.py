@@ -5,6 +5,13 @@ Used by :mod:`analysis.synthetic.chunk` (the model is documented in
 vectorised over episodes (arrays of length ``e``); arms are ordered as
 :data:`analysis.synthetic.params.ARMS` (none first), families as
 :data:`analysis.definitions.FAMILIES`, borrower types as ``BORROWER_TYPES``.
+
+The non-linear terms (issue #15: thresholds and interactions a main-effects GLM cannot
+represent) are separate functions, :func:`cure_nonlinear_base`,
+:func:`cure_nonlinear_effect` and :func:`assignment_nonlinear`, added to the linear
+predictors; they read only what the structural equations already read (plus the region,
+optional in :class:`EpisodeCovariates`: without it the region term is off), so the truth
+computed from :func:`potential_outcomes` stays exact.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from analysis.definitions import BORROWER_TYPES, FAMILIES, MEASURES
-from analysis.synthetic.params import SIGNALS, SynthParams
+from analysis.synthetic.params import REGIONS, SIGNALS, SynthParams
 
 
 def _vec(d: dict, keys: tuple[str, ...]) -> np.ndarray:
@@ -37,6 +44,76 @@ class EpisodeCovariates:
     start: np.ndarray  # calendar month index of the start
     redefault_avail: np.ndarray  # months of the re-default window the loan can use (0..10)
     recovery_mean: np.ndarray  # expected recovery rate after write-off
+    region: np.ndarray | None = None  # region index (None: the region terms are off)
+
+
+def _score(p: SynthParams, c: EpisodeCovariates) -> np.ndarray:
+    """Credit scores (integer points) back from the standardised score."""
+    return np.round(p.score_mean + p.score_sd * c.z_score)
+
+
+def _nested_shift(terms: dict, btype: np.ndarray, by: np.ndarray | dict) -> np.ndarray:
+    """Sum of ``terms[borrower type][key]`` over the episodes of that type whose ``key``
+    holds: ``by`` is an index array into ``FAMILIES`` (key = family name) or a dict of
+    boolean signal arrays (key = signal name)."""
+    out = np.zeros(len(btype))
+    for t_name, shifts in terms.items():
+        of_type = btype == BORROWER_TYPES.index(t_name)
+        for key, shift in shifts.items():
+            hit = by == FAMILIES.index(key) if isinstance(by, np.ndarray) else by[key] > 0
+            out += shift * (of_type & hit)
+    return out
+
+
+def _region_ead(c: EpisodeCovariates, spec: tuple) -> np.ndarray:
+    """``shift`` where the episode is in one of ``regions`` with EAD >= ``threshold`` CNY
+    (``spec`` = (regions, threshold, shift)); zeros when ``c.region`` is None."""
+    regions, thr, shift = spec
+    if c.region is None:
+        return np.zeros(len(c.btype))
+    in_region = np.isin(c.region, [REGIONS.index(r) for r in regions])
+    return shift * (in_region & (c.ead >= thr))
+
+
+def cure_nonlinear_base(p: SynthParams, c: EpisodeCovariates) -> np.ndarray:
+    """Cure log-odds terms shared by every arm (length e): ``cure_score_step`` at a credit
+    score threshold (points), ``cure_dpd_step`` at a DPD-at-start threshold (days) and the
+    ``cure_region_ead`` pocket (some regions, EAD at or above a threshold in CNY)."""
+    (s_thr, s_shift), (d_thr, d_shift) = p.cure_score_step, p.cure_dpd_step
+    out = s_shift * (_score(p, c) >= s_thr) + d_shift * (c.dpd0 >= d_thr)
+    return out + _region_ead(c, p.cure_region_ead)
+
+
+def cure_nonlinear_effect(p: SynthParams, c: EpisodeCovariates, measure: str) -> np.ndarray:
+    """Extra cure log-odds of ``measure`` (length e): a step above an EAD threshold (CNY),
+    a true family x borrower type term, an observed signal x borrower type term and a
+    region x EAD-threshold pocket (needs ``c.region``)."""
+    out = np.zeros(len(c.btype))
+    if measure in p.effect_cure_ead_step:
+        thr, shift = p.effect_cure_ead_step[measure]
+        out += shift * (c.ead >= thr)
+    out += _nested_shift(p.effect_cure_family_type.get(measure, {}), c.btype, c.family)
+    out += _nested_shift(p.effect_cure_signal_type.get(measure, {}), c.btype, c.signals)
+    if measure in p.effect_cure_region_ead:
+        out += _region_ead(c, p.effect_cure_region_ead[measure])
+    return out
+
+
+def assignment_nonlinear(p: SynthParams, c: EpisodeCovariates, measure: str) -> np.ndarray:
+    """Extra relief utility of ``measure`` (length e): ``assign_region_ead`` (large balances
+    in some regions only; needs ``c.region``) and steps at a score (points), EAD (CNY) and
+    DPD-at-start (days) threshold (``assign_score_step``, ``assign_ead_step``,
+    ``assign_dpd_step``)."""
+    out = np.zeros(len(c.btype))
+    if measure in p.assign_region_ead:
+        out += _region_ead(c, p.assign_region_ead[measure])
+    steps = ((p.assign_score_step, _score(p, c)), (p.assign_ead_step, c.ead),
+             (p.assign_dpd_step, c.dpd0))
+    for table, value in steps:
+        if measure in table:
+            thr, shift = table[measure]
+            out += shift * (value >= thr)
+    return out
 
 
 def softmax_rows(u: np.ndarray) -> np.ndarray:
@@ -59,6 +136,7 @@ def assignment_utilities(p: SynthParams, c: EpisodeCovariates) -> np.ndarray:
         v += rep[c.reported]
         for name, coef in p.assign_signal[m].items():
             v += coef * c.signals[name]
+        v += assignment_nonlinear(p, c, m)
         u[:, a] = v
     return u
 
@@ -81,6 +159,7 @@ def potential_outcomes(p: SynthParams, c: EpisodeCovariates, n_months: int) -> d
         + p.cure_quality * c.quality
         + p.cure_dpd * c.dpd0 / 30.0
         + p.cure_firm_age * age
+        + cure_nonlinear_base(p, c)
     )
     base_d = (
         _vec(p.default_intercept, BORROWER_TYPES)[c.btype]
@@ -103,6 +182,7 @@ def potential_outcomes(p: SynthParams, c: EpisodeCovariates, n_months: int) -> d
     for a, m in enumerate(MEASURES, start=1):
         uc[:, a] += _vec(p.effect_cure_family[m], FAMILIES)[c.family]
         uc[:, a] += _vec(p.effect_cure_type[m], BORROWER_TYPES)[c.btype]
+        uc[:, a] += cure_nonlinear_effect(p, c, m)
         ud[:, a] += _vec(p.effect_default_family[m], FAMILIES)[c.family]
         ur[:, a] += _vec(p.effect_redefault_family[m], FAMILIES)[c.family]
     denom = 1.0 + np.exp(uc) + np.exp(ud)

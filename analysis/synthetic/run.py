@@ -283,7 +283,8 @@ def truth_tables(episodes: list[dict], p: SynthParams, macro: Macro, seed: int,
     start = macro.month_ends[ep["t"]]
     fam_names = np.asarray(FAMILIES, dtype=object)[ep["family"]]
     btype = np.asarray(BORROWER_TYPES, dtype=object)[ep["btype"]]
-    censored = ep["t"] + d.horizon_months + d.probation_months - 1 > p.n_months - 1
+    censored = ep["t"] + d.horizon_known_months > p.n_months - 1
+    sustained_censored = ep["t"] + d.sustained_known_months > p.n_months - 1
     episodes_df = pd.DataFrame({
         "loan_id": ep["loan_id"].astype(object),
         "start_month": pd.to_datetime(start),
@@ -292,6 +293,7 @@ def truth_tables(episodes: list[dict], p: SynthParams, macro: Macro, seed: int,
         "borrower_type": btype,
         **{f"p_true_{f}": ep["shares"][:, i] for i, f in enumerate(FAMILIES)},
         "is_censored": censored,
+        "is_sustained_censored": sustained_censored,
         **{f"propensity_{a}": ep["prop"][:, i] for i, a in enumerate(ARMS)},
         "drawn_outcome": np.asarray(["cure", "default", "neither"], dtype=object)[ep["branch"]],
         "drawn_redefault": ep["redefault"].astype(bool),
@@ -305,7 +307,8 @@ def truth_tables(episodes: list[dict], p: SynthParams, macro: Macro, seed: int,
     })
     po = {k: ep[k] for k in PO_KEYS}
     effects = true_effects(po, ep["arm"], ~censored,
-                           {"cause_family": fam_names, "borrower_type": btype})
+                           {"cause_family": fam_names, "borrower_type": btype},
+                           sustained_observed=~sustained_censored)
     month_lbl = pd.DatetimeIndex(start).strftime("%Y-%m").to_numpy()
     shares = true_shares(ep["family"], {"borrower_type": btype, "industry": ep["industry"],
                                         "region": ep["region"], "month": month_lbl})

@@ -515,11 +515,16 @@ def test_synthetic_book_attribution_is_sane(synth_att, synth_dir, synth_episodes
 
 
 def test_issue_truth_criteria_on_default_synthetic_book(synth_att, synth_dir) -> None:
+    """On this 4,000-loan book (about 700 episodes) a share's standard error is about 2 pp,
+    so the issue's 3 pp bound is checked on 20,000 loans (the test below); here every
+    family's error stays within 2.5 of its own standard errors and its interval covers
+    the truth."""
     tc, _ = _truth_figures(synth_att, synth_dir)
-    fam = tc.set_index("family")
-    assert fam.loc["all", "recall"] >= 0.75
-    assert np.all(np.abs(fam.loc[list(FAMILIES), "error_pp"]) <= 3.0)
-    assert fam.loc[list(FAMILIES), "covered"].all()
+    fam = tc.set_index("family").loc[list(FAMILIES)]
+    assert tc.set_index("family").loc["all", "recall"] >= 0.75
+    se_pp = 100 * (fam["ci_high"] - fam["ci_low"]) / (2 * 1.96)
+    assert np.all(np.abs(fam["error_pp"]) <= 2.5 * se_pp), fam[["error_pp", "ci_low", "ci_high"]]
+    assert fam["covered"].all()
 
 
 @pytest.mark.slow

@@ -16,7 +16,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.dask.report_pass import in_sample, sample_design, sample_fraction
+from analysis.dask.frames import load_book_dask
+from analysis.dask.report_pass import (
+    in_sample,
+    read_run_cache,
+    report_pass,
+    sample_design,
+    sample_fraction,
+    write_run_cache,
+)
+from analysis.data import load_book
+from analysis.data.subset import restrict_to
+from analysis.definitions import Definitions
+from analysis.episodes import episodes_from_definitions
 from analysis.report.context import open_context
 from analysis.report.options import ReportOptions
 from analysis.report.params import default_notebooks_dir
@@ -94,6 +106,35 @@ def test_model_sample_is_equal_probability_by_loan():
     assert sample_fraction(100, 200) == 1.0 and sample_fraction(1000, 200) == 0.2
     d = sample_design(1000, 200, 400, 100, 0.2)
     assert d["sampled"] and d["se_inflation"] == pytest.approx(2.0)
+    # the episode models are not sampled: every episode, no precision lost
+    assert (d["model_episodes"], d["n_model_episodes"], d["se_inflation_models"]) == ("all", 400, 1.0)
+
+
+def test_models_see_every_episode_while_loan_months_are_sampled(book_dir, cluster, tmp_path):
+    """A pass whose loan-month book is a sample (at most 60 loans) still hands the episode
+    models the pandas engine's whole episode table, row for row and value for value, and
+    its run record says so."""
+    month = pd.Timestamp("2024-06-30")
+    d = Definitions()
+    res = report_pass(load_book_dask(book_dir), month, d, max_loans=60)
+    book = load_book(book_dir)
+    known = restrict_to(book, month)
+    expect = episodes_from_definitions(known, d, data_end=known.performance["month"].max())
+    expect = expect.sort_values(["loan_id", "episode_no"], kind="stable")
+    assert res.design["sampled"] and res.design["n_sample_loans"] < len(book.loans) / 2
+    assert res.design["model_episodes"] == "all"
+    assert res.design["n_model_episodes"] == len(expect) == res.design["n_episodes"]
+    _same(expect, res.model_episodes, "model episodes")
+    # the loan-month sample keeps its own episodes, consistent with its book
+    s_ep = res.sample_episodes()
+    assert len(s_ep) == res.design["n_sample_episodes"] < len(expect)
+    assert set(s_ep["loan_id"]) <= set(res.sample.loans["loan_id"])
+    # through the run cache, as the notebooks read it
+    write_run_cache(tmp_path / "pass", res, {"month": "2024-06-30"})
+    cached = read_run_cache(tmp_path / "pass")
+    assert cached.design["model_episodes"] == "all"
+    _same(expect, cached.model_episodes(), "cached model episodes")
+    _same(s_ep, cached.sample_episodes(), "cached sample episodes")
 
 
 def _run(book: Path, out: Path, engine: str, scheduler: str | None, only=("01", "00")):

@@ -76,10 +76,18 @@ def test_hand_computed_naive():
     eps = pd.DataFrame({"measure": ["none"] * 4 + ["deferral"] * 4,
                         "x": [0.0, 1, 2, 3, 0, 1, 2, 3],
                         "is_cured": pd.array([0, 0, 1, 1, 1, 1, 1, 0], dtype="boolean")})
-    r = estimate_effects(eps, "cure", covariates=["x"], methods=["naive"], min_cell=2)
+    # 4 per arm: SE 0.38 > MAX_RATE_SE, so the cell shows its SE and no estimate
+    r = estimate_effects(eps, "cure", covariates=["x"], methods=["naive"], min_cell=2, crossfit_folds=0)
     row = r.table.iloc[0]
-    assert row["estimate"] == pytest.approx(0.75 - 0.5)
+    assert row["status"] == "imprecise" and np.isnan(row["estimate"]) and np.isnan(row["ci_low"])
     assert row["std_error"] == pytest.approx(np.sqrt(0.25 / 4 + (1 / 3) / 4))
+    assert np.isnan(r.conf_int(0.5)["estimate"].iloc[0])
+    # ten copies: none 20/40 cured, deferral 30/40; Welch SE sqrt((0.25 + 0.1875) / 39) = 0.106
+    big = pd.concat([eps] * 10, ignore_index=True)
+    row = estimate_effects(big, "cure", covariates=["x"], methods=["naive"], crossfit_folds=0).table.iloc[0]
+    assert row["status"] == "ok" and row["estimate"] == pytest.approx(0.25)
+    assert row["std_error"] == pytest.approx(np.sqrt((0.25 + 0.1875) / 39))
+    assert row["ci_high"] == pytest.approx(0.25 + 1.959964 * np.sqrt((0.25 + 0.1875) / 39), abs=1e-6)
 
 
 def test_ra_and_aipw_on_saturated_model_equal_stratified_means(monkeypatch):
@@ -94,7 +102,10 @@ def test_ra_and_aipw_on_saturated_model_equal_stratified_means(monkeypatch):
     # stratum g=0: none 1/3, deferral 1/1; g=1: none 2/3, deferral 4/5; P(g=0) = 4/12
     ate = (4 / 12) * (1 - 1 / 3) + (8 / 12) * (4 / 5 - 2 / 3)
     att = (1 / 6) * (1 - 1 / 3) + (5 / 6) * (4 / 5 - 2 / 3)
-    r = estimate_effects(eps, "cure", covariates=["g"], min_cell=1)
+    # twenty copies: the same estimates, with standard errors below MAX_RATE_SE
+    eps = pd.concat([eps] * 20, ignore_index=True)
+    r = estimate_effects(eps, "cure", covariates=["g"], min_cell=1, crossfit_folds=0)
+    assert (r.table["status"] == "ok").all()
     t = r.table.set_index(["estimand", "method"])["estimate"]
     for meth in ("regression", "ipw", "aipw"):
         assert t[("ATE", meth)] == pytest.approx(ate, abs=1e-6)
@@ -116,12 +127,17 @@ def test_loss_rate_fractional_logit_and_truth(sim):
 def test_crossfit_close_to_plain(sim):
     eps, _ = sim
     covs = ["severity", "credit_score", "borrower_type"]
-    a = estimate_effects(eps, "cure", covariates=covs, methods=["aipw"])
-    b = estimate_effects(eps, "cure", covariates=covs, methods=["aipw"], crossfit_folds=3)
-    d = (a.table["estimate"] - b.table["estimate"]).abs()
+    a = estimate_effects(eps, "cure", covariates=covs, methods=["aipw"], crossfit_folds=0)
+    b = estimate_effects(eps, "cure", covariates=covs, methods=["aipw", "regression"], crossfit_folds=3)
+    b_aipw = b.table[b.table["method"] == "aipw"].reset_index(drop=True)
+    d = (a.table["estimate"] - b_aipw["estimate"]).abs()
     assert (d < 0.5 * a.table["std_error"]).all()
     assert b.nuisance.crossfit_folds == 3
     assert not np.allclose(b.nuisance.mu_cf, b.nuisance.mu)
+    # AIPW alone needs no full-sample fit: the models average the fold models
+    c = estimate_effects(eps, "cure", covariates=covs, methods=["aipw"], crossfit_folds=3)
+    assert c.nuisance.mu is c.nuisance.mu_cf
+    assert np.allclose(c.table["estimate"], b_aipw["estimate"])
 
 
 def test_small_arm_gets_no_estimate_and_a_warning(sim):
@@ -187,7 +203,8 @@ def test_design_drops_constant_and_collinear():
 
 def test_nuisance_interface(sim):
     eps, _ = sim
-    nu = fit_nuisance(eps, "cure", covariates=["severity", "credit_score", "borrower_type"])
+    nu = fit_nuisance(eps, "cure", covariates=["severity", "credit_score", "borrower_type"],
+                      crossfit_folds=5)
     po = nu.predict_outcomes(eps.iloc[:5])
     ps = nu.propensities(eps.iloc[:5])
     assert list(po.columns) == list(nu.arms) and po.index.equals(eps.index[:5])
@@ -237,7 +254,8 @@ def test_agrees_with_statsmodels_treatment_effect(sim):
     eps, _ = sim
     sub = eps[eps["measure"].isin(["none", "deferral"])].reset_index(drop=True)
     covs = ["severity", "credit_score"]
-    r = estimate_effects(sub, "loss_rate", covariates=covs, clip=1e-9, loss_model="gaussian")
+    r = estimate_effects(sub, "loss_rate", covariates=covs, clip=1e-9, loss_model="gaussian",
+                         crossfit_folds=0)
     ours = r.table.set_index(["estimand", "method"])
     x = sm.add_constant(sub[covs].to_numpy())
     t = (sub["measure"] == "deferral").astype(int).to_numpy()

@@ -1,18 +1,22 @@
 """Relief effects against the synthetic book's true effects (``truth/effects.csv``).
 
 The demo book (20,000 loans, seed 1, as ``make demo`` builds it) is generated once per
-session here. The coverage check over 50 seeds of a smaller book is marked slow
-(``make test-slow``); its last result is written in ``benchmarks/README.md``.
+session here. The coverage check over 50 seeds of a 20,000-loan book and the ground
+truth check on a 300,000-loan book with both learners are marked slow
+(``make test-slow``); their last results are written in ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
+
+import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from analysis.data import load_book
-from analysis.effects.cells import TABLE_COLUMNS
+from analysis.effects.cells import MAX_RATE_SE, TABLE_COLUMNS
+from analysis.effects.design import OUTCOMES
 from analysis.effects.estimators import estimate_effects
 from analysis.effects.losses import net_benefit
 from analysis.effects.survival import analyse_time_to_cure
@@ -31,8 +35,8 @@ def demo(tmp_path_factory):
     return _episodes_and_truth(20_000, 1, tmp_path_factory.mktemp("demo_book"))
 
 
-def _joined(eps, truth, outcome, methods=("naive", "aipw")):
-    r = estimate_effects(eps, outcome, methods=list(methods))
+def _joined(eps, truth, outcome, methods=("naive", "aipw"), **kw):
+    r = estimate_effects(eps, outcome, methods=list(methods), **kw)
     t = r.table[r.table["segment_type"] == "all"]
     tv = truth[(truth["segment_type"] == "all") & (truth["outcome"] == outcome)]
     m = t.merge(tv[["measure", "estimand", "estimate", "n_treated", "n_control"]],
@@ -40,7 +44,7 @@ def _joined(eps, truth, outcome, methods=("naive", "aipw")):
     return m.assign(z=(m["estimate"] - m["estimate_truth"]) / m["std_error"])
 
 
-@pytest.mark.parametrize("outcome", ["cure", "loss_rate"])
+@pytest.mark.parametrize("outcome", ["sustained_cure", "cure", "loss_rate"])
 def test_aipw_within_two_se_of_truth_and_naive_biased(demo, outcome):
     """AIPW ATE and ATT of every measure vs the truth on the demo book.
 
@@ -51,6 +55,8 @@ def test_aipw_within_two_se_of_truth_and_naive_biased(demo, outcome):
     max |z| 1.3; loss_rate 7 of 8 within 2 SE, max |z| 2.17 (deferral ATE).
     """
     eps, truth = demo
+    if outcome not in set(truth["outcome"]):
+        pytest.skip(f"the synthetic truth has no {outcome!r} contrast yet")
     m = _joined(eps, truth, outcome)
     # the analysed population is the truth's (calendar follow-up rule)
     assert (m["n_treated"] == m["n_treated_truth"]).all() and (m["n_control"] == m["n_control_truth"]).all()
@@ -65,32 +71,80 @@ def test_aipw_within_two_se_of_truth_and_naive_biased(demo, outcome):
     assert naive["z"].abs().mean() > 2 * a["z"].abs().mean()
 
 
+def _truth_outcomes(truth: pd.DataFrame) -> list[str]:
+    """The estimated outcomes the truth table carries (sustained_cure once it lands)."""
+    return [o for o in OUTCOMES if o in set(truth["outcome"])]
+
+
 @pytest.mark.slow
 def test_aipw_coverage_over_seeds(tmp_path):
-    """95% AIPW intervals of ATE and ATT (cure, loss_rate, every measure) over 50 seeds of a
-    10,000-loan book cover the truth in 90-99% of cases."""
-    hits = []
+    """95% AIPW intervals of ATE and ATT (every outcome, every measure) over 50 seeds of a
+    20,000-loan book with the default settings (learner 'auto': GLM at this size,
+    5-fold cross-fitting) cover the truth in 92-98% of cases; prints the RMSE against
+    the old path (GLM, no cross-fitting). Measured 2026-12-03: coverage 0.948 of 1,184
+    intervals, RMSE 0.0364 vs 0.0330 (benchmarks/README.md, effects)."""
+    hits, err_new, err_old = [], [], []
     for seed in range(1000, 1050):
-        eps, truth = _episodes_and_truth(10_000, seed, tmp_path / f"b{seed}")
-        for outcome in ("cure", "loss_rate"):
+        eps, truth = _episodes_and_truth(20_000, seed, tmp_path / f"b{seed}")
+        for outcome in _truth_outcomes(truth):
             m = _joined(eps, truth, outcome, methods=("aipw",))
             m = m[np.isfinite(m["estimate"])]
             hits += ((m["ci_low"] <= m["estimate_truth"]) & (m["estimate_truth"] <= m["ci_high"])).tolist()
+            err_new += (m["estimate"] - m["estimate_truth"]).tolist()
+            old = _joined(eps, truth, outcome, methods=("aipw",), crossfit_folds=0, learner="glm")
+            old = old[np.isfinite(old["estimate"])]
+            err_old += (old["estimate"] - old["estimate_truth"]).tolist()
+        shutil.rmtree(tmp_path / f"b{seed}", ignore_errors=True)
     coverage = float(np.mean(hits))
-    print(f"AIPW 95% interval coverage: {coverage:.3f} over {len(hits)} intervals")
-    assert 0.90 <= coverage <= 0.99
+    print(f"AIPW 95% interval coverage: {coverage:.3f} over {len(hits)} intervals; RMSE "
+          f"{np.sqrt(np.mean(np.square(err_new))):.4f} (default) vs "
+          f"{np.sqrt(np.mean(np.square(err_old))):.4f} (GLM, no cross-fitting)")
+    assert 0.92 <= coverage <= 0.98
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("learner", [
+    "boosting",
+    pytest.param("glm", marks=pytest.mark.xfail(
+        reason="main-effects GLMs miss the generator's thresholds and interactions: measured "
+               "deferral cure ATE z +3.1 on this book (seed 7); recorded, not required", strict=False)),
+])
+def test_big_book_within_three_se_of_truth(big_book, learner):
+    """Every AIPW ATE and ATT of every outcome, over all episodes, within 3 SE of the
+    truth on a 300,000-loan book (1M loans is the issue's size; 300k keeps generation,
+    episodes and both learners within minutes here). Prints every z. Measured (seed 7):
+    boosting worst |z| 2.04 / 1.92 / 2.34 (sustained cure / cure / loss rate); GLM
+    sustained cure 2.12, cure 3.10 (deferral ATE)."""
+    eps, truth = big_book
+    worst = []
+    for outcome in _truth_outcomes(truth):
+        m = _joined(eps, truth, outcome, methods=("aipw",), learner=learner)
+        shown = m[["outcome", "measure", "estimand", "estimate", "estimate_truth", "std_error", "z"]]
+        print(shown.to_string(index=False))
+        assert len(m) == 8 and m["estimate"].notna().all(), shown
+        worst.append(float(m["z"].abs().max()))
+        assert (m["z"].abs() < 3).all(), shown
+    print(f"{learner}: worst |z| per outcome {worst}")
+
+
+@pytest.fixture(scope="module")
+def big_book(tmp_path_factory):
+    return _episodes_and_truth(300_000, 7, tmp_path_factory.mktemp("big_book"))
 
 
 def test_runs_on_the_shared_episode_table(synth_episodes):
     """Every public entry point accepts the episode table of the shared 4,000-loan book."""
-    for outcome in ("cure", "redefault", "loss_rate"):
+    for outcome in OUTCOMES:
         r = estimate_effects(synth_episodes, outcome, by=["cause_family", "borrower_type"],
                              methods=["naive", "aipw"])
         assert tuple(r.table.columns) == TABLE_COLUMNS
         assert set(r.table["segment_type"]) == {"all", "cause_family", "borrower_type"}
-        # rows without an estimate are exactly the small cells
+        # rows without an estimate are exactly the small and the imprecise cells
         small = (r.table["n_treated"] < 10) | (r.table["n_control"] < 10)
-        assert r.table.loc[~small, "estimate"].notna().all() and r.table.loc[small, "estimate"].isna().all()
+        assert (r.table.loc[small, "status"] == "too_few").all()
+        shown = r.table["status"] == "ok"
+        assert r.table.loc[shown, "estimate"].notna().all() and r.table.loc[~shown, "estimate"].isna().all()
+        assert (r.table.loc[r.table["status"] == "imprecise", "std_error"] > MAX_RATE_SE).all()
     s = analyse_time_to_cure(synth_episodes)
     assert {"unweighted", "ipw"} == set(s.table["weighting"]) and len(s.hazard_ratios) >= 1
     nb = net_benefit(synth_episodes, by="borrower_type")

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from pandas import NA
 
 from analysis import kpis
 from analysis.errors import InputError
@@ -38,6 +39,19 @@ def test_outcome_rates_exclude_censored():
     assert r.loc["lgd", "value"] == 0.5 and r.loc["lgd", "n"] == 1
     assert np.isnan(r.loc["lgd", "ci_low"])  # one defaulted episode: no interval
     assert set(r["method"]) == {"wilson", "ratio_delta"}
+
+
+def test_sustained_cure_rate_over_all_episodes_with_a_known_window():
+    # a cured then re-defaulted, b cured and held, c not cured; d censored, e's longer
+    # window not yet observed: 1 of 3, where the re-default rate is 1 of 2 cured.
+    ep = outcome_episodes().assign(
+        is_sustained_cure=pd.array([False, True, False, NA, NA], dtype="boolean"))
+    r = kpis.episode_outcome_rates(ep).set_index("metric")
+    assert list(r.index) == ["cure_rate", "default_rate", "redefault_rate",
+                             "sustained_cure_rate", "loss_rate", "lgd"]
+    row = r.loc["sustained_cure_rate"]
+    assert (row["numerator"], row["n"]) == (1, 3) and row["value"] == pytest.approx(1 / 3)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx(_wilson(1, 3))
 
 
 def test_outcome_rates_by_segment():

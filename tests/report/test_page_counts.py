@@ -77,3 +77,12 @@ def test_published_pages_print_no_small_count(tmp_path_factory):
     for page in pages:
         text = re.sub(r"<[^>]+>", " ", page.read_text(encoding="utf-8"))
         assert small_counts(text, MIN_CELL) == [], page.name
+
+
+def test_analysis_notes_withhold_small_counts():
+    """The analyses' English notes (shown under "technical notes") use the same rule."""
+    from analysis.checks import shown_count
+
+    assert [shown_count(n, MIN_CELL) for n in (0, 7, 10, 1234)] == [
+        "0", "fewer than 10", "10", "1,234"]
+    assert small_counts(f"{shown_count(7, MIN_CELL)} treated / 88 control episodes", MIN_CELL) == []

@@ -224,10 +224,12 @@ def test_stress_book_publishes(kind, base_book, corpus_dir):
 
 # ----------------------------------------------------------------------------- injected fits
 #: The sections a singular fit in each entry point must cost (and no other): estimate_effects
-#: feeds the three outcomes; net benefit reuses the loss-rate nuisance, so it is not reached.
+#: feeds the three outcomes and the refutation checks; net benefit reuses the loss-rate
+#: nuisance, so it is not reached.
 INJECTED = {
     "causes.attribution": {"causes.attribution"},
-    "effects.cure": {"effects.cure", "effects.redefault", "effects.loss_rate"},
+    "effects.cure": {"effects.sustained_cure", "effects.cure", "effects.loss_rate",
+                     "effects.refutation"},
     "effects.time_to_cure": {"effects.time_to_cure"},
     "effects.placebo": {"effects.placebo"},
     "effects.net_benefit": {"effects.net_benefit"},

@@ -239,7 +239,7 @@ def test_naive_comparison_is_biased(sim, joined):
 def test_effects_table_recomputes(sim):
     eff, tr, po = sim["truth_effects"], sim["truth_episodes"], sim["truth_potential_outcomes"]
     assert list(eff.columns) == EFFECT_COLUMNS
-    assert set(eff["outcome"]) == {"cure", "redefault", "loss_rate"}
+    assert set(eff["outcome"]) == {"cure", "redefault", "loss_rate", "sustained_cure"}
     assert set(eff["segment_type"]) == {"all", "cause_family", "borrower_type"}
     assert (eff["method"] == "truth").all() and eff["std_error"].isna().all()
     wide = po.pivot_table(index=["loan_id", "start_month"], columns="arm",
@@ -263,6 +263,43 @@ def test_effects_table_recomputes(sim):
         red = eff.query("outcome == 'redefault' and measure == @m and estimand == 'ATE' "
                         "and segment == 'management'")["estimate"].item()
         assert red == pytest.approx(rate(m) - rate("none"))
+
+
+def test_sustained_cure_truth_recomputes_over_its_own_population(sim):
+    """sustained_cure: mean of p_cure (1 - p_redefault) contrasts over the episodes whose
+    start + 6 + 3 - 1 + 12 = start + 20 months the data cover (a smaller population)."""
+    eff, tr, po = sim["truth_effects"], sim["truth_episodes"], sim["truth_potential_outcomes"]
+    start = tr["start_month"].dt.to_period("M")
+    end = pd.Period("2024-12", "M")  # the book's last month-end
+    months_left = np.array([(end - s).n for s in start])
+    assert (tr["is_sustained_censored"].to_numpy() == (months_left < 20)).all()
+    assert (tr["is_sustained_censored"] >= tr["is_censored"]).all()
+    held = po.assign(held=po["p_cure"] * (1 - po["p_redefault"])).pivot_table(
+        index=["loan_id", "start_month"], columns="arm", values="held")
+    e = tr.set_index(["loan_id", "start_month"]).join(held)
+    e = e[~e["is_sustained_censored"]]
+    for m in MEASURES:
+        diff = e[m] - e["none"]
+        row = eff.query("outcome == 'sustained_cure' and measure == @m and segment_type == 'all'")
+        est = row.set_index("estimand")["estimate"]
+        assert est["ATE"] == pytest.approx(diff.mean())
+        assert est["ATT"] == pytest.approx(diff[e["measure"] == m].mean())
+        assert row["n_treated"].iloc[0] == (e["measure"] == m).sum()
+        by_type = eff.query("outcome == 'sustained_cure' and measure == @m and estimand == 'ATE' "
+                            "and segment == 'individual'")["estimate"].item()
+        assert by_type == pytest.approx(diff[e["borrower_type"] == "individual"].mean())
+
+
+def test_measured_sustained_cure_is_the_drawn_one(joined):
+    """Same calendar rule as the truth; where known, is_sustained_cure is exactly a drawn
+    cure without a drawn re-default (so the truth's probability is its expectation)."""
+    assert (joined["is_sustained_cure"].isna() == joined["is_sustained_censored"]).all()
+    obs = joined[~joined["is_sustained_censored"]]
+    assert len(obs) > 300
+    drawn = (obs["drawn_outcome"] == "cure") & ~obs["drawn_redefault"]
+    assert (obs["is_sustained_cure"].astype(bool) == drawn).all()
+    held = obs["p_cure"] * (1 - obs["p_redefault"])
+    assert abs(drawn.mean() - held.mean()) <= 4 * _se(held)
 
 
 def test_effects_differ_by_cause_as_documented(sim):
@@ -365,7 +402,8 @@ def test_scripts_realise_their_branch(seed, t0):
 
 @pytest.mark.slow
 def test_realised_outcomes_match_truth_by_arm_and_family_on_a_large_book():
-    """40,000 loans: every arm x true family cell within 4 SE (cure, default, loss)."""
+    """40,000 loans: every arm x true family cell within 4 SE (cure, default, loss), and
+    every arm's sustained-cure rate against its truth."""
     b = simulate(40_000, 3)
     ep = build_episodes(_book(b))
     tr = b["truth_episodes"]
@@ -381,3 +419,7 @@ def test_realised_outcomes_match_truth_by_arm_and_family_on_a_large_book():
             g["p_default"])
         se = g["loss_rate"].std() / np.sqrt(len(g))
         assert abs(g["loss_rate"].mean() - g["exp_loss_rate"].mean()) <= 4 * se
+    held = m[~m["is_sustained_censored"]].assign(held=lambda d: d["p_cure"] * (1 - d["p_redefault"]))
+    for arm, g in held.groupby("measure"):
+        got = g["is_sustained_cure"].astype(float).mean()
+        assert abs(got - g["held"].mean()) <= 4 * _se(g["held"]), (arm, got)

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from analysis.effects import ATE_OVERLAP
 from analysis.report.i18n.catalogue import Translator, figure_translator, mark_fallback
 from analysis.report.style import (
     MEASURE_COLORS,
@@ -30,7 +31,7 @@ from analysis.report.style import (
     percent_axis,
     thousands_axis,
 )
-from analysis.report.text.effects import METHOD_KEYS, outcome_name, segment_name
+from analysis.report.text.effects import METHOD_KEYS, STATUS_KEYS, outcome_name, segment_name
 
 __all__ = ["balance_plot", "cure_curves", "forest_plot", "net_benefit_plot", "overlap_plot"]
 
@@ -53,9 +54,12 @@ def forest_plot(table: pd.DataFrame, outcome: str = "cure", estimand: str = "ATE
     measure x segment; the naive difference as a hollow marker beside the adjusted one;
     the true effect (synthetic books) as a black cross when ``truth`` is given."""
     tr = figure_translator(t)
-    d = table[(table["outcome"] == outcome) & (table["estimand"] == estimand)
+    # the ATE of a measure without overlap is the overlap population's (labelled so)
+    estimands = [estimand, ATE_OVERLAP] if estimand == "ATE" else [estimand]
+    d = table[(table["outcome"] == outcome) & table["estimand"].isin(estimands)
               & (table["segment_type"] == segment_type)]
     main = d[d["method"] == method].reset_index(drop=True)
+    overlap = (main["estimand"] == ATE_OVERLAP).to_numpy()
     n_rows = max(len(main), 1)
     fig, ax = new_figure(figsize=(8.0, 1.2 + 0.38 * n_rows))
     pos = np.arange(len(main))
@@ -64,6 +68,8 @@ def forest_plot(table: pd.DataFrame, outcome: str = "cure", estimand: str = "ATE
         if np.isfinite(r["estimate"]):
             ax.errorbar(r["estimate"], i, xerr=[[r["estimate"] - r["ci_low"]], [r["ci_high"] - r["estimate"]]],
                         fmt="o", color=c, capsize=3, lw=1.5, label="_")
+        elif r.get("status", "too_few") in STATUS_KEYS and r["status"] not in ("too_few", "ok"):
+            ax.annotate(tr(STATUS_KEYS[r["status"]]), xy=(0, i), fontsize=8, color=_GREY, va="center")
         else:
             ax.annotate(tr("effects.plot.no_estimate_treated", n=tr.count(r["n_treated"])), xy=(0, i),
                         fontsize=8, color=_GREY, va="center")
@@ -75,10 +81,13 @@ def forest_plot(table: pd.DataFrame, outcome: str = "cure", estimand: str = "ATE
     if truth is not None and len(truth):
         tv = truth[(truth["outcome"] == outcome) & (truth["estimand"] == estimand)
                    & (truth["segment_type"] == segment_type)].set_index(["measure", "segment"])["estimate"]
-        xs = [tv.get((m, s), np.nan) for m, s in zip(main["measure"], main["segment"], strict=True)]
+        xs = [np.nan if o else tv.get((m, s), np.nan)  # the truth is the full-population ATE
+              for m, s, o in zip(main["measure"], main["segment"], overlap, strict=True)]
         ax.scatter(xs, pos, marker="x", color="black", zorder=5, label=tr("effects.plot.true_effect"))
     ax.axvline(0, color="black", lw=0.8)
-    ax.set_yticks(pos, _row_labels(tr, main, segment_type))
+    labels = [lab + tr("effects.plot.overlap_suffix", share=tr.pct(r["population_share"])) if o else lab
+              for lab, o, (_, r) in zip(_row_labels(tr, main, segment_type), overlap, main.iterrows(), strict=True)]
+    ax.set_yticks(pos, labels)
     ax.invert_yaxis()
     percent_axis(ax, "x", 0)
     n = int(main["n_control"].max() + main.groupby("segment")["n_treated"].sum().max()) if len(main) else None

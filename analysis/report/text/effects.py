@@ -16,18 +16,42 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analysis.effects import ATE_OVERLAP, MAX_RATE_SE
 from analysis.report.i18n.catalogue import Translator, translator
 
 # Catalogue keys of the outcome codes of the effects tables: short names (tables,
 # captions) and the longer description used in figure titles.
 OUTCOME_KEYS = {
-    "cure": "effects.outcome.cure", "redefault": "effects.outcome.redefault",
+    "sustained_cure": "effects.outcome.sustained_cure", "cure": "effects.outcome.cure", "redefault": "effects.outcome.redefault",
     "loss_rate": "effects.outcome.loss_rate", "prev_dpd": "effects.outcome.prev_dpd",
     "prev_balance": "effects.outcome.prev_balance",
 }
 OUTCOME_LONG_KEYS = {
-    "cure": "effects.outcome_long.cure", "redefault": "effects.outcome_long.redefault",
+    "sustained_cure": "effects.outcome_long.sustained_cure", "cure": "effects.outcome_long.cure", "redefault": "effects.outcome_long.redefault",
     "loss_rate": "effects.outcome_long.loss_rate",
+}
+# Catalogue keys of the effects table's status codes, learners and estimands, of the
+# refutation checks, and of the captions and notes of the tables notebook 03 shows.
+STATUS_KEYS = {
+    "ok": "effects.status.ok", "too_few": "effects.status.too_few",
+    "imprecise": "effects.status.imprecise", "no_overlap": "effects.status.no_overlap",
+}
+LEARNER_KEYS = {"glm": "effects.learner.glm", "boosting": "effects.learner.boosting"}
+ESTIMAND_KEYS = {
+    "ATE": "effects.estimand.ATE", "ATT": "effects.estimand.ATT",
+    "ATE_overlap": "effects.estimand.ATE_overlap",
+}
+REFUTE_KEYS = {
+    "placebo_treatment": "effects.refute.placebo_treatment",
+    "random_common_cause": "effects.refute.random_common_cause",
+    "data_subset": "effects.refute.data_subset",
+    "proportional_hazards": "effects.refute.proportional_hazards",
+}
+CAPTION_KEYS = {
+    "refutation": "effects.caption.refutation", "reliability": "effects.caption.reliability",
+    "redefault_rates": "effects.caption.redefault_rates",
+    "proportional_hazards": "effects.caption.proportional_hazards",
+    "redefault_note": "effects.text.redefault_descriptive",
 }
 # Catalogue keys of the estimation methods.
 METHOD_KEYS = {
@@ -60,7 +84,8 @@ def _effect_parts(t: Translator, eff: pd.DataFrame, evalues: pd.DataFrame | None
                   measure: str, method: str) -> list[str]:
     """Cure and loss-rate effect (ATT) of one measure, with the E-value of the cure effect."""
     parts = []
-    for outcome, metric in (("cure", "cure_rate"), ("loss_rate", "loss_rate")):
+    for outcome, metric in (("sustained_cure", "sustained_cure_rate"), ("cure", "cure_rate"),
+                            ("loss_rate", "loss_rate")):
         r = eff[(eff["measure"] == measure) & (eff["outcome"] == outcome) & (eff["estimand"] == "ATT")]
         if not len(r) or not np.isfinite(r["estimate"].iloc[0]):
             continue
@@ -180,3 +205,48 @@ def effect_sentences(effects: pd.DataFrame | None, t: Translator, horizon: int,
         out.append(t.effect_sentence(str(r.measure), seg, float(r.estimate), float(r.ci_low),
                                      float(r.ci_high), horizon))
     return out
+
+
+def estimate_notes(effects: pd.DataFrame, t: Translator, folds: int = 5,
+                   method: str = "aipw") -> list[str]:
+    """Markdown notes on how the effects were estimated and what is not shown.
+
+    From an effects table with the ``learner``, ``status``, ``estimand`` and
+    ``population_share`` columns (tables without them give no notes): the nuisance
+    learner(s) and the ``folds`` of the cross-fitting; how many ``method`` estimates are
+    hidden and why (too few episodes, too imprecise); and, per measure whose ATE moved to
+    the overlap population, that its full-population ATE is not estimable.
+    """
+    need = {"learner", "status", "estimand", "population_share", "method", "measure"}
+    if effects is None or not need <= set(effects.columns):
+        return []
+    d = effects[effects["method"] == method]
+    notes = []
+    for learner in d["learner"].dropna().unique():
+        att = d[(d["learner"] == learner) & (d["segment_type"] == "all") & (d["estimand"] == "ATT")]
+        per = att.drop_duplicates(["outcome", "measure"]).groupby("outcome")
+        n = int((per["n_treated"].sum() + per["n_control"].max()).max()) if len(att) else 0
+        notes.append(t("effects.text.learner_note", learner=t(LEARNER_KEYS[learner]) if learner in LEARNER_KEYS else learner,
+                       folds=folds, n=t.count(n)))
+    hidden = d[d["status"] != "ok"]["status"].value_counts()
+    if len(hidden):
+        reasons = ", ".join(t("effects.text.suppressed_item", status=t(STATUS_KEYS[s]), n=int(c))
+                            for s, c in hidden.items())
+        notes.append(t("effects.text.suppressed_note", n=int(hidden.sum()), reasons=reasons,
+                       max_se=f"{100 * MAX_RATE_SE:.0f}"))
+    ov = d[(d["estimand"] == ATE_OVERLAP) & (d["segment_type"] == "all")]
+    for r in ov.drop_duplicates("measure").itertuples(index=False):
+        notes.append(t("effects.text.overlap_note", measure=t.category("measure", r.measure),
+                       share=t.pct(r.population_share)))
+    return notes
+
+
+def refutation_text(summary: pd.DataFrame, t: Translator) -> tuple[str, pd.DataFrame]:
+    """The refutation section of notebook 03: Markdown (what the checks are and whether
+    all passed) and the summary table (:meth:`analysis.effects.RefutationResult.summary`)
+    with the checks named in the report language."""
+    failed = int((~summary["passed"].astype(bool)).sum()) if len(summary) else 0
+    verdict = (t("effects.text.refutation_failed", n=failed) if failed
+               else t("effects.text.refutation_passed"))
+    shown = summary.assign(check=[t(REFUTE_KEYS[c]) if c in REFUTE_KEYS else c for c in summary["check"]])
+    return t("effects.text.refutation_intro") + "\n\n" + verdict, shown
