@@ -1,0 +1,101 @@
+"""The synthetic book run forward past its data window: the truth a scenario forecast meets.
+
+The generator already draws its calendar processes (demand and input-cost stress) and
+every loan's latent states ``extra_months`` past the data end (at least 22, for the episode
+scripts). Running it with the data window ``horizon_months`` longer and ``extra_months``
+as much shorter keeps the extended calendar, and every random draw of the first
+``n_months`` months, unchanged: the first ``n_months`` months of the longer book *are* the
+book of :func:`history_params` (the default parameters with ``extra_months`` raised to
+leave room for the horizon), and the months after them are the generator's own
+continuation by its own rules (hazards, families, relief, outcomes). A scenario's shock enters as an extra scheduled demand shock
+(``SynthParams.scheduled_shocks``: region, first month, months, size in stress units),
+which moves only the months from its start on.
+
+:func:`forward_truth` counts the continuation's new overdue episodes by true family and
+month, with the generator's Monte Carlo interval of each count: the exact Poisson
+(Garwood) interval at ``level`` around the realised count, i.e. the range of expected
+counts the generator's randomness of which loans go overdue is consistent with.
+
+Known drawback: the continuation is one path of the generator's future (its random
+regional shocks and cycle included); replaying the future with fresh randomness from the
+same history would need a re-seeding hook in :mod:`analysis.synthetic.chunk`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from analysis.definitions import FAMILIES
+from analysis.errors import ParameterError
+from analysis.months import month_index, month_number
+from analysis.synthetic.generate import generate_book
+from analysis.synthetic.params import SynthParams
+
+MIN_EXTRA_MONTHS = 22  # the generator's calendar must run this far past the data end
+
+
+def history_params(horizon_months: int, params: SynthParams | None = None) -> SynthParams:
+    """``params`` (default :class:`SynthParams`) with room in the calendar for a forward
+    run of ``horizon_months``: the book whose continuation :func:`simulate_forward` writes."""
+    p = params or SynthParams()
+    if horizon_months < 1:
+        raise ParameterError(f"horizon_months={horizon_months}: must be >= 1")
+    return replace(p, extra_months=max(p.extra_months, MIN_EXTRA_MONTHS + horizon_months))
+
+
+def forward_params(horizon_months: int, shocks: tuple = (), params: SynthParams | None = None
+                   ) -> SynthParams:
+    """Parameters of the :func:`history_params` book extended by ``horizon_months`` (same
+    calendar and draws), with ``shocks`` ((region, "YYYY-MM", months, size) tuples) added
+    to the scheduled ones."""
+    p = history_params(horizon_months, params)
+    return replace(p, n_months=p.n_months + horizon_months,
+                   extra_months=p.extra_months - horizon_months,
+                   scheduled_shocks=tuple(p.scheduled_shocks) + tuple(shocks))
+
+
+def simulate_forward(n_loans: int, seed: int, out_dir: str | Path, horizon_months: int = 6,
+                     shocks: tuple = (), params: SynthParams | None = None,
+                     chunk_loans: int = 200_000) -> Path:
+    """Write the extended book (data window + ``horizon_months``) and its truth to
+    ``out_dir``; its first months equal :func:`generate_book` with
+    :func:`history_params` of ``params``."""
+    return generate_book(n_loans, seed, out_dir, chunk_loans=chunk_loans,
+                         params=forward_params(horizon_months, shocks, params))
+
+
+def last_data_month(params: SynthParams | None = None) -> pd.Timestamp:
+    """Month-end of the original book's last month (the forecast's ``as_of``)."""
+    p = params or SynthParams()
+    return (pd.Period(p.data_start, "M") + p.n_months - 1).to_timestamp(how="end").normalize()
+
+
+def forward_truth(book_dir: str | Path, as_of: pd.Timestamp, horizon_months: int = 6,
+                  level: float = 0.90) -> pd.DataFrame:
+    """New episodes by true family over the ``horizon_months`` after ``as_of`` in an
+    extended book's truth: ``family``, ``month`` (``YYYY-MM``; empty for the horizon
+    total), ``episodes``, ``ci_low``, ``ci_high`` (Garwood interval at ``level``)."""
+    tr = pd.read_parquet(Path(book_dir) / "truth" / "episodes.parquet",
+                         columns=["start_month", "family"])
+    k = month_index(pd.to_datetime(tr["start_month"])) - month_number(as_of)
+    keep = (k >= 1) & (k <= horizon_months)
+    fam = pd.Categorical(tr.loc[keep, "family"], categories=list(FAMILIES))
+    counts = np.zeros((3, horizon_months), dtype=int)
+    np.add.at(counts, (fam.codes, k[keep] - 1), 1)
+    months = [(pd.Period(as_of, "M") + i).strftime("%Y-%m") for i in range(1, horizon_months + 1)]
+    a = (1 - level) / 2
+    rows = []
+    for j, f in enumerate(FAMILIES):
+        for m, c in [*zip(months, counts[j], strict=True), ("", counts[j].sum())]:
+            lo = stats.chi2.ppf(a, 2 * c) / 2 if c > 0 else 0.0
+            hi = stats.chi2.ppf(1 - a, 2 * (c + 1)) / 2
+            rows.append({"family": f, "month": m, "episodes": int(c), "ci_low": lo, "ci_high": hi})
+    return pd.DataFrame(rows)
+
+
+__all__ = ["MIN_EXTRA_MONTHS", "forward_params", "history_params", "forward_truth", "last_data_month", "simulate_forward"]
