@@ -52,6 +52,7 @@ from analysis.data.subset import filter_segment, latest_month, restrict_to
 from analysis.definitions import Definitions
 from analysis.errors import FIT_ERRORS, EstimationError, InputError, ParameterError
 from analysis.report.cache import (
+    CACHE_ENV,
     FINGERPRINT_ENV,
     cache_dir_or_temp,
     cached_attribution,
@@ -63,7 +64,7 @@ from analysis.report.cache import (
     run_fingerprint,
     run_key_parts,
 )
-from analysis.report.i18n.catalogue import Translator, translate_frame, translator
+from analysis.report.i18n.catalogue import Translator, translator
 from analysis.report.kpis import BookKpis, TableKpis
 from analysis.report.options import (
     parse_report_month,
@@ -72,21 +73,27 @@ from analysis.report.options import (
     validate_parameters,
 )
 from analysis.report.privacy import AUTO, SUPPRESSED_TEXT, for_display, suppress, write_csv
+from analysis.report.style import figure_to_data_uri
+from analysis.report.text.display import readable_frame
 from analysis.report.text.sample import with_sample_note
 
 T = TypeVar("T")
 
 DEGRADED_FILE = "_degraded.jsonl"
+#: ``1``: interactive tables (itables) in ``ctx.show``; ``0``: static; unset: live kernels only.
+INTERACTIVE_ENV = "OVERDUE_RELIEF_INTERACTIVE"
 # The page sections a model fit may cost (``ctx.attempt(section, ...)``) and their titles.
 SECTIONS: dict[str, str] = {
     "causes.attribution": "degraded.section.attribution",
+    "effects.sustained_cure": "degraded.section.effects_sustained_cure",
     "effects.cure": "degraded.section.effects_cure",
-    "effects.redefault": "degraded.section.effects_redefault",
     "effects.loss_rate": "degraded.section.effects_loss_rate",
     "effects.time_to_cure": "degraded.section.time_to_cure",
     "effects.placebo": "degraded.section.placebo",
+    "effects.refutation": "degraded.section.refutation",
     "effects.net_benefit": "degraded.section.net_benefit",
     "targeting.policies": "degraded.section.targeting",
+    "scenarios.forecast": "degraded.section.scenarios",
 }
 
 
@@ -104,34 +111,37 @@ def read_truth(data_dir: str | os.PathLike) -> dict[str, pd.DataFrame] | None:
     return out
 
 
-def column_formats(df: pd.DataFrame, pct_template: str = "{value:.1f} %") -> dict[str, Any]:
-    """Readable formats by column role: rates and shares in %, amounts and counts whole.
+def is_live() -> bool:
+    """True when tables should be interactive: ``$OVERDUE_RELIEF_INTERACTIVE`` is ``1``, or
+    it is unset, the code runs in a Jupyter kernel and not inside a report run (the runner
+    sets :data:`analysis.report.cache.CACHE_ENV`). Published pages stay static and small."""
+    flag = os.environ.get(INTERACTIVE_ENV, "")
+    if flag in ("0", "1"):
+        return flag == "1"
+    if os.environ.get(CACHE_ENV):
+        return False
+    try:
+        from IPython import get_ipython  # a notebook's display: only here
+    except ImportError:  # pragma: no cover - IPython comes with the notebooks
+        return False
+    shell = get_ipython()
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
 
-    ``pct_template`` is the language's percent format (``format.pct``: "49.8 %" in
-    English, "49.8%" in Chinese).
-    """
 
-    def pct(v: Any) -> str:
-        return v if isinstance(v, str) else pct_template.format(value=100 * float(v))
+def static_html(table: pd.DataFrame, caption: str | None = None) -> str:
+    """A formatted display table (:meth:`ReportContext.readable`) as static HTML: no index,
+    cells escaped, the caption on top."""
+    styler = table.style.hide(axis="index").format(na_rep="", escape="html")
+    return (styler.set_caption(caption) if caption else styler).to_html()
 
-    def whole(v: Any) -> str:
-        return v if isinstance(v, str) else f"{float(v):,.0f}"
 
-    out: dict[str, Any] = {}
-    for c in df.columns:
-        name = str(c)
-        values = pd.to_numeric(df[c], errors="coerce")
-        if values.notna().sum() == 0 or pd.api.types.is_bool_dtype(df[c]):
-            continue
-        if name.startswith(("share", "rate_")) or name.endswith(("_rate", "_share")) or "_rate_" in name:
-            out[c] = pct
-        elif name in ("n", "count", "balance", "ead", "loss", "transitions") or name.startswith(
-            ("n_", "balance")
-        ):
-            out[c] = whole
-        elif values.abs().max() >= 1000:  # amounts in CNY: whole numbers read better
-            out[c] = whole
-    return out
+def show_interactive(table: pd.DataFrame, caption: str | None = None) -> None:
+    """Show ``table`` as a sortable, filterable table (itables, offline: the DataTables
+    bundle is embedded in the notebook, nothing is fetched)."""
+    import itables  # optional, for live exploration only
+
+    itables.init_notebook_mode(all_interactive=False, connected=False)
+    itables.show(table, caption=caption, paging=len(table) > 20, classes="display compact")
 
 
 @dataclass(frozen=True)
@@ -159,6 +169,8 @@ class ReportContext:
     kpis: BookKpis | TableKpis | None = field(default=None, compare=False, repr=False)
     engine: str = "pandas"
     sampling: dict[str, Any] | None = field(default=None, compare=False)
+    # Dask: the episodes of the loan-month sample ``book`` (None: ``episodes`` match ``book``)
+    sample_episodes: pd.DataFrame | None = field(default=None, compare=False, repr=False)
     cache_key: str = ""
     memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -259,25 +271,50 @@ class ReportContext:
     def show(
         self, df: pd.DataFrame, *, n_col: str | Sequence[str] | None | object = AUTO,
         keep: Iterable[str] = (), caption: str | None = None, precision: int = 3,
+        kinds: dict[str, str] | None = None,
     ) -> None:
-        """Display ``df`` (suppressed, no index) in the notebook."""
+        """Display ``df`` (suppressed, no index) in the notebook, numbers formatted by kind
+        and columns titled from the catalogue
+        (:func:`analysis.report.text.display.readable_frame`; ``kinds`` overrides a
+        column's kind). In a live kernel (:func:`is_live`) the table is interactive
+        (sortable, filterable); in a report run it is static HTML."""
         from IPython.display import HTML, display  # a notebook's display: only here
 
+        table = self.readable(df, n_col=n_col, keep=keep, caption=caption, precision=precision,
+                              kinds=kinds)
+        if is_live():
+            show_interactive(table, caption)
+        else:
+            display(HTML(static_html(table, caption)))
+
+    def readable(
+        self, df: pd.DataFrame, *, n_col: str | Sequence[str] | None | object = AUTO,
+        keep: Iterable[str] = (), caption: str | None = None, precision: int = 3,
+        kinds: dict[str, str] | None = None,
+    ) -> pd.DataFrame:
+        """The display copy :meth:`show` shows: suppressed, numbers formatted, titled."""
         shown = self.display_table(df, n_col=n_col, keep=keep, name=caption or "table")
-        formats = column_formats(shown, self.t.messages["format.pct"])
-        if self.language != "en":  # display only: category names and column titles
-            titles = dict(zip(shown.columns, translate_frame(shown.head(0), self.t).columns,
-                              strict=True))
-            shown = translate_frame(shown, self.t).replace(SUPPRESSED_TEXT,
-                                                           self.t("format.suppressed"))
-            formats = {titles[c]: f for c, f in formats.items()}
-        styler = shown.style.hide(axis="index").format(precision=precision, na_rep="",
-                                                       escape="html")
-        for c, f in formats.items():  # one call per column: a dict would reset the others
-            styler = styler.format(f, subset=[c], na_rep="", escape="html")
-        if caption:
-            styler = styler.set_caption(caption)
-        display(HTML(styler.to_html()))
+        return readable_frame(shown, self.t, kinds, precision).replace(
+            SUPPRESSED_TEXT, self.t("format.suppressed"))
+
+    def show_beside(
+        self, df: pd.DataFrame, fig: Any, *, n_col: str | Sequence[str] | None | object = AUTO,
+        caption: str | None = None, kinds: dict[str, str] | None = None,
+    ) -> None:
+        """A table and a figure side by side (the figure wraps below on a narrow screen), so
+        that a page's first screen holds both; in a live kernel, one after the other."""
+        from IPython.display import HTML, display  # a notebook's display: only here
+
+        table = self.readable(df, n_col=n_col, caption=caption, kinds=kinds)
+        if is_live():
+            show_interactive(table, caption)
+            display(fig)
+            return
+        display(HTML(
+            '<div style="display:flex;flex-wrap:wrap;gap:1.5em;align-items:flex-start">'
+            f'<div style="flex:0 1 auto">{static_html(table, caption)}</div>'
+            '<div style="flex:1 1 420px;min-width:0">'
+            f'<img style="max-width:100%" src="{figure_to_data_uri(fig)}"></div></div>'))
 
     def describe(self) -> str:
         """One line for the top of a report: month, segment, definitions."""
@@ -359,9 +396,11 @@ def _open_pandas(data_dir: str, as_of: str, segment: str, defs: Definitions, *,
 def _open_dask(data_dir: str, as_of: str, segment: str, defs: Definitions, *,
                min_cell: int, tables_dir: str, language: str) -> ReportContext:
     """:func:`open_context` on the Dask engine (parameters checked by the caller):
-    ``ctx.book`` and ``ctx.episodes`` are the model sample (the whole book up to
-    :data:`analysis.dask.report_pass.MODEL_MAX_LOANS` loans), ``ctx.kpis`` the book-wide
-    portfolio tables, ``ctx.sampling`` the sample's design. The pass comes from the run
+    ``ctx.episodes`` is every episode of the book (the effect and targeting models fit on
+    all of them), ``ctx.book`` the loan-month sample (the whole book up to
+    :data:`analysis.dask.report_pass.MODEL_MAX_LOANS` loans) and ``ctx.sample_episodes``
+    its episodes (cause attribution reads loan-months, so it runs on the sample),
+    ``ctx.kpis`` the book-wide portfolio tables, ``ctx.sampling`` the sample's design. The pass comes from the run
     cache (the runner made it before the notebooks) or is made here on a miss."""
     # analysis.dask imported here: dask and distributed are heavy optional dependencies
     from analysis.dask.report_pass import ensure_pass
@@ -375,7 +414,8 @@ def _open_dask(data_dir: str, as_of: str, segment: str, defs: Definitions, *,
                    for k in ("first_month", "last_month"))
     _check_in_data(as_of, month, first, last)
     return ReportContext(
-        book=cached.book(), episodes=cached.table("episodes_sample"), definitions=defs,
+        book=cached.book(), episodes=cached.model_episodes(),
+        sample_episodes=cached.sample_episodes(), definitions=defs,
         as_of=month, min_cell=min_cell, segment=segment, language=language,
         tables_dir=Path(tables_dir), data_dir=Path(data_dir), truth=read_truth(data_dir),
         fingerprint=fp, kpis=TableKpis(cached.table, month, man["loan_columns"]),
@@ -447,6 +487,7 @@ def read_degraded(tables_dir: str | os.PathLike) -> list[dict[str, str]]:
 
 
 __all__ = [
-    "DEGRADED_FILE", "ReportContext", "SECTIONS", "attempt", "column_formats", "open_context",
+    "DEGRADED_FILE", "INTERACTIVE_ENV", "ReportContext", "SECTIONS", "attempt", "is_live",
+    "open_context", "show_interactive", "static_html",
     "read_degraded", "read_truth", "record_degraded", "why",
 ]

@@ -1,6 +1,12 @@
 """Targeting: which relief measure to offer to whom, and what a policy is worth."""
 
 from analysis.targeting.estimates import ArmEstimates, TargetingWarning, arm_estimates
+from analysis.targeting.paired import (
+    DIFFERENCE_COLUMNS,
+    paired_difference,
+    policy_differences,
+    unpaired_std_error,
+)
 from analysis.targeting.policies import (
     POLICY_COLUMNS,
     PolicyResult,
@@ -30,6 +36,7 @@ from analysis.targeting.rules import (
 __all__ = [
     "ArmEstimates",
     "BudgetRule",
+    "DIFFERENCE_COLUMNS",
     "GridRule",
     "MISSING",
     "Node",
@@ -50,7 +57,10 @@ __all__ = [
     "fit_pooled_loss",
     "leaf_values",
     "open_mask",
+    "paired_difference",
+    "policy_differences",
     "pooled_design",
     "recommend",
     "true_policy_values",
+    "unpaired_std_error",
 ]

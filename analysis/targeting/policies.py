@@ -102,6 +102,7 @@ from analysis.checks import require
 from analysis.effects import CostParameters
 from analysis.errors import ParameterError
 from analysis.targeting.estimates import ArmEstimates, arm_estimates
+from analysis.targeting.paired import policy_differences
 from analysis.targeting.rules import (
     BudgetRule,
     Rule,
@@ -149,15 +150,19 @@ class PolicyResult:
 
     def gain(self, vs: str = "current_practice", level: float | None = None) -> pd.DataFrame:
         """Each policy's value minus ``vs``'s (CNY per episode) with a paired interval,
-        and the total over the episodes compared."""
-        require(vs in self.scores, f"unknown policy {vs!r}; have {list(self.scores)}", ParameterError)
-        z = stats.norm.ppf(0.5 + (level or self.level) / 2)
-        d = self.scores.sub(self.scores[vs], axis=0)
-        n = len(d)
-        est, se = d.mean(), d.std(ddof=1) / np.sqrt(n)
-        return pd.DataFrame({"policy": d.columns, "vs": vs, "gain_per_episode_cny": est.to_numpy(),
-                             "ci_low": (est - z * se).to_numpy(), "ci_high": (est + z * se).to_numpy(),
-                             "gain_total_cny": (est * n).to_numpy(), "n_episodes": n})
+        and the total over the episodes compared (:func:`policy_differences`)."""
+        d = self.differences(vs, level)
+        n = len(self.scores)
+        return pd.DataFrame({"policy": d["policy"], "vs": vs,
+                             "gain_per_episode_cny": d["difference_cny"], "ci_low": d["ci_low"],
+                             "ci_high": d["ci_high"], "gain_total_cny": d["difference_cny"] * n,
+                             "n_episodes": n})
+
+    def differences(self, vs: str = "learned", level: float | None = None) -> pd.DataFrame:
+        """Each policy's value minus ``vs``'s with its paired interval, the unpaired one for
+        comparison, and whether the data separate the two
+        (:func:`analysis.targeting.paired.policy_differences`; CNY per episode)."""
+        return policy_differences(self.scores, vs, level or self.level)
 
     def rule_cells(self) -> pd.DataFrame:
         """The learned rule read as a cause x borrower-type grid: for each cell the arm

@@ -66,6 +66,14 @@ def test_outputs_are_stripped(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids)
+def test_kernel_is_the_projects(path):
+    """An analyst opening the notebook in JupyterLab gets the project's kernel (``make
+    venv`` installs it), not whatever ``python3`` is on the machine."""
+    spec = nbformat.read(path, as_version=4).metadata.get("kernelspec", {})
+    assert spec.get("name") == "overdue-relief", f"{path.name}: kernelspec {spec}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids)
 def test_parameters_cell_and_thin_code(path):
     nb = nbformat.read(path, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]

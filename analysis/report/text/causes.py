@@ -74,14 +74,16 @@ def method_name(t: Translator, method: str, note: bool = False, latent: bool = T
     return t(keys[method]) if method in keys else method
 
 
-def status_text(att: Any, t: Translator) -> str:
-    """Markdown: how many episodes were attributed, by which method, and the analysis notes.
+def status_text(att: Any, t: Translator, notes: bool = True) -> str:
+    """Markdown: how many episodes were attributed, by which method, and (``notes``) the
+    analysis notes; the causes page leaves the notes to its technical notes at the end
+    (:func:`analysis.report.text.display.technical_notes`).
 
     ``att``: an :class:`analysis.causes.Attribution`.
     """
     head = t("causes.text.status", episodes=t.count(att.info["n_episodes"]),
              labelled=t.count(att.info["n_labelled"]), method=method_name(t, att.method))
-    if not att.notes:
+    if not notes or not att.notes:
         return head
     notes = "\n".join(f"- {n}" for n in att.notes)
     return head + "\n\n" + t("causes.text.notes_heading") + "\n\n" + notes
