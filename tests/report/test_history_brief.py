@@ -3,6 +3,7 @@ by hand on tiny histories, in every language."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import numpy as np
@@ -18,6 +19,7 @@ from analysis.report.history import (
     latest_metrics,
     record_run,
     republished_months,
+    runs,
 )
 from analysis.report.i18n.catalogue import LANGUAGES, translator
 from analysis.report.text import brief as tb
@@ -88,6 +90,13 @@ def test_an_old_history_gains_the_estimates_table(tmp_path) -> None:
     assert set(latest_metrics(tmp_path)["as_of"]) == {"2024-03", "2024-04"}
     with sqlite3.connect(tmp_path / HISTORY_FILE) as con, pytest.raises(sqlite3.DatabaseError):
         con.execute("DELETE FROM estimates")  # append-only like the rest
+    # the old run gains an empty provenance; a new run keeps its versions
+    record_run(tmp_path, run_id="prov", as_of="2024-04", status="ok", started_at="2024-05-02",
+               ended_at="2024-05-02", duration_s=1.0, fingerprint="f", parameters={},
+               version="0", provenance={"git_commit": "abc", "pandas": "2.3.3"})
+    got = runs(tmp_path).set_index("run_id")["provenance"]
+    assert got["old"] == "{}" and json.loads(got["prov"]) == {"git_commit": "abc",
+                                                               "pandas": "2.3.3"}
 
 
 def test_republished_months_say_what_changed(history) -> None:
