@@ -169,9 +169,11 @@ INJECT_ENV = "OVERDUE_RELIEF_TEST_SINGULAR"
 #: The model entry points the notebooks call, by the report section each one feeds.
 ENTRY_POINTS: dict[str, str] = {
     "causes.attribution": "analysis.report.cache:attribute",
-    "effects.cure": "analysis.effects.estimators:estimate_effects",
+    # a function and every name it is bound to (the package face, modules that import it)
+    "effects.cure": "analysis.effects.estimators:estimate_effects,"
+                    "analysis.effects:estimate_effects,analysis.effects.refute:estimate_effects",
     "effects.time_to_cure": "analysis.effects.survival:analyse_time_to_cure",
-    "effects.placebo": "analysis.effects.diagnostics:placebo",
+    "effects.placebo": "analysis.effects.diagnostics:placebo,analysis.effects:placebo",
     "effects.net_benefit": "analysis.effects.losses:net_benefit",
     "targeting.policies": "analysis.targeting.policies:compare_policies",
 }
