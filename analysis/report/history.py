@@ -87,23 +87,14 @@ CREATE TABLE IF NOT EXISTS estimates (
     ci_high REAL,
     n INTEGER
 );
-CREATE TRIGGER IF NOT EXISTS estimates_no_update BEFORE UPDATE ON estimates
-BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS estimates_no_delete BEFORE DELETE ON estimates
-BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS degraded_no_update BEFORE UPDATE ON degraded
-BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS degraded_no_delete BEFORE DELETE ON degraded
-BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS runs_no_update BEFORE UPDATE ON runs
-BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS runs_no_delete BEFORE DELETE ON runs
-BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS metrics_no_update BEFORE UPDATE ON metrics
-BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS metrics_no_delete BEFORE DELETE ON metrics
-BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
 """
+# Every table is append-only: an update or delete aborts (triggers, so that any SQLite
+# client is held to it, not only this module).
+APPEND_ONLY_TABLES: tuple[str, ...] = ("runs", "metrics", "degraded", "estimates")
+_SCHEMA += "".join(
+    f"CREATE TRIGGER IF NOT EXISTS {t}_no_{op} BEFORE {op.upper()} ON {t}\n"
+    "BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;\n"
+    for t in APPEND_ONLY_TABLES for op in ("update", "delete"))
 METRIC_COLUMNS = ("metric", "segment_type", "segment", "value", "n")
 ESTIMATE_COLUMNS = ("outcome", "measure", "segment_type", "segment", "estimate", "ci_low",
                     "ci_high", "n")
