@@ -21,6 +21,7 @@ PKG = Path(__file__).resolve().parents[1] / "analysis"
 #: Layers, lowest first. A module's layer is that of the longest prefix listed here.
 LAYERS: dict[str, int] = {
     "analysis.errors": 0, "analysis.months": 0, "analysis.checks": 0, "analysis.models": 0,
+    "analysis.progress": 0,
     "analysis.definitions": 0,
     "analysis.data": 1,
     "analysis.importers": 2, "analysis.synthetic": 2,

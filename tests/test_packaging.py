@@ -234,6 +234,11 @@ def test_the_wheel_runs_the_report_outside_the_checkout(tmp_path):
                        and n.startswith("analysis/scenarios/shipped/"))
     assert scenarios == sorted(f"analysis/scenarios/shipped/{p.name}"
                                for p in (ROOT / "data" / "scenarios").glob("*.yml")) and scenarios
+    from analysis.report.html import TEMPLATES  # the pages' Jinja2 templates are package data
+
+    templates = sorted(n for n in zipfile.ZipFile(wheel).namelist()
+                       if n.startswith("analysis/report/templates/"))
+    assert templates == sorted(f"analysis/report/templates/{n}" for n in TEMPLATES)
 
     python = _venv_over_this_one(tmp_path / "venv")
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q",
@@ -271,6 +276,9 @@ def test_the_wheel_runs_the_report_outside_the_checkout(tmp_path):
     assert published.returncode == 0, published.stdout + published.stderr[-3000:]
     (month,) = [p for p in (host / "reports").iterdir() if p.is_dir() and p.name[:2] == "20"]
     assert (month / "01_portfolio_overview.html").exists() and (month / "log.txt").exists()
+    # the standalone pages come from the wheel's templates
+    assert '<nav class="report-nav">' in (month / "tables" / "index.html").read_text()
+    assert f'href="{month.name}/index.html"' in (host / "reports" / "index.html").read_text()
     info = json.loads((month / "run.json").read_text())
     assert info["package_version"] == declared and info["git_commit"] is None
     assert Path(info["parameters"]["data_dir"]) == host / "book"

@@ -75,6 +75,7 @@ from analysis.dask.aligned import find_alignment
 from analysis.dask.partition import LOANS_PER_PARTITION
 from analysis.data.files import LOAN_TABLES, dataset_parts, table_candidates
 from analysis.data.schema import NA_STRINGS
+from analysis.progress import progress
 
 #: Environment variable naming the cache root.
 CACHE_ENV = "OVERDUE_RELIEF_ALIGN_CACHE"
@@ -376,7 +377,7 @@ def _write_table(path: Path, folder: Path, bounds: np.ndarray) -> None:
     """Stream one loan table into its block parts under ``folder``."""
     parts = _Parts(folder, len(bounds) + 1)
     try:
-        for t in _batches(path):
+        for t in progress(_batches(path), f"aligning {path.name} (batches)"):
             blk = blocks_of(t.column("loan_id"), bounds)
             order = np.argsort(blk, kind="stable")
             blk_sorted = blk[order]

@@ -9,8 +9,14 @@ mermaid or widget scripts from a CDN, so a page fetches nothing from another hos
 its CSS is inlined and its images are embedded PNGs (``data:`` URIs). A navigation bar
 links the pages of the month, the tables and the list of all months.
 
-The month list ``reports/index.html`` is plain HTML written here from the history store
-(:mod:`analysis.report.history`) with a KPI-over-months figure embedded.
+The standalone pages (the month list ``reports/index*.html``, a month's link page, the
+tables page), the navigation bar and the footer are Jinja2 templates in ``templates/``
+(package data; the notebook pages extend nbconvert's ``lab`` template with
+``report_notebook.html.j2`` from there too). One environment renders them, with
+autoescape on: loan-tape text, catalogue text and failed runs' messages go in as text,
+never as markup. The only HTML built outside a template is a pandas table rendered with
+``escape=True`` (:func:`table_html`). A template missing from an installed package
+raises :class:`~analysis.errors.InputError` naming it.
 
 Known drawbacks: markdown math (``$...$``) is not typeset, because MathJax would
 have to be embedded (about 2 MB); write rates in words and numbers.
@@ -18,43 +24,34 @@ have to be embedded (about 2 MB); write rates in words and numbers.
 
 from __future__ import annotations
 
-import html
+import functools
 import re
 from collections.abc import Sequence
+from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pandas as pd
-from jinja2 import DictLoader
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
+from markupsafe import Markup, escape
 from nbconvert.preprocessors import Preprocessor
 
+from analysis.errors import InputError
 from analysis.report.i18n.catalogue import translator
 
 MAX_PAGE_BYTES = 5 * 1024 * 1024
 REMOVE_CELL_TAGS = {"parameters", "injected-parameters", "remove-cell", "remove_cell"}
-_TEMPLATE_NAME = "overdue_report.html.j2"
-_CSS = """
-body { max-width: 1100px; margin: 0 auto; }
-nav.report-nav { font-family: system-ui, "DejaVu Sans", sans-serif; font-size: 14px;
-  padding: 10px 16px; border-bottom: 1px solid #ddd; background: #f7f8fa;
-  position: sticky; top: 0; z-index: 10; }
-nav.report-nav a { margin-right: 14px; color: #1f5fa8; text-decoration: none; }
-nav.report-nav a.current { font-weight: bold; color: #222; }
-nav.report-nav span.meta { float: right; color: #777; }
-footer.report-footer { font-family: system-ui, "DejaVu Sans", sans-serif; font-size: 12px;
-  color: #777; padding: 12px 16px; border-top: 1px solid #ddd; margin-top: 24px; }
-.jp-RenderedHTMLCommon table { font-size: 13px; }
-"""
-_TEMPLATE = (
-    "{%- extends 'index.html.j2' -%}\n"
-    "{%- block html_head_js -%}{%- endblock html_head_js -%}\n"
-    "{% block jupyter_widgets %}{% endblock jupyter_widgets %}\n"
-    "{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}\n"
-    "{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}\n"
-    "{% block extra_css %}<style type=\"text/css\">" + _CSS + "</style>{% endblock extra_css %}\n"
-    "{%- block body_header -%}{{ super() }}{{ resources.report_nav }}{%- endblock body_header -%}\n"
-    "{% block body_footer %}{{ resources.report_footer }}{{ super() }}{% endblock body_footer %}\n"
+#: The page templates, shipped as package data (pyproject.toml ``[tool.setuptools.package-data]``).
+TEMPLATE_DIR = Path(str(resources.files("analysis.report") / "templates"))
+#: Every template a report needs: a wheel without one of them is broken (tests/test_packaging.py).
+TEMPLATES: tuple[str, ...] = (
+    "report_page.html.j2", "report_macros.html.j2", "report_nav.html.j2",
+    "report_footer.html.j2", "report_month.html.j2", "report_tables.html.j2",
+    "report_months_index.html.j2", "report_notebook.html.j2", "report_page.css",
+    "report_nav.css",
 )
+_NOTEBOOK_TEMPLATE = "report_notebook.html.j2"
 
 
 class StripNoisePreprocessor(Preprocessor):
@@ -96,24 +93,14 @@ def notebook_title(nb: nbformat.NotebookNode, default: str) -> str:
     return default
 
 
-def nav_html(links: Sequence[tuple[str, str]], current: str | None, meta: str = "") -> str:
-    """A navigation bar: ``links`` are ``(label, href)``; ``current`` is an href."""
-    parts = []
-    for label, href in links:
-        cls = ' class="current"' if href == current else ""
-        parts.append(f'<a href="{html.escape(href)}"{cls}>{html.escape(label)}</a>')
-    meta_html = f'<span class="meta">{html.escape(meta)}</span>' if meta else ""
-    return f'<nav class="report-nav">{"".join(parts)}{meta_html}</nav>'
-
-
 def _exporter(with_code: bool):
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
 
     exporter = HTMLExporter(
         template_name="lab",
-        extra_loaders=[DictLoader({_TEMPLATE_NAME: _TEMPLATE})],
-        template_file=_TEMPLATE_NAME,
+        extra_loaders=[FileSystemLoader(str(TEMPLATE_DIR))],
+        template_file=template_path(_NOTEBOOK_TEMPLATE).name,
         exclude_input=not with_code,
         exclude_input_prompt=not with_code,
         exclude_output_prompt=True,
@@ -153,7 +140,7 @@ def render_notebook(
     body, _ = exporter.from_notebook_node(
         nb, resources={"report_nav": nav, "report_footer": footer}
     )
-    body = re.sub(r"<html lang=\"[^\"]*\">", f'<html lang="{html.escape(language)}">', body, count=1)
+    body = re.sub(r"<html lang=\"[^\"]*\">", f'<html lang="{escape(language)}">', body, count=1)
     body = strip_remote_scripts(body)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(body, encoding="utf-8")
@@ -168,46 +155,71 @@ def strip_remote_scripts(page: str) -> str:
     return re.sub(r"<link[^>]*\bhref=\"(?:https?:)?//[^\"]*\"[^>]*/?>", "", page, flags=re.I)
 
 
-def footer_html(run_id: str, as_of: str, params: dict, version: str) -> str:
+def footer_html(run_id: str, as_of: str, params: dict, version: str) -> Markup:
     """Provenance line at the bottom of each page, in the language of ``params["language"]``.
 
-    Parameters are shown as ``name=value`` (codes), paths left out.
+    Parameters are shown as ``name=value`` (codes), paths left out; all of it is text.
     """
     t = translator(str(params.get("language", "en")))
     shown = ", ".join(
         f"{k}={v}" for k, v in sorted(params.items()) if k not in ("data_dir", "tables_dir")
     )
     text = t("page.footer", month=as_of, run_id=run_id, version=version, params=shown)
-    return f'<footer class="report-footer">{html.escape(text)}</footer>'
+    return render_template("report_footer.html.j2", text=text)
 
 
-# --------------------------------------------------------------------------- plain pages
-_PAGE = """<!DOCTYPE html>
-<html lang="{lang}">
-<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>
-body {{ font-family: system-ui, "DejaVu Sans", sans-serif; max-width: 1100px; margin: 0 auto;
-  padding: 0 16px 24px; color: #222; }}
-h1 {{ font-size: 22px; margin-top: 20px; }} h2 {{ font-size: 17px; margin-top: 24px; }}
-table {{ border-collapse: collapse; font-size: 13px; margin: 8px 0; }}
-th, td {{ border-bottom: 1px solid #e3e3e3; padding: 4px 10px; text-align: right; }}
-td {{ white-space: nowrap; }}
-th:first-child, td:first-child {{ text-align: left; }}
-th {{ background: #f7f8fa; }}
-a {{ color: #1f5fa8; }} .muted {{ color: #777; font-size: 12px; }}
-.failed {{ color: #c23b3b; }} img {{ max-width: 100%; }}
-{extra_css}
-</style></head>
-<body>
-{body}
-</body></html>
-"""
+# --------------------------------------------------------------------------- templates
+@functools.cache
+def _environment(folder: str) -> Environment:
+    return Environment(loader=FileSystemLoader(folder), autoescape=True, trim_blocks=True,
+                       lstrip_blocks=True, undefined=StrictUndefined)
 
 
-def tag(name: str, text: str) -> str:
-    """``<name>text</name>`` with ``text`` escaped."""
-    return f"<{name}>{html.escape(text)}</{name}>"
+def page_environment() -> Environment:
+    """The one Jinja2 environment of the standalone pages: the package's ``templates/``
+    folder, autoescape on, so every value (tape text, catalogue text, messages) goes in
+    as text unless it is :class:`~markupsafe.Markup` that our own code built."""
+    return _environment(str(TEMPLATE_DIR))
+
+
+def _missing(name: str) -> InputError:
+    return InputError(
+        f"page template {name!r} is missing from {TEMPLATE_DIR}: the installed package is "
+        "incomplete (analysis/report/templates/ is package data); reinstall overdue-relief"
+    )
+
+
+def template_path(name: str) -> Path:
+    """The file of template ``name``; InputError naming it when the package lacks it."""
+    path = TEMPLATE_DIR / name
+    if not path.is_file():
+        raise _missing(name)
+    return path
+
+
+def render_template(name: str, **context: Any) -> Markup:
+    """Template ``name`` rendered with ``context`` (text values escaped): HTML.
+
+    InputError naming the template when it, or one it extends or includes, is missing.
+    """
+    try:
+        html = page_environment().get_template(name).render(**context)
+    except TemplateNotFound as exc:
+        raise _missing(exc.name or name) from exc
+    return Markup(html)  # the output of our autoescaping template: HTML by construction
+
+
+def nav_html(links: Sequence[tuple[str, str]], current: str | None, meta: str = "") -> Markup:
+    """A navigation bar: ``links`` are ``(label, href)``; ``current`` is an href.
+
+    Labels, hrefs and ``meta`` are text (escaped); the result is HTML for a page's ``nav``.
+    """
+    return render_template("report_nav.html.j2", links=list(links), current=current, meta=meta)
+
+
+def tag(name: str, text: str) -> Markup:
+    """``<name>text</name>`` with ``text`` escaped (``name`` is a tag name, e.g. ``h2``)."""
+    return Markup("<{0}>{1}</{0}>").format(Markup(name), text)
 
 
 def index_name(language: str) -> str:
@@ -217,56 +229,55 @@ def index_name(language: str) -> str:
 
 
 def plain_page(title: str, body: str, *, language: str = "en", nav: str = "") -> str:
-    """A small self-contained page (no script, inline CSS)."""
-    return _PAGE.format(
-        lang=html.escape(language), title=html.escape(title), body=nav + body,
-        extra_css=_CSS if nav else "",
-    )
+    """A small self-contained page (no script, inline CSS).
+
+    ``body`` and ``nav`` go in as HTML only when they are :class:`~markupsafe.Markup`
+    (from :func:`tag`, :func:`table_html`, :func:`nav_html`); a plain ``str`` is text.
+    """
+    return str(render_template("report_page.html.j2", title=title, body=body,
+                               language=language, nav=nav))
 
 
-def table_html(df: pd.DataFrame) -> str:
-    """A plain HTML table (escaped, no index)."""
-    return df.to_html(index=False, escape=True, na_rep="", border=0)
+def table_html(df: pd.DataFrame) -> Markup:
+    """A plain HTML table of ``df`` (cells and headers escaped, no index)."""
+    # The one place where HTML built outside a template enters a page: pandas escapes every
+    # cell and header itself (escape=True), so this is markup we made, with the data as text.
+    return Markup(df.to_html(index=False, escape=True, na_rep="", border=0))
+
+
+def catalogue_text(text: str) -> str:
+    """Catalogue text for the ``code_spans`` macro (``report_macros.html.j2``), which sets
+    ```x``` as ``<code>x</code>`` and escapes the rest: a ``<code>x</code>`` written in a
+    catalogue entry becomes ```x```; any other markup stays text."""
+    return re.sub(r"<code>([^<>`]*)</code>", r"`\1`", text)
 
 
 def month_link_page(as_of: str, pages: Sequence[tuple[str, str]], tables: Sequence[str],
                     language: str = "en", nav: str = "") -> str:
     """The month's ``index.html`` when the run had no management summary notebook.
 
-    ``pages``: ``(title, href)`` of the month's pages; ``tables``: CSV file names.
+    ``pages``: ``(title, href)`` of the month's pages; ``tables``: CSV file names. ``nav``:
+    :func:`nav_html`.
     """
     t = translator(language)
-    items = "".join(f'<li><a href="{html.escape(h)}">{html.escape(x)}</a></li>' for x, h in pages)
-    tabs = "".join(
-        f'<li><a href="tables/{html.escape(x)}">{html.escape(x)}</a></li>' for x in tables
-    )
-    title = t("page.month_title", month=as_of)
-    body = (
-        tag("h1", title) + tag("h2", t("page.pages")) + f"<ul>{items}</ul>"
-        + tag("h2", t("nav.tables")) + f"<ul>{tabs}</ul>"
-        + '<p class="muted"><a href="run.json">run.json</a> · '
-        + f'<a href="../{index_name(language)}">{html.escape(t("nav.all_months"))}</a></p>'
-    )
-    return plain_page(title, body, language=language, nav=nav)
+    return str(render_template(
+        "report_month.html.j2", title=t("page.month_title", month=as_of), language=language,
+        nav=nav, pages=list(pages), tables=list(tables), pages_heading=t("page.pages"),
+        tables_heading=t("nav.tables"), all_months=t("nav.all_months"),
+        months_index=index_name(language),
+    ))
 
 
 def tables_page(as_of: str, tables: Sequence[tuple[str, int, list[str]]], nav: str = "",
                 language: str = "en") -> str:
-    """``tables/index[.<lang>].html``: each CSV with its rows and columns (names as written)."""
+    """``tables/index[.<lang>].html``: each CSV ``(file name, rows, column names)`` as
+    written. ``nav``: :func:`nav_html`."""
     t = translator(language)
-    rows = "".join(
-        f'<tr><td><a href="{html.escape(name)}">{html.escape(name)}</a></td><td>{n:,}</td>'
-        f"<td>{html.escape(', '.join(cols))}</td></tr>"
-        for name, n, cols in tables
-    )
-    title = t("page.tables_title", month=as_of)
-    head = "".join(f"<th>{html.escape(t(k))}</th>" for k in ("page.file", "page.rows",
-                                                               "page.columns"))
-    body = (
-        tag("h1", title) + "<p>" + t("page.tables_intro") + "</p>"
-        f"<table><tr>{head}</tr>{rows}</table>"
-    )
-    return plain_page(title, body, language=language, nav=nav)
+    return str(render_template(
+        "report_tables.html.j2", title=t("page.tables_title", month=as_of), language=language,
+        nav=nav, intro=catalogue_text(t("page.tables_intro")), tables=list(tables),
+        header=[t(k) for k in ("page.file", "page.rows", "page.columns")],
+    ))
 
 
 def check_page_size(path: Path) -> int:

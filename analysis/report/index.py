@@ -10,20 +10,28 @@ One page per language: ``index.html`` (English) always, and ``index.<lang>.html`
 every other language whose pages some published month holds (``index.<lang>.html`` in
 the month folder). Each links the months' pages of its language (English where a month
 has none in it) and its twins in the other languages. Every visible string comes from the
-message catalogue (:mod:`analysis.report.i18n.catalogue`).
+message catalogue (:mod:`analysis.report.i18n.catalogue`); the page is the template
+``report_months_index.html.j2`` (:mod:`analysis.report.html`), with autoescape, so a
+segment, a catalogue entry or a failed run's message is shown as text, never as markup.
 """
 
 from __future__ import annotations
 
-import html
 import json
 from pathlib import Path
 
 import pandas as pd
+from markupsafe import Markup
 
 from analysis.report import style
 from analysis.report.history import latest_metrics, runs
-from analysis.report.html import index_name, nav_html, plain_page, table_html, tag
+from analysis.report.html import (
+    catalogue_text,
+    index_name,
+    nav_html,
+    render_template,
+    table_html,
+)
 from analysis.report.i18n.catalogue import LANGUAGES, Translator, mark_fallback, translator
 from analysis.report.publish import write_text_atomic
 from analysis.report.text.kpis import local_value, metric_kind
@@ -79,8 +87,18 @@ def kpi_trend_figure(metrics: pd.DataFrame, t: Translator | None = None) -> str 
     return style.figure_to_data_uri(mark_fallback(fig, tr))
 
 
-def _months_table(out: Path, months: list[dict], metrics: pd.DataFrame, t: Translator) -> str:
-    """The published months with their headline KPIs (links to the pages in ``t``'s language)."""
+def _months_rows(out: Path, months: list[dict], metrics: pd.DataFrame,
+                 t: Translator) -> tuple[list[str], list[dict]]:
+    """Header and rows of the published months' table: each row ``href`` (the month's page
+    in ``t``'s language, else English), ``month`` and ``cells`` (segment, headline KPIs in
+    :data:`HEADLINE` order, published at), all text."""
+    values: dict[str, dict[str, float]] = {}
+    for info in months:
+        m = metrics[metrics["run_id"] == info.get("run_id")] if not metrics.empty else metrics
+        values[info["folder"]] = dict(zip(m["metric"], m["value"], strict=False)) if len(m) else {}
+    shown = [k for k in HEADLINE if any(k in v for v in values.values())]
+    header = [t("page.month"), t("page.segment"), *[t(f"kpi.{k}") for k in shown],
+              t("page.published")]
     rows = []
     for info in months:
         folder = info["folder"]
@@ -88,27 +106,21 @@ def _months_table(out: Path, months: list[dict], metrics: pd.DataFrame, t: Trans
         if not (out / folder / page).exists():
             page = "index.html"
         segment = str(info.get("parameters", {}).get("segment", ""))
-        m = metrics[(metrics["run_id"] == info.get("run_id"))] if not metrics.empty else metrics
-        values = dict(zip(m["metric"], m["value"], strict=False)) if len(m) else {}
-        row = {
-            t("page.month"): f'<a href="{html.escape(folder)}/{page}">'
-                             f'{html.escape(info.get("as_of", folder))}</a>',
-            t("page.segment"): html.escape(segment or t.category("segment_type", "all")),
-        }
-        for metric in HEADLINE:
-            if metric in values:
-                row[html.escape(t(f"kpi.{metric}"))] = local_value(values[metric],
-                                                                   metric_kind(metric), t)
-        row[t("page.published")] = html.escape(str(info.get("ended_at", ""))[:16].replace("T", " "))
-        rows.append(row)
-    return pd.DataFrame(rows).fillna("").to_html(index=False, escape=False, border=0)
+        kpi = values[folder]
+        cells = [segment or t.category("segment_type", "all"),
+                 *[local_value(kpi[k], metric_kind(k), t) if k in kpi else "" for k in shown],
+                 str(info.get("ended_at", ""))[:16].replace("T", " ")]
+        rows.append({"href": f"{folder}/{page}", "month": info.get("as_of", folder),
+                     "cells": cells})
+    return header, rows
 
 
-def _failed_runs(out: Path, t: Translator) -> list[str]:
+def _failed_runs(out: Path, t: Translator) -> Markup | None:
+    """The last ten failed runs as an HTML table (None when there are none)."""
     history = runs(out)
     failed = history[history["status"] == "failed"].tail(10)
     if not len(failed):
-        return []
+        return None
     shown = pd.DataFrame({
         t("page.run"): failed["run_id"],
         t("page.month"): failed["as_of"],
@@ -116,9 +128,7 @@ def _failed_runs(out: Path, t: Translator) -> list[str]:
         t("page.message"): failed["message"].str.slice(0, 300),
         t("page.kept_in"): "_failed/" + failed["run_id"],
     }).iloc[::-1]
-    return [tag("h2", t("page.failed_runs")),
-            f'<p class="muted">{html.escape(t("page.failed_note"))}</p>',
-            f'<div class="failed">{table_html(shown)}</div>']
+    return table_html(shown)
 
 
 def render_months_index(out: Path, language: str = "en",
@@ -133,23 +143,19 @@ def render_months_index(out: Path, language: str = "en",
     metrics = latest_metrics(out, segment_type="all")
     if not metrics.empty:
         metrics = metrics.assign(report_segment=metrics["report_segment"].fillna(""))
-    body = [tag("h1", t("page.index_title"))]
-    if not months:
-        body.append(tag("p", t("page.index_none")))
-    else:
-        body.append(tag("h2", t("page.published_months")))
-        body.append(_months_table(out, months, metrics, t))
-        body.append(f'<p class="muted">{t("page.index_note")}</p>')
-    if not metrics.empty:
-        uri = kpi_trend_figure(metrics, t)
-        if uri:
-            body.append(tag("h2", t("page.trend")))
-            body.append(f'<img alt="{html.escape(t("page.trend_title"))}" src="{uri}">')
-    body += _failed_runs(out, t)
+    header, rows = _months_rows(out, months, metrics, t)
     langs = published_languages(out) if languages is None else languages
     twins = [(translator(lang).name, index_name(lang)) for lang in langs if lang != language]
-    nav = nav_html(twins, None) if twins else ""
-    return plain_page(t("page.index_title"), "\n".join(body), language=language, nav=nav)
+    return str(render_template(
+        "report_months_index.html.j2", language=language, title=t("page.index_title"),
+        nav=nav_html(twins, None) if twins else "", none_yet=t("page.index_none"),
+        published_heading=t("page.published_months"), months_header=header, months=rows,
+        note=catalogue_text(t("page.index_note")),
+        trend_uri=kpi_trend_figure(metrics, t) if not metrics.empty else None,
+        trend_heading=t("page.trend"), trend_title=t("page.trend_title"),
+        failed_table=_failed_runs(out, t), failed_heading=t("page.failed_runs"),
+        failed_note=t("page.failed_note"),
+    ))
 
 
 def write_months_index(out: Path) -> Path:
