@@ -50,6 +50,19 @@ with loan-bootstrap intervals that also draw the models' coefficients
 (:mod:`analysis.causes.shares`). Segments with fewer than ``min_cell`` episodes are
 suppressed (NaN).
 
+Cost
+----
+Everything after the at-risk set scales with episodes, not loan-months: the onset logit is
+fitted on a case-control sample of at most ``max(max_rows, 6 x episodes)`` rows (on their
+distinct design rows, :mod:`analysis.causes.glm`), the label and latent models on the
+episodes, and the bootstrap redraws per-episode probabilities and loan weights (one
+draw per replicate serves the shares of episodes and of balance). The loan-month work is
+one pass to build the at-risk set and one look-up of the signals of the sampled months
+and of the episodes' start months together. BLAS runs single-threaded inside
+:func:`attribute`: the products are many thin ``n x k`` ones, where multithreaded OpenBLAS
+was 5-20 times slower on the shared 2-core machine (thread contention), and the report
+runs notebooks side by side. Timings: ``benchmarks/README.md`` (issue #17).
+
 Assumptions and known drawbacks
 -------------------------------
 * Each signal speaks for exactly one family (``cause_map``); causes not measured by any
@@ -75,6 +88,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from analysis.causes.inputs import AttributionUnavailable, check_inputs
 from analysis.causes.labels import (
@@ -100,7 +114,7 @@ from analysis.causes.model import (
     subsample,
 )
 from analysis.causes.result import TABLE_COLUMNS, Attribution
-from analysis.causes.shares import bootstrap_shares, segment_codes
+from analysis.causes.shares import bootstrap_share_tables, segment_codes
 from analysis.causes.tables import drivers_table
 from analysis.data.book import Book
 from analysis.definitions import FAMILIES, Definitions
@@ -143,7 +157,16 @@ def attribute(
     """
     if not 0 < level < 1:
         raise InputError(f"level={level!r}: must be in (0, 1)")
-    d = definitions or Definitions()
+    with threadpool_limits(limits=1, user_api="blas"):  # see the module docstring, Cost
+        return _attribute(book, episodes, definitions or Definitions(), n_boot=n_boot,
+                          level=level, min_cell=min_cell, seed=seed, max_rows=max_rows,
+                          folds=folds, min_labelled=min_labelled)
+
+
+def _attribute(book: Book, episodes: pd.DataFrame, d: Definitions, *, n_boot: int, level: float,
+               min_cell: int, seed: int, max_rows: int, folds: int,
+               min_labelled: int) -> Attribution:
+    """:func:`attribute` after its argument checks, with BLAS limited to one thread."""
     signals, has_reasons = check_inputs(book)
     if len(episodes) == 0:
         raise AttributionUnavailable("there are no overdue episodes to attribute")
@@ -158,10 +181,24 @@ def attribute(
         {"loan_id": episodes["loan_id"].to_numpy(),
          "month": pd.to_datetime(episodes["start_month"]).to_numpy()}
     )
-    ep_frame = attach_covariates(keys, book)
+    sample, n_at_risk, q = None, 0, 1.0
+    if signals:  # the at-risk loan-months, sub-sampled; their covariates with the episodes'
+        risk = at_risk_months(book, episodes, overdue_dpd=d.overdue_dpd,
+                              probation_months=d.probation_months)
+        sample, q = subsample(risk, max_rows, rng)
+        n_at_risk = len(risk)
+        del risk
+        both = attach_covariates(
+            pd.concat([keys, sample[["loan_id", "month"]]], ignore_index=True), book)
+        ep_frame = both.iloc[: len(keys)].reset_index(drop=True)
+        sample = both.iloc[len(keys):].reset_index(drop=True).assign(
+            is_onset=sample["is_onset"].to_numpy())
+        del both
+    else:
+        ep_frame = attach_covariates(keys, book)
     labelled, y = _reported_labels(book, episodes, len(ep_frame))
     info["n_labelled"] = int(labelled.sum())
-    sig = _signal_model(book, episodes, ep_frame, signals, d, max_rows, rng, notes, info)
+    sig = _signal_model(book, sample, (n_at_risk, q), ep_frame, signals, notes, info)
     lab = _label_models(episodes, sig, labelled, y, signals, folds, min_labelled, level, rng,
                         notes)
     methods = _episode_methods(sig.p_model, labelled, y, lab)
@@ -219,24 +256,23 @@ class _SignalFit:
     groups: dict[str, np.ndarray] | None
 
 
-def _signal_model(book: Book, episodes: pd.DataFrame, ep_frame: pd.DataFrame, signals: dict,
-                  d: Definitions, max_rows: int, rng: np.random.Generator, notes: list[str],
+def _signal_model(book: Book, sample: pd.DataFrame | None, size: tuple[int, float],
+                  ep_frame: pd.DataFrame, signals: dict, notes: list[str],
                   info: dict) -> _SignalFit:
-    """Fit the onset logit on the at-risk loan-months and split each episode's log-odds
-    into family contributions (see :mod:`analysis.causes.model`); without signals, only
-    the design of loan attributes the label model uses."""
+    """Fit the onset logit on the sub-sampled at-risk loan-months ``sample`` (with their
+    covariates; ``size``: loan-months at risk and the sampling fraction) and split each
+    episode's log-odds into family contributions (see :mod:`analysis.causes.model`);
+    without signals, only the design of loan attributes the label model uses."""
     n = len(ep_frame)
     if not signals:
         design = Design.fit(ep_frame, {}, np.ones(n))
         notes.append("No signals: unlabelled episodes are attributed by the label model on "
                      "loan attributes only.")
         return _SignalFit(None, None, design.matrix(ep_frame), None, None)
-    risk = at_risk_months(
-        book, episodes, overdue_dpd=d.overdue_dpd, probation_months=d.probation_months
-    )
-    sample, q = subsample(risk, max_rows, rng)
+    n_at_risk, q = size
     try:
-        onset, _ = fit_onset(sample, book, signals, sample_fraction=q, n_at_risk=len(risk))
+        onset, _ = fit_onset(sample, book, signals, sample_fraction=q, n_at_risk=n_at_risk,
+                             frame=sample)
     except ModelFitError as exc:
         raise AttributionUnavailable(f"cause attribution unavailable: {exc}") from exc
     design = onset.design
@@ -499,7 +535,8 @@ def _bootstrap_all(methods: dict[str, Method], reps: _Replicates, seg_frame: pd.
                    n_boot: int, level: float, min_cell: int,
                    seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Shares of episodes and of balance, with loan-bootstrap intervals, and monthly
-    trends, of every method (:func:`analysis.causes.shares.bootstrap_shares`)."""
+    trends, of every method (:func:`analysis.causes.shares.bootstrap_share_tables`; each
+    replicate's probabilities are drawn once for both weights)."""
     n = len(labelled)
     loan_codes = pd.factorize(episodes["loan_id"].to_numpy())[0]
     ead = (
@@ -508,23 +545,25 @@ def _bootstrap_all(methods: dict[str, Method], reps: _Replicates, seg_frame: pd.
     )
     all_segs = segment_codes(seg_frame)
     share_tables, trend_tables = [], []
-    for m, (pm, mask, _src) in methods.items():
+    for i, (m, (pm, mask, _src)) in enumerate(methods.items()):
         draw = _method_draw(m, pm, reps, lab, labelled, n_boot, seed)
         sub_segs = {st: (c[mask], lbl) for st, (c, lbl) in all_segs.items()}
         sub_loans = pd.factorize(loan_codes[mask])[0]
-        weights = [("count", np.ones(int(mask.sum())))]
-        weights.append(("balance", ead[mask]))
-        for wname, v in weights:
-            def sub_draw(b: int, _d=draw, _mask=mask) -> np.ndarray:
-                return _d(b)[_mask]
-            tab, tr = bootstrap_shares(
-                pm[mask], v, sub_loans, sub_segs,
-                draw_p=sub_draw if draw is not None else None,
-                n_boot=n_boot, level=level, rng=np.random.default_rng([seed, len(share_tables)]),
-                min_cell=min_cell, method=m, weight=wname,
-            )
-            share_tables.append(tab)
-            trend_tables.append(tr)
+        values = {"count": np.ones(int(mask.sum())), "balance": ead[mask]}
+        # one Poisson stream per (method, weight), numbered as when each was its own call
+        rngs = {w: np.random.default_rng([seed, 2 * i + j]) for j, w in enumerate(values)}
+
+        def sub_draw(b: int, _d=draw, _mask=mask) -> np.ndarray:
+            p = _d(b)
+            return p if _mask.all() else p[_mask]
+
+        tab, tr = bootstrap_share_tables(
+            pm[mask], values, sub_loans, sub_segs,
+            draw_p=sub_draw if draw is not None else None,
+            n_boot=n_boot, level=level, rngs=rngs, min_cell=min_cell, method=m,
+        )
+        share_tables.append(tab)
+        trend_tables.append(tr)
     all_shares = pd.concat(share_tables, ignore_index=True)
     trend_tables = [t for t in trend_tables if len(t)]
     trends = (

@@ -9,7 +9,8 @@ start labels the episode with the family ``cause_map`` gives the code (the earli
 report when there are several). The episode table of :mod:`analysis.episodes` carries this
 as ``reported_family``; it is recomputed here only when that column is absent.
 
-*Label model.* A multinomial logit (``statsmodels`` ``MNLogit``) of the reported family on
+*Label model.* A multinomial logit (``statsmodels``' ``MNLogit`` likelihood, fitted by
+:func:`analysis.causes.glm.mnlogit_fit`) of the reported family on
 the standardised signals and the loan attributes at the episode's start, fitted on the
 labelled episodes.
 
@@ -51,8 +52,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 
+from analysis.causes.glm import collapse_rows, mnlogit_fit
 from analysis.data.book import Book
 from analysis.definitions import FAMILIES
 from analysis.months import month_index
@@ -128,11 +129,13 @@ class LabelModel:
 def fit_label_model(z: np.ndarray, y: np.ndarray, ridge: float = 1.0) -> LabelModel:
     """Fit the multinomial logit of family codes ``y`` (0..2) on design ``z`` (no constant).
 
-    The likelihood, score and Hessian are ``statsmodels``' ``MNLogit``; the fit is a
-    Newton-Raphson maximisation of the log-likelihood minus ``ridge / 2`` times the squared
-    coefficients (not the intercepts). The weak penalty keeps the fit finite under
-    separation (a flag seen only among one family's reports), which the plain maximum
-    likelihood fit cannot handle; the covariance is the inverse penalised information.
+    The likelihood, score and Hessian are ``statsmodels``' ``MNLogit``'s, in closed form on
+    the distinct design rows with their class counts (:func:`analysis.causes.glm.mnlogit_fit`,
+    exact); the fit is a Newton-Raphson maximisation of the log-likelihood minus
+    ``ridge / 2`` times the squared coefficients (not the intercepts). The weak penalty
+    keeps the fit finite under separation (a flag seen only among one family's reports),
+    which the plain maximum likelihood fit cannot handle; the covariance is the inverse
+    penalised information.
     Falls back to the base shares (intercept only) when there is a single family or the
     fit fails.
     """
@@ -157,23 +160,14 @@ def fit_label_model(z: np.ndarray, y: np.ndarray, ridge: float = 1.0) -> LabelMo
     par = par.ravel(order="F")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = sm.MNLogit(yy, X)
-        ok = False
         try:
-            for _ in range(100):  # Newton iterations
-                g = model.score(par) - pen * par
-                h = model.hessian(par) - np.diag(pen)
-                step = np.linalg.solve(h, g)
-                par = par - step
-                if np.max(np.abs(step)) < 1e-8:
-                    ok = True
-                    break
-            cov = np.linalg.inv(-(model.hessian(par) - np.diag(pen)))
-        except (np.linalg.LinAlgError, ValueError, OverflowError):
+            cells = collapse_rows(X, yy, len(classes))
+            fit = mnlogit_fit(cells.x, cells.counts, par, pen, tol=1e-8)
+        except (np.linalg.LinAlgError, ValueError, OverflowError, FloatingPointError):
             return empty
+    par, cov, ok = fit.params, fit.cov, fit.converged
     if not (ok and np.all(np.isfinite(par)) and np.all(np.isfinite(cov))):
         return empty
-    cov = (cov + cov.T) / 2
     return LabelModel(classes, par.reshape(shape, order="F"), cov, base, len(y), ok)
 
 

@@ -108,15 +108,24 @@ def report_likelihood(obs: np.ndarray, rate: np.ndarray, conf: np.ndarray) -> np
     obs = np.asarray(obs)
     rate = np.asarray(rate)
     conf = np.asarray(conf)
-    col = conf[..., :, np.maximum(obs, 0)]  # (..., 3, n): C[f, obs]
-    rep = rate[..., None, :] * np.swapaxes(col, -1, -2)  # (..., n, 3)
-    silent = np.broadcast_to((1.0 - rate)[..., None, :], rep.shape)
-    return np.where((obs >= 0)[:, None], rep, silent)
+    rows = np.swapaxes(conf, -1, -2)[..., np.maximum(obs, 0), :]  # (..., n, 3): C[f, obs]
+    rep = rate[..., None, :] * rows
+    return np.where((obs >= 0)[:, None], rep, (1.0 - rate)[..., None, :])
 
 
 def _softmax(eta: np.ndarray) -> np.ndarray:
-    e = np.exp(eta - eta.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+    """Softmax over the last axis (the 3 families), with the max and the sum taken
+    column by column: the same numbers as ``max(axis=-1)`` and ``sum(axis=-1)`` (summed
+    left to right), without numpy's slow reduction over a length-3 axis (EM hot path)."""
+    top = np.maximum(np.maximum(eta[..., 0], eta[..., 1]), eta[..., 2])
+    e = np.exp(eta - top[..., None])
+    return e / _sum3(e)[..., None]
+
+
+def _sum3(a: np.ndarray) -> np.ndarray:
+    """``a.sum(axis=-1)`` for a last axis of 3 (the families), left to right: the same
+    numbers, without numpy's slow reduction over a length-3 axis."""
+    return a[..., 0] + a[..., 1] + a[..., 2]
 
 
 @dataclass(frozen=True)
@@ -207,7 +216,7 @@ class LatentFit:
         else:
             _, rate, conf = self.unpack(theta)
         a = self.cause_probabilities(x, theta) * report_likelihood(obs, rate, conf)
-        return a / a.sum(axis=-1, keepdims=True)
+        return a / _sum3(a)[..., None]
 
     def predicted_report(self, x) -> np.ndarray:
         """``P(reported family = g | x, a reason is reported)``: ``(n, 3)``."""
@@ -221,7 +230,7 @@ def _objective(fit: LatentFit, theta: np.ndarray, data: LatentData, prior: Prior
     coef, rate, conf = fit.unpack(theta)
     q = fit.cause_probabilities(data.x, theta)
     a = q * report_likelihood(data.obs, rate, conf)
-    s = a.sum(axis=1)
+    s = _sum3(a)
     lp = float(np.log(s).sum()) - 0.5 * prior.ridge * sum(float(c[1:] @ c[1:]) for c in coef)
     lp += prior.rate_a * float(np.sum(np.log(rate) + np.log(1 - rate)))
     lp += float(np.sum(prior.conf_counts() * np.log(conf)))
@@ -233,7 +242,7 @@ def _row_scores(fit: LatentFit, theta: np.ndarray, data: LatentData) -> np.ndarr
     _, rate, conf = fit.unpack(theta)
     q = fit.cause_probabilities(data.x, theta)
     a = q * report_likelihood(data.obs, rate, conf)
-    w = a / a.sum(axis=1, keepdims=True)
+    w = a / _sum3(a)[:, None]
     parts = [data.x[j] * (w[:, j] - q[:, j])[:, None] for j in range(3)]
     parts[0] = parts[0][:, 1:]
     rep = (data.obs >= 0)[:, None]
@@ -269,14 +278,15 @@ def _mnl_newton(x, w: np.ndarray, coef: list[np.ndarray], ridge: float, steps: i
     free = np.ones(edges[-1], dtype=bool)
     free[0] = False
     theta = np.concatenate(coef)
+    stacked = np.hstack(x)  # (n, K): every family's design side by side
+    fam = np.repeat(np.arange(3), sizes)  # family of each stacked column
+    same = fam[:, None] == fam[None, :]
     for _ in range(steps):
         q = _softmax(np.column_stack([x[j] @ theta[edges[j]:edges[j + 1]] for j in range(3)]))
-        grad = np.concatenate([x[j].T @ (w[:, j] - q[:, j]) for j in range(3)]) - pen * theta
-        hess = np.empty((edges[-1], edges[-1]))
-        for a in range(3):
-            for b in range(3):
-                wab = q[:, a] * ((a == b) - q[:, b])
-                hess[edges[a]:edges[a + 1], edges[b]:edges[b + 1]] = (x[a] * wab[:, None]).T @ x[b]
+        grad = np.einsum("nk,nk->k", stacked, (w - q)[:, fam]) - pen * theta
+        # information: blocks x_a' diag(q_a (1[a=b] - q_b)) x_b, as two products
+        m = stacked * q[:, fam]
+        hess = np.where(same, m.T @ stacked, 0.0) - m.T @ m
         hess += np.diag(pen)
         step = np.zeros_like(theta)
         h = hess[np.ix_(free, free)]
@@ -385,7 +395,8 @@ class LatentAttribution:
 
         def draw(b: int) -> np.ndarray:
             p = self.fit.posterior(self.data.x, self.data.obs, thetas[b])
-            k = (u[b][:, None] > np.cumsum(p, axis=1)[:, :2]).sum(axis=1)
+            first = p[:, 0]  # the family whose cumulative probability u[b] first stays under
+            k = (u[b] > first).astype(int) + (u[b] > first + p[:, 1])
             return np.eye(3)[k]
 
         return draw

@@ -29,7 +29,9 @@ missing signal value is set to that mean (it contributes nothing). Categorical a
 ``max_levels`` levels) enter as dummies with the most frequent level as base;
 ``months_on_book`` and the numeric loan columns are numeric controls.
 
-*Onset logit.* ``statsmodels`` ``Logit`` fitted by Newton-Raphson; coefficients carry
+*Onset logit.* Fitted by Newton-Raphson (:func:`analysis.causes.glm.logit_fit`, the
+estimate and covariance of ``statsmodels`` ``Logit``; on the distinct design rows with
+their event counts when that at least halves the rows, which is exact); coefficients carry
 their asymptotic covariance, used for the model-uncertainty draws of the bootstrap.
 Controls collinear with earlier columns are dropped; signals are kept (the Shapley split
 needs a coefficient for each), so two collinear or constant signals make the
@@ -75,6 +77,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
+from analysis.causes.glm import collapse_rows, logit_fit
 from analysis.data.book import Book
 from analysis.definitions import FAMILIES
 from analysis.errors import FIT_ERRORS, EstimationError
@@ -116,7 +119,7 @@ def at_risk_months(
     perf = perf[cols + (["write_off"] if has_wo else [])]
     codes, uniques = pd.factorize(perf["loan_id"], sort=False)
     mi = month_index(perf["month"])
-    order = np.lexsort((mi, codes))
+    order = _loan_month_order(codes, mi)
     codes, mi = codes[order], mi[order]
     dpd = perf["days_past_due"].to_numpy()[order]
     bal = _num(perf["balance"])[order]
@@ -162,14 +165,26 @@ def at_risk_months(
             r_codes = np.r_[r_codes, e_codes[known][extra]]
             r_m = np.r_[r_m, e_m[known][extra]]
             r_onset = np.r_[r_onset, np.ones(int(extra.sum()), dtype=bool)]
-    month = pd.DatetimeIndex(r_m.astype("datetime64[M]").astype("datetime64[ns]"))
+    # month-end: the first day of the next month, less a day (no pandas offset arithmetic)
+    month = ((r_m + 1).astype("datetime64[M]").astype("datetime64[D]")
+             - np.timedelta64(1, "D")).astype("datetime64[ns]")
     return pd.DataFrame(
         {
             "loan_id": np.asarray(uniques)[r_codes],
-            "month": month + pd.offsets.MonthEnd(0),
+            "month": month,
             "is_onset": r_onset,
         }
     )
+
+
+def _loan_month_order(codes: np.ndarray, mi: np.ndarray) -> np.ndarray | slice:
+    """Row order by loan code, then month index (stable): a full slice when the rows are
+    already in that order (books are usually written loan by loan, month by month), which
+    saves the sort and the copies of every loan-month column."""
+    same = codes[1:] == codes[:-1]
+    if np.all((codes[1:] > codes[:-1]) | (same & (mi[1:] >= mi[:-1]))):
+        return slice(None)
+    return np.lexsort((mi, codes))
 
 
 def subsample(
@@ -361,9 +376,15 @@ def fit_onset(
     sample_fraction: float = 1.0,
     n_at_risk: int | None = None,
     controls: bool = True,
+    frame: pd.DataFrame | None = None,
 ) -> tuple[OnsetModel, pd.DataFrame]:
-    """Fit the onset logit on the (sub-sampled) at-risk rows; returns (model, frame)."""
-    frame = attach_covariates(risk, book)
+    """Fit the onset logit on the (sub-sampled) at-risk rows; returns (model, frame).
+
+    ``frame``: ``risk`` with its covariates (:func:`attach_covariates`) when the caller has
+    them already (the attribution looks up the sample's and the episodes' signals in one
+    pass over the signal table); None: looked up here.
+    """
+    frame = attach_covariates(risk, book) if frame is None else frame
     y = frame["is_onset"].to_numpy(dtype=float)
     n_events = int(y.sum())
     if n_events < 10 or n_events == len(y):
@@ -408,23 +429,24 @@ def fit_onset(
 
 
 def _fit_logit(y: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool, str]:
-    """(params, cov, converged, note) of the onset logit: plain Newton (statsmodels), or
-    the ridge fallback when that fails or its covariance is not finite (note says why)."""
-    model = sm.Logit(y, X)
+    """(params, cov, converged, note) of the onset logit: plain Newton on the distinct
+    design rows with their event counts (:mod:`analysis.causes.glm`: the row-level
+    estimate and covariance, at the cost of the cells), or the ridge fallback when that
+    fails or its covariance is not finite (note says why)."""
     why = ""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            res = model.fit(disp=0, method="newton", maxiter=100)
-            params = np.asarray(res.params, dtype=float)
-            cov = np.asarray(res.cov_params(), dtype=float)
-            converged = bool(res.mle_retvals.get("converged", True))
+            cells = collapse_rows(X, y)
+            fit = logit_fit(cells.x, cells.counts[:, 1], cells.trials)
+            params, cov, converged = fit.params, fit.cov, fit.converged
             if not (np.all(np.isfinite(params)) and np.all(np.isfinite(cov))):
                 why = "singular information matrix (collinear or constant signals?)"
-        except (*FIT_ERRORS, ValueError) as exc:
+        except (*FIT_ERRORS, ValueError, FloatingPointError) as exc:
             why = f"{type(exc).__name__}: {exc}"
         if not why:
             return params, cov, converged, ""
+        model = sm.Logit(y, X)
         pen = np.full(X.shape[1], ONSET_RIDGE)
         pen[0] = 0.0
         try:
@@ -501,7 +523,7 @@ def contributions_to_probabilities(
     mask of rows that fell back to ``base``).
     """
     pos = np.clip(contrib, 0.0, None)
-    total = pos.sum(axis=-1, keepdims=True)
+    total = (pos[..., 0] + pos[..., 1] + pos[..., 2])[..., None]  # = sum(axis=-1), faster
     has = total[..., 0] > 1e-12
     p = np.divide(pos, total, out=np.zeros_like(pos), where=total > 1e-12)
     if base is None:
