@@ -415,6 +415,10 @@ def _add_loan_attributes(ep: pd.DataFrame, book: Book, start_m: np.ndarray) -> p
     pos = pd.Index(loans["loan_id"]).get_indexer(ep["loan_id"])
     keep = [c for c in loans.columns if c not in ep.columns]
     attrs = loans[keep].take(pos).reset_index(drop=True)
+    for c in attrs.columns[[isinstance(t, pd.CategoricalDtype) for t in attrs.dtypes]]:
+        # the loader's categorical IDs and codes: text again in the (small) episode table,
+        # whose contract (and every analysis reading it) is in plain values
+        attrs[c] = attrs[c].astype(object)
     ep = pd.concat([ep[["loan_id"]], attrs, ep.drop(columns="loan_id")], axis=1)
     ep.insert(1, "borrower_id", ep.pop("borrower_id"))
     orig = month_index(ep["origination_date"])

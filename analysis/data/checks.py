@@ -95,13 +95,23 @@ def unique_key(ld: Loaded, df: pd.DataFrame, rep: Report, cols: list[str]) -> No
                  note=lambda _: "repeats an earlier row's key")
 
 
+def index_positions(index: pd.Index, values: pd.Series) -> np.ndarray:
+    """Position of each value in ``index`` (-1 when absent or missing). A categorical
+    column is looked up once per category and taken by its codes: no hashing of the
+    millions of loan-month IDs."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        per_cat = np.append(index.get_indexer(values.cat.categories), -1)
+        return per_cat[values.cat.codes.to_numpy()]  # code -1 (missing) takes the -1
+    return index.get_indexer(values)
+
+
 def loan_pos(ld: Loaded, df: pd.DataFrame, rep: Report, loan_index: pd.Index | None
              ) -> np.ndarray | None:
     """Position of each row's loan in ``loan_index`` (-1 when unknown, reported as
     ``known_loan_id``); None without a ``loans`` table."""
     if loan_index is None:
         return None
-    pos = loan_index.get_indexer(df["loan_id"])
+    pos = index_positions(loan_index, df["loan_id"])
     unknown = pos < 0
     if unknown.any():
         unknown &= df["loan_id"].notna().to_numpy()
@@ -215,4 +225,4 @@ def check_cause_map(lds: dict[str, Loaded], dfs: dict[str, pd.DataFrame], rep: R
 
 
 __all__ = ["PANDERA_MAX_ROWS", "book_measures", "check_cause_map", "check_monthly",
-           "check_values", "columns_ok", "loan_pos", "unique_key"]
+           "check_values", "columns_ok", "index_positions", "loan_pos", "unique_key"]

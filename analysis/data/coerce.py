@@ -1,6 +1,7 @@
 """Pass 2 of validation: type each column by its declared kind.
 
-IDs become text, dates ``datetime64[ns]``, months month-ends, integers are checked
+IDs become text (with ``compact``, the pandas loader's choice, the IDs and codes of the
+large tables become ``category`` with sorted categories: see :func:`as_category`), dates ``datetime64[ns]``, months month-ends, integers are checked
 whole, booleans read from their usual spellings, and defaults are filled
 (``write_off``, ``recovery`` = 0). Failures are reported with the value as read.
 """
@@ -11,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.data.problems import Loaded, Report
-from analysis.data.schema import FIELDS, TABLES
+from analysis.data.schema import FIELDS, TABLES, category_columns
 
 _TRUE = {"true", "t", "yes", "y", "1"}
 _FALSE = {"false", "f", "no", "n", "0"}
@@ -26,11 +27,30 @@ def _per_unique(a: np.ndarray, fn) -> np.ndarray:
 def _as_str(s: pd.Series) -> pd.Series:
     if s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty"):
         return s
+    if isinstance(s.dtype, pd.CategoricalDtype) and pd.api.types.infer_dtype(
+            s.cat.categories, skipna=True) in ("string", "empty"):
+        return s
     if pd.api.types.is_float_dtype(s) and bool(((s.dropna() % 1) == 0).all()):
         s = s.astype("Int64")
     out = s.astype(str).astype(object)
     out[s.isna().to_numpy()] = np.nan
     return out
+
+
+def as_category(s: pd.Series) -> pd.Series:
+    """Text as ``category`` with the categories in sorted order and none unused.
+
+    Sorted categories keep the text's order: sorting, ``min``/``max`` and the integer
+    codes (which downstream code uses as sort keys) agree with the text. Memory per row
+    is the code (1 to 4 bytes) instead of a pointer plus a shared text object, and
+    grouping, merging and hashing work on the codes."""
+    if not isinstance(s.dtype, pd.CategoricalDtype):
+        return s.astype("category")  # pandas sorts the inferred categories
+    s = s.cat.remove_unused_categories()
+    cats = s.cat.categories
+    if not cats.is_monotonic_increasing:
+        s = s.cat.reorder_categories(cats.sort_values())
+    return s
 
 
 def _as_num(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
@@ -39,13 +59,16 @@ def _as_num(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     if pd.api.types.is_integer_dtype(s) and not isinstance(s.dtype, pd.api.extensions.ExtensionDtype):
         return s, np.zeros(len(s), bool)
     if pd.api.types.is_numeric_dtype(s):
-        v = s.astype("float64", copy=False)
-        bad = np.isinf(v.to_numpy())
+        # the very column when already float64: a new Series would be copied into the frame
+        v = s if s.dtype == np.float64 else s.astype("float64")
+        inf = np.isinf(v.to_numpy())
+        bad = inf
     else:
         v = pd.to_numeric(s, errors="coerce").astype("float64", copy=False)
-        bad = (s.notna() & v.isna()).to_numpy() | np.isinf(v.to_numpy())
-    if np.isinf(v.to_numpy()).any():
-        v = v.where(~np.isinf(v.to_numpy()))
+        inf = np.isinf(v.to_numpy())
+        bad = (s.notna() & v.isna()).to_numpy() | inf
+    if inf.any():
+        v = v.where(~inf)
     return v, bad
 
 
@@ -99,13 +122,18 @@ def _infer_extra(s: pd.Series) -> pd.Series:
     return s
 
 
-def coerce(ld: Loaded, rep: Report) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+def coerce(ld: Loaded, rep: Report, *, compact: bool = False
+           ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Type the table in place; returns it and the raw-null flags (for the not-null check).
 
     Columns are replaced one by one (no copy of columns already in the right type);
-    examples of type failures show the values as read.
+    examples of type failures show the values as read. ``compact`` (the pandas loader):
+    the columns of :func:`~analysis.data.schema.category_columns` become ``category``
+    (:func:`as_category`); the Dask engine keeps text, whose categories would differ
+    between partitions.
     """
     t = TABLES[ld.table]
+    as_cat = set(category_columns(ld.table)) if compact else set()
     df = ld.df
     rawnull: dict[str, np.ndarray] = {}
     keys = [k for k in t.primary_key if k in df.columns]
@@ -122,6 +150,8 @@ def coerce(ld: Loaded, rep: Report) -> tuple[pd.DataFrame, dict[str, np.ndarray]
             v, bad = _as_str(s), np.zeros(len(s), bool)
             if null.any():
                 v = v.where(~null, np.nan)
+            if f.name in as_cat:
+                v = as_category(v)
         elif f.kind in ("int", "float"):
             v, bad = _as_num(s)
         elif f.kind in ("date", "month"):
@@ -171,4 +201,4 @@ def coerce(ld: Loaded, rep: Report) -> tuple[pd.DataFrame, dict[str, np.ndarray]
     return df, rawnull
 
 
-__all__ = ["coerce"]
+__all__ = ["as_category", "coerce"]

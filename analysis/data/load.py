@@ -17,7 +17,9 @@ from analysis.data.validate import read_and_validate
 def load_book(data_dir: str | Path) -> Book:
     """Load and validate a data directory into a :class:`~analysis.data.book.Book`.
 
-    Dates are ``datetime64[ns]``, ``month`` columns month-ends, IDs text,
+    Dates are ``datetime64[ns]``, ``month`` columns month-ends, IDs text (the IDs and
+    codes of ``loans``, ``performance`` and ``signals`` as ``category`` with sorted
+    categories, to keep 1M-loan books in memory: ``schema.category_columns``),
     ``write_off``/``recovery`` filled with 0, relief parameters present (missing
     where not given). ``Book.measures`` lists the standard four measures plus
     any declared (columns ``code, description, is_concession, is_standard``).

@@ -159,6 +159,9 @@ class Table:
     ``required``: "always", "optional" or "with_signals_or_reasons".
     ``extra``: what happens to columns not declared: kept as loan covariates,
     kept as they are, or read as numeric signal columns.
+    ``text_as_category``: the pandas loader holds the declared text columns (IDs and
+    codes) as ``category`` with sorted categories (:func:`category_columns`): the large
+    tables, where one text object per row would cost memory and hashing time.
     """
 
     name: str
@@ -168,6 +171,7 @@ class Table:
     required: Literal["always", "optional", "with_signals_or_reasons"] = "always"
     may_be_empty: bool = False
     extra: Extra = "kept"
+    text_as_category: bool = False
 
 
 def _fields(*fields: Field) -> dict[str, Field]:
@@ -241,12 +245,12 @@ TABLES: dict[str, Table] = {
               "as covariates.",
               ("loan_id", "borrower_id", "borrower_type", "industry", "region", "origination_date",
                "term_months", "principal", "annual_rate", "credit_score"),
-              ("loan_id",), extra="covariates"),
+              ("loan_id",), extra="covariates", text_as_category=True),
         Table("performance", "One row per loan per month-end, from origination, without gaps. "
               "Further columns (e.g. an is_reconstructed flag) are kept.",
               ("loan_id", "month", "balance", "days_past_due", "amount_due", "amount_paid",
                "write_off", "recovery"),
-              ("loan_id", "month")),
+              ("loan_id", "month"), text_as_category=True),
         Table("relief", "One row per relief measure granted. The file is required but may have "
               "no rows.",
               ("loan_id", "granted_date", "measure", "deferral_months", "instalments",
@@ -256,7 +260,7 @@ TABLES: dict[str, Table] = {
               "numeric signal (e.g. regional demand change, revenue volatility, a medical-claim "
               "flag) and must be mapped in cause_map.",
               ("loan_id", "month"), ("loan_id", "month"), required="optional",
-              extra="numeric_signals"),
+              extra="numeric_signals", text_as_category=True),
         Table("reasons", "Optional. Reasons borrowers reported to collections.",
               ("loan_id", "reported_date", "reason_code"),
               ("loan_id", "reported_date", "reason_code"), required="optional"),
@@ -318,6 +322,16 @@ def known_checks() -> set[str]:
 
 def table_fields(table: str) -> list[Field]:
     return [FIELDS[n] for n in TABLES[table].fields]
+
+
+def category_columns(table: str) -> tuple[str, ...]:
+    """The declared text columns the pandas loader holds as ``category`` (empty unless the
+    table is ``text_as_category``): loan and borrower IDs and the loan codes, whose
+    values repeat over millions of loan-months (4-byte codes instead of text objects)."""
+    t = TABLES[table]
+    if not t.text_as_category:
+        return ()
+    return tuple(n for n in t.fields if FIELDS[n].kind == "str")
 
 
 def measure_rule(codes: list[str] | tuple[str, ...]) -> Rule:

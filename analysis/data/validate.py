@@ -12,7 +12,7 @@ Method, in four passes that never stop at the first problem:
    delimited files and missing columns are report rows, not tracebacks. CSV is read as
    text so that every value that does not parse can be shown as it was written.
 2. types (:mod:`analysis.data.coerce`): values are coerced by the declared kind (IDs to
-   text, dates to ``datetime64[ns]``, months to month-end, integers checked whole),
+   text, held as ``category`` in the large tables, dates to ``datetime64[ns]``, months to month-end, integers checked whole),
    defaults filled (``write_off``, ``recovery`` = 0); failures are reported with the raw
    value.
 3. values (:mod:`analysis.data.checks`): the declared rules (``>= 0``, allowed codes,
@@ -53,7 +53,7 @@ from analysis.data.checks import (
 from analysis.data.coerce import coerce
 from analysis.data.files import locate, table_candidates
 from analysis.data.problems import Loaded, Report, ValidationReport
-from analysis.data.read import read_table
+from analysis.data.read import read_table, release_arrow_memory
 from analysis.data.schema import TABLES
 from analysis.months import NAT_MONTH, month_index
 
@@ -68,7 +68,7 @@ def _read_files(data_dir: Path, rep: Report) -> dict[str, Loaded]:
         if table_candidates(data_dir, name):
             found.add(name)
         if path is not None:
-            ld = read_table(path, name, rep)
+            ld = read_table(path, name, rep, compact=True)
             if ld is not None:
                 lds[name] = ld
     for name in ("signals", "reasons"):
@@ -86,7 +86,7 @@ def _typed(lds: dict[str, Loaded], rep: Report
     for name, ld in lds.items():
         if not columns_ok(ld.file, name, list(ld.df.columns), len(ld.df), rep):
             continue
-        dfs[name], raw_nulls[name] = coerce(ld, rep)
+        dfs[name], raw_nulls[name] = coerce(ld, rep, compact=True)
     return dfs, raw_nulls
 
 
@@ -99,7 +99,7 @@ def _across_tables(lds: dict[str, Loaded], dfs: dict[str, pd.DataFrame], rep: Re
     if loans is not None:
         unique_key(lds["loans"], loans, rep, ["loan_id"])
         first = loans.drop_duplicates("loan_id").dropna(subset=["loan_id"])
-        loan_index = pd.Index(first["loan_id"])
+        loan_index = pd.Index(first["loan_id"].to_numpy(dtype=object))
         origin = (month_index(first["origination_date"]), first["origination_date"])
     orders: dict[str, np.ndarray | None] = {}
     for name in ("performance", "signals"):
@@ -154,6 +154,7 @@ def read_and_validate(data_dir: str | Path) -> tuple[ValidationReport, dict[str,
         return rep.result(), {}
     lds = _read_files(data_dir, rep)
     dfs, raw_nulls = _typed(lds, rep)
+    release_arrow_memory()  # the Arrow buffers of the columns typing replaced
     meas = book_measures(lds.get("measures"), dfs.get("measures"), rep)
     codes = list(meas["code"])
     for name, df in dfs.items():

@@ -199,7 +199,7 @@ def classification_table(cat: pd.DataFrame, loans: pd.DataFrame, by: str | None)
     if not isinstance(category.dtype, pd.CategoricalDtype) or (category.cat.codes < 0).any():
         return classification_groupby(cat, loans, by)
     pos = cat["balance"].to_numpy() > 0
-    codes, uniques = codes_of(cat["loan_id"].to_numpy()[pos])
+    codes, uniques = codes_of(cat["loan_id"].array[pos])  # categorical IDs stay codes
     st, seg, seg_values = segment_codes(loans, codes, uniques, by)
     m_code, m_values = pd.factorize(cat["month"].to_numpy()[pos])
     n_cat = len(category.cat.categories)

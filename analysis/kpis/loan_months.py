@@ -28,11 +28,17 @@ from analysis.kpis.segments import segment_codes
 from analysis.months import month_end, month_index
 
 
-def codes_of(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def codes_of(values: np.ndarray | pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """``pd.factorize(values, sort=True)`` as (codes, object uniques), cheaper when equal
     values are contiguous (rows grouped by loan, as performance parts and the sorted
     loan-month frames are): only the first value of each run is hashed and sorted.
-    Falls back to the full factorisation when a value occurs in several runs or is NA."""
+    Falls back to the full factorisation when a value occurs in several runs or is NA.
+    A categorical with sorted categories (the loader's IDs) is recoded from its integer
+    codes, with no text touched per row."""
+    if isinstance(getattr(values, "dtype", None), pd.CategoricalDtype):
+        cat = pd.Categorical(values)
+        if cat.categories.is_monotonic_increasing:
+            return _observed_codes(cat)
     values = np.asarray(values, dtype=object)
     n = len(values)
     if n > 1:
@@ -45,6 +51,15 @@ def codes_of(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             return run_codes[np.cumsum(start) - 1], np.asarray(uniques, dtype=object)
     codes, uniques = pd.factorize(values, sort=True)
     return codes, np.asarray(uniques, dtype=object)
+
+
+def _observed_codes(cat: pd.Categorical) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, uniques) of a categorical with sorted categories, as ``pd.factorize(sort=True)``
+    gives them: unused categories dropped, codes renumbered, -1 kept for NA."""
+    codes = cat.codes.astype(np.intp)
+    present = np.bincount(codes[codes >= 0], minlength=len(cat.categories)) > 0
+    renumber = np.append(np.cumsum(present) - 1, -1)  # the appended -1 is what code -1 takes
+    return renumber[codes], np.asarray(cat.categories, dtype=object)[present]
 
 
 #: The last few sorted loan-month frames, keyed by the performance frame they came from
@@ -72,7 +87,7 @@ def _sorted_loan_months(perf: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, n
         if ref() is perf:
             return lm, codes, uniques
     mi = month_index(perf["month"])
-    codes, uniques = codes_of(perf["loan_id"].to_numpy())  # sort integer codes, not text
+    codes, uniques = codes_of(perf["loan_id"])  # sort integer codes, not text
     lo, width = (int(mi.min()), int(mi.max()) - int(mi.min()) + 1) if len(mi) else (0, 1)
     if (len(uniques) + 1) * width < 2**62:  # one stable sort of code x month (= lexsort)
         order = np.argsort((codes.astype(np.int64) + 1) * width + (mi - lo), kind="stable")

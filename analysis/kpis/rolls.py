@@ -76,12 +76,14 @@ def roll_rates(
     first = mi.min() + 1 if months is None else last - int(months) + 1
     bal = lm["balance"].to_numpy(dtype=float)
     wo = lm["written_off"].to_numpy()
-    state = bucket_codes(lm["days_past_due"].to_numpy(), wo)
+    # bucket codes as int8 and the next row by a shift, not an index array: at 24M
+    # loan-months each int64 temporary is 190 MB, and this function is the KPIs' peak
+    state = bucket_codes(lm["days_past_due"].to_numpy(), wo).astype(np.int8)
     same_next = np.zeros(len(lm), dtype=bool)  # the next row is the loan's next month
     same_next[:-1] = (codes[1:] == codes[:-1]) & (codes[1:] >= 0) & (mi[1:] == mi[:-1] + 1)
-    nxt = np.minimum(np.arange(len(lm)) + 1, len(lm) - 1)
-    next_state = np.where(bal[nxt] > 0, state[nxt], len(DPD_BUCKETS))  # closed
-    next_state = np.where(wo[nxt], WRITTEN_OFF_CODE, next_state)
+    next_state = np.full(len(lm), len(DPD_BUCKETS), dtype=np.int8)  # the last row has none
+    next_state[:-1] = np.where(bal[1:] > 0, state[1:], len(DPD_BUCKETS))  # closed
+    next_state[:-1][wo[1:]] = WRITTEN_OFF_CODE
     to = np.where(wo, WRITTEN_OFF_CODE, np.where(same_next, next_state, -1))
     in_from = wo | (bal > 0)
     keep = in_from & (to >= 0) & (mi + 1 >= first) & (mi + 1 <= last) & (mi < data_end)

@@ -30,9 +30,22 @@ def segment_of(loans: pd.DataFrame, loan_ids: pd.Series, by: str | None) -> pd.D
         raise ParameterError(
             f"by={by!r} is not a loan column; use None or one of {list(SEGMENT_COLUMNS)}"
         )
-    values = loan_ids.map(loans.drop_duplicates("loan_id").set_index("loan_id")[by])
-    seg = values.astype(object).where(values.notna(), "missing").astype(str)
+    values = pd.Series(loan_values(loans, by, loan_ids), index=loan_ids.index)
+    seg = values.where(values.notna(), "missing").astype(str)
     return pd.DataFrame({"segment_type": by, "segment": seg}, index=loan_ids.index)
+
+
+def loan_values(loans: pd.DataFrame, column: str, loan_ids: pd.Series) -> np.ndarray:
+    """The loan attribute ``column`` of each of ``loan_ids`` as an object array (missing
+    where the loan is unknown), whether the IDs and values are text or categorical: a
+    categorical column of IDs is looked up once per category and taken by its codes."""
+    first = loans.drop_duplicates("loan_id")
+    lookup = pd.Series(first[column].to_numpy(dtype=object),
+                       index=first["loan_id"].to_numpy(dtype=object))
+    if isinstance(loan_ids.dtype, pd.CategoricalDtype):
+        per_cat = lookup.reindex(loan_ids.cat.categories.to_numpy(dtype=object)).to_numpy()
+        return np.append(per_cat, np.nan).astype(object)[loan_ids.cat.codes.to_numpy()]
+    return loan_ids.astype(object).map(lookup).to_numpy(dtype=object)
 
 
 def segment_codes(

@@ -16,6 +16,7 @@ import pandas as pd
 
 from analysis.checks import require_columns
 from analysis.data.book import Book
+from analysis.data.checks import index_positions
 from analysis.errors import InputError, ParameterError
 from analysis.kpis.loan_months import coded_loan_months
 from analysis.kpis.segments import SEGMENT_KEYS, segment_of
@@ -37,7 +38,7 @@ def vintage_curves(
     if int(dpd_threshold) < 1:
         raise ParameterError(f"dpd_threshold={dpd_threshold!r} must be >= 1 day")
     require_columns(book.loans, ["loan_id", "origination_date"], "loans")
-    lm = coded_loan_months(book)[0]  # read only: the shared frame, no copy
+    lm, codes, uniques = coded_loan_months(book)  # read only: the shared frame, no copy
     if lm.empty:
         raise InputError("table 'performance' is empty: no vintage curves")
     loans = book.loans.drop_duplicates("loan_id")[["loan_id", "origination_date"]].copy()
@@ -45,9 +46,14 @@ def vintage_curves(
     orig_mi = month_index(loans["origination_date"])
     data_end = int(lm["mi"].max())
     loans["max_mob"] = data_end - orig_mi
-    bad = lm[(lm["days_past_due"].to_numpy() >= dpd_threshold) | lm["written_off"].to_numpy()]
-    first_bad_mi = bad.groupby("loan_id", sort=False)["mi"].min()
-    loans["first_bad"] = np.maximum(loans["loan_id"].map(first_bad_mi) - orig_mi, 0)
+    bad = ((lm["days_past_due"].to_numpy() >= dpd_threshold) | lm["written_off"].to_numpy()) \
+        & (codes >= 0)
+    # rows are sorted by loan code and month: a loan's first bad row holds its first bad month
+    bad_codes, first_row = np.unique(codes[bad], return_index=True)
+    first_bad_mi = np.full(len(uniques) + 1, np.nan)  # the last entry: a loan without rows
+    first_bad_mi[bad_codes] = lm["mi"].to_numpy()[bad][first_row]
+    pos = index_positions(pd.Index(uniques), loans["loan_id"])
+    loans["first_bad"] = np.maximum(first_bad_mi[pos] - orig_mi, 0)
     loans = loans[loans["max_mob"] >= 0]
     try:
         loans["cohort"] = loans["origination_date"].dt.to_period(cohort_freq).astype(str)
