@@ -43,6 +43,7 @@ from analysis.effects.losses import (
     net_benefit,
     typical_terms,
 )
+from analysis.effects.memo import cache_info, shared_fits
 from analysis.effects.nuisance import Nuisance, fit_nuisance, fold_ids
 from analysis.effects.overlap import OVERLAP_EXTREME_SHARE, crump_set
 from analysis.effects.refute import REFUTATION_COLUMNS, RefutationResult, refute_effects
@@ -85,6 +86,7 @@ __all__ = [
     "aalen_johansen",
     "analyse_time_to_cure",
     "build_design",
+    "cache_info",
     "calibration_error",
     "choose_learner",
     "cost_matrix",
@@ -104,5 +106,6 @@ __all__ = [
     "refute_effects",
     "reliability_table",
     "segment_column",
+    "shared_fits",
     "typical_terms",
 ]

@@ -56,7 +56,9 @@ from analysis.effects.learners import (
     Learner,
     choose_learner,
 )
+from analysis.effects.memo import memoised
 from analysis.errors import InputError, ParameterError
+from analysis.progress import progress
 
 
 @dataclass(frozen=True, eq=False)
@@ -241,12 +243,13 @@ def _analysed(episodes, outcome, covariates, min_cell, loss_model, extra_covaria
 
 def _fit_models(learner: Learner, x: np.ndarray, a: np.ndarray, y: np.ndarray, kind: str,
                 arms: tuple[str, ...], idx: np.ndarray, seed: int) -> tuple[list, object]:
-    """The learner's outcome model of every arm and its propensity, on rows ``idx``."""
+    """The learner's outcome model of every arm and its propensity, on rows ``idx``
+    (memoised inside :func:`analysis.effects.memo.shared_fits`)."""
     xi, ai, yi = x[idx], a[idx], y[idx]
-    prop = learner.fit_propensity(xi, ai, len(arms), seed)
+    prop = memoised(learner.fit_propensity, xi, ai, len(arms), seed)
     if learner.fit_outcomes is not None:
-        return learner.fit_outcomes(arms, xi, ai, yi, kind, seed), prop
-    models = [learner.fit_outcome(arms[k], xi[ai == k], yi[ai == k], kind, seed)
+        return memoised(learner.fit_outcomes, arms, xi, ai, yi, kind, seed), prop
+    models = [memoised(learner.fit_outcome, arms[k], xi[ai == k], yi[ai == k], kind, seed)
               for k in range(len(arms))]
     return models, prop
 
@@ -275,7 +278,7 @@ def _fit_nuisance(episodes, outcome, covariates, crossfit_folds, clip, min_cell,
     fold_fits = []
     if folds is not None:
         mu_cf, e_cf = np.empty((len(y), k_arms)), np.empty((len(y), k_arms))
-        for f in range(crossfit_folds):
+        for f in progress(range(crossfit_folds), f"cross-fitting {outcome}"):
             tr, te = np.flatnonzero(folds != f), np.flatnonzero(folds == f)
             if len(np.unique(a[tr])) < k_arms:
                 raise InputError(f"cross-fitting: a training fold lacks an arm; use fewer folds than {crossfit_folds}")

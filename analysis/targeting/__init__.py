@@ -14,6 +14,7 @@ from analysis.targeting.policies import (
     true_policy_values,
 )
 from analysis.targeting.pooled import (
+    ArmDesign,
     crossfit_pooled_loss,
     fit_pooled_logit,
     fit_pooled_loss,
@@ -34,6 +35,7 @@ from analysis.targeting.rules import (
 )
 
 __all__ = [
+    "ArmDesign",
     "ArmEstimates",
     "BudgetRule",
     "DIFFERENCE_COLUMNS",

@@ -19,7 +19,7 @@ import pandas as pd
 
 from analysis.checks import require
 from analysis.definitions import NO_RELIEF
-from analysis.effects import CostParameters, cost_matrix, fit_nuisance, fold_ids
+from analysis.effects import CostParameters, cost_matrix, fit_nuisance, fold_ids, shared_fits
 from analysis.errors import InputError, ParameterError
 from analysis.targeting.pooled import crossfit_pooled_loss
 
@@ -152,7 +152,7 @@ def arm_estimates(episodes: pd.DataFrame, costs: CostParameters | None = None, *
         _warn(msgs, f"arm {m!r}: only {int(counts[m])} analysed episodes (< min_cell={min_cell}); "
                     "left out of the models and of every policy, its episodes are not compared")
     extra = [cause] + [c for c in ("borrower_type",) if c in rows]
-    with _warnings.catch_warnings():
+    with _warnings.catch_warnings(), shared_fits():  # the two nuisances share the propensity
         _warnings.simplefilter("ignore")
         nu_c = fit_nuisance(rows, "cure", covariates, crossfit_folds, clip, min_cell, seed,
                             extra_covariates=extra)

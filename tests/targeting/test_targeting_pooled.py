@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from analysis.targeting import (
+    ArmDesign,
     crossfit_pooled_loss,
     fit_pooled_logit,
     fit_pooled_loss,
@@ -102,3 +103,29 @@ def test_loss_model_parameter_is_checked(bad: str) -> None:
 
     with pytest.raises(ParameterError, match="loss_model"):
         arm_estimates(pd.DataFrame(), loss_model=bad)
+
+
+def test_arm_design_equals_the_dense_pooled_design() -> None:
+    """The per-arm blocks give the pooled design's products (issue #17 shortcut)."""
+    x, y, a = _data(400, 5)
+    a[:3] = 2  # make sure every arm has rows
+    z = pooled_design(x, a, 3)
+    d = ArmDesign(x, a, 3)
+    b = np.random.default_rng(0).normal(size=z.shape[1])
+    v = np.random.default_rng(1).random(len(y))
+    np.testing.assert_allclose(d.eta(b), z @ b, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(d.score(v), z.T @ v, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(d.gram(v), (z * v[:, None]).T @ z, rtol=1e-12, atol=1e-12)
+
+
+def test_structured_and_warm_started_fits_equal_the_dense_fit() -> None:
+    x, y, a = _data(2000, 6)
+    z = pooled_design(x, a, 3)
+    pen = np.zeros(z.shape[1])
+    pen[x.shape[1] + 2:] = 0.01
+    dense = fit_pooled_logit(z, y, pen)
+    np.testing.assert_allclose(fit_pooled_logit(ArmDesign(x, a, 3), y, pen), dense, atol=1e-10)
+    rows = np.arange(1500)
+    cold = fit_pooled_loss(ARMS, None, x, y, a, rows)
+    warm = fit_pooled_loss(ARMS, None, x, y, a, rows, start=dense)
+    np.testing.assert_allclose(warm.params, cold.params, atol=1e-10)
