@@ -56,14 +56,17 @@ report: $(STAMP) ## publish the report for AS_OF (YYYY-MM) from $(DATA) into $(O
 refresh: $(STAMP) ## scheduled job: publish the latest complete month if new or changed
 	$(PY) -m analysis refresh --data $(DATA) --out $(OUT)
 
+# pytest-xdist workers for the test targets (each test module runs in one worker: tests/conftest.py)
+TEST_JOBS ?= 2
+
 test: $(STAMP) ## run the test suite (slow statistical checks and the stress corpus excluded)
-	$(PY) -m pytest -m "not slow and not stress" -q
+	$(PY) -m pytest -m "not slow and not stress" -q -n $(TEST_JOBS) --dist loadgroup
 
 test-slow: $(STAMP) ## run the slow statistical checks (coverage over many seeds)
 	$(PY) -m pytest -m slow -q
 
 test-stress: $(STAMP) ## publish a report on every awkward book of the stress corpus and check its tables (~15 min)
-	$(PY) -m pytest -m stress -q
+	$(PY) -m pytest -m stress -q -n $(TEST_JOBS) --dist loadgroup
 
 test-ops: $(STAMP) ## install and operations checks: wheel on a fresh venv, PostgreSQL source, refresh after a version bump (~3 min)
 	$(PY) -m pytest -m slow -q tests/test_packaging.py tests/report/test_ops_execute.py \

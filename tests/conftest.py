@@ -14,6 +14,20 @@ SYNTH_LOANS = 4000
 SYNTH_SEED = 7
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """For pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``): every test module not
+    in a group of its own is a group, so its tests run in one worker and its module fixtures
+    (a published report, a Dask cluster) are built once; modules that share an expensive
+    session fixture name one group (``pytest.mark.xdist_group``) and share a worker. A module
+    of long independent runs whose fixtures are cheap sets ``XDIST_SPREAD = True``: its tests
+    are spread over the workers one by one."""
+    for item in items:
+        spread = getattr(getattr(item, "module", None), "XDIST_SPREAD", False)
+        if not spread and not any(item.iter_markers("xdist_group")):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
 @pytest.fixture(scope="session")
 def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A generated synthetic book (4,000 loans, seed 7) with ``truth/``."""

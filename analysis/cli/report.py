@@ -55,6 +55,9 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="stop the run after this long in total (default: 3600)")
     p.add_argument("--lock-timeout", type=float, default=600.0, metavar="SECONDS",
                    help="wait this long for another run's lock, then exit 3 (default: 600)")
+    p.add_argument("--jobs", type=int, default=0, metavar="N",
+                   help="notebooks run at once (default 0: automatic, one per core up to 2, "
+                        "1 for a book over 1 GiB in memory)")
     p.add_argument("--analyst", action="store_true",
                    help="also write pages with code under <month>/analyst/")
     add_engine_arguments(p)  # --engine pandas|dask|auto, --scheduler ADDRESS (docs/dask.md)
@@ -68,7 +71,7 @@ def _options(args: argparse.Namespace, as_of: str) -> ReportOptions:
         cell_timeout_s=args.cell_timeout, run_timeout_s=args.run_timeout,
         lock_timeout_s=args.lock_timeout, analyst=args.analyst,
         quiet=log_level(args) > logging.INFO,
-        engine=args.engine, scheduler=args.scheduler,
+        engine=args.engine, scheduler=args.scheduler, jobs=args.jobs,
     )
 
 

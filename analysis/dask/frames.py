@@ -102,21 +102,25 @@ def client(
     ``LocalCluster`` sized to the machine: one single-threaded worker process per core
     (``n_workers``), each limited to ``memory_limit`` (default: 45 % of RAM shared out,
     at most 6 GiB per worker), closed when the block ends. The environment variable
-    ``OVERDUE_RELIEF_SCHEDULER`` is used when ``scheduler`` is None.
+    ``OVERDUE_RELIEF_SCHEDULER`` is used when ``scheduler`` is None. Reaching an existing
+    cluster waits at most Dask's ``distributed.comm.timeouts.connect`` (30 s unless set,
+    e.g. ``DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT=5s``).
     """
     import logging
 
+    import dask
     from distributed import Client, LocalCluster
 
     # p2p shuffles log every start and stop at WARNING; they are routine here
     logging.getLogger("distributed.shuffle._scheduler_plugin").setLevel(logging.ERROR)
     scheduler = scheduler or os.environ.get("OVERDUE_RELIEF_SCHEDULER") or None
     if scheduler:
+        timeout = dask.config.get("distributed.comm.timeouts.connect")
         try:
             if str(scheduler).endswith(".json"):
-                c = Client(scheduler_file=str(scheduler), timeout="20s")
+                c = Client(scheduler_file=str(scheduler), timeout=timeout)
             else:
-                c = Client(str(scheduler), timeout="20s")
+                c = Client(str(scheduler), timeout=timeout)
         except OSError as exc:
             raise InputError(f"cannot reach the Dask scheduler at {scheduler!r}: {exc}") from exc
         try:
@@ -124,8 +128,6 @@ def client(
         finally:
             c.close()
         return
-    import dask
-
     n = int(n_workers or os.cpu_count() or 1)
     mem = memory_limit if memory_limit is not None else _default_worker_memory(n)
     # Workers inherit this config: no statistical profiler (it samples every 10 ms in

@@ -11,7 +11,8 @@ notebook kernels. In that folder:
   :func:`analysis.dask.report_pass.run_key`);
 * ``attribution-<key>-m<min_cell>-s<seed>-b<n_boot>.pkl``: the cause attribution
   (:func:`cached_attribution`), computed by the first notebook that asks (02 shows it)
-  and reused by 03 and 04 (:func:`episodes_with_cause`). The per-episode families do not
+  and reused by 03 and 04 (:func:`episodes_with_cause`), which wait for it when 02 is
+  computing it at the same time (:func:`entry_lock`). The per-episode families do not
   depend on the number of bootstrap replicates (the bootstrap only adds intervals; checked
   in the tests), so 03 and 04 reuse 02's result whatever its ``n_boot``;
 * ``dask-<key>/``: a Dask pass (:mod:`analysis.dask.report_pass`).
@@ -22,10 +23,12 @@ then uses a temporary folder of its own (:func:`cache_dir_or_temp`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import pickle
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +102,23 @@ def cache_dir_or_temp() -> str:
     return _LOCAL_CACHE["dir"]
 
 
+@contextlib.contextmanager
+def entry_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``<path>.lock`` while one cache entry is looked up and,
+    on a miss, computed: notebooks of a run executing at once then compute each entry once,
+    the others wait and read it. Where ``fcntl`` is missing (Windows) nothing is locked
+    and an entry may be computed twice (the write stays atomic)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl  # POSIX only
+    except ImportError:
+        yield
+        return
+    with open(path.with_name(path.name + ".lock"), "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)  # released when the file closes
+        yield
+
+
 # ----------------------------------------------------------------------------- book, episodes
 def book_cache_path(cache_dir: str | os.PathLike, fingerprint: str) -> Path:
     """Where a run keeps the validated book (pickle) for its notebooks."""
@@ -138,13 +158,13 @@ def cached_episodes(book: Book, definitions: Definitions, key_parts: dict[str, A
     if not cache_dir:
         return episodes_from_definitions(book, definitions)
     path = Path(cache_dir) / f"episodes-{episodes_key(key_parts, definitions)}.parquet"
-    if path.exists():
-        return pd.read_parquet(path)
-    episodes = episodes_from_definitions(book, definitions)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    episodes.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+    with entry_lock(path):
+        if path.exists():
+            return pd.read_parquet(path)
+        episodes = episodes_from_definitions(book, definitions)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        episodes.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
     return episodes
 
 
@@ -184,18 +204,19 @@ def cached_attribution(ctx: Any, n_boot: int = 200, seed: int = 0) -> Any:
     if key in ctx.memo:
         return _unwrap(ctx.memo[key])
     path = _attribution_path(ctx, n_boot, seed)
-    if path is not None and path.exists():
-        ctx.memo[key] = _load(path)
-        return _unwrap(ctx.memo[key])
-    try:
-        # the onset model reads loan-months: on Dask, the sample's loans and their episodes
-        episodes = ctx.episodes if ctx.sample_episodes is None else ctx.sample_episodes
-        value: Any = attribute(ctx.book, episodes, definitions=ctx.definitions,
-                               n_boot=n_boot, min_cell=ctx.min_cell, seed=seed)
-    except (AttributionUnavailable, *FIT_ERRORS) as exc:
-        value = exc
-    ctx.memo[key] = value
-    _store(path, value)
+    with entry_lock(path) if path is not None else contextlib.nullcontext():
+        if path is not None and path.exists():
+            ctx.memo[key] = _load(path)
+            return _unwrap(ctx.memo[key])
+        try:
+            # the onset model reads loan-months: on Dask, the sample's loans and their episodes
+            episodes = ctx.episodes if ctx.sample_episodes is None else ctx.sample_episodes
+            value: Any = attribute(ctx.book, episodes, definitions=ctx.definitions,
+                                   n_boot=n_boot, min_cell=ctx.min_cell, seed=seed)
+        except (AttributionUnavailable, *FIT_ERRORS) as exc:
+            value = exc
+        ctx.memo[key] = value
+        _store(path, value)
     return _unwrap(value)
 
 
@@ -205,8 +226,9 @@ def episodes_with_cause(ctx: Any, seed: int = 0) -> tuple[pd.DataFrame, str]:
     if "primary_family" in ctx.episodes:
         return ctx.episodes, ""
     done = _attribution_path(ctx, 0, seed)
-    found = sorted(done.parent.glob(done.name.replace("-b0.pkl", "-b*.pkl"))) if done else []
-    n_boot = int(found[0].stem.rsplit("-b", 1)[1]) if found else 0
+    # an attribution stored, or being computed (its lock file) by a notebook running now
+    found = done.parent.glob(done.name.replace("-b0.pkl", "-b*.pkl*")) if done else []
+    n_boot = max((int(p.name.split(".pkl")[0].rsplit("-b", 1)[1]) for p in found), default=0)
     try:
         att = cached_attribution(ctx, n_boot=n_boot, seed=seed)
     except (AttributionUnavailable, *FIT_ERRORS) as exc:
@@ -216,6 +238,6 @@ def episodes_with_cause(ctx: Any, seed: int = 0) -> tuple[pd.DataFrame, str]:
 
 __all__ = [
     "CACHE_ENV", "FINGERPRINT_ENV", "book_cache_path", "cache_dir_or_temp", "cached_attribution",
-    "cached_episodes", "data_fingerprint", "episodes_key", "episodes_with_cause", "load_run_book", "run_fingerprint",
+    "cached_episodes", "data_fingerprint", "entry_lock", "episodes_key", "episodes_with_cause", "load_run_book", "run_fingerprint",
     "run_key_parts", "store_book",
 ]

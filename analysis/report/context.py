@@ -67,6 +67,7 @@ from analysis.report.cache import (
 from analysis.report.i18n.catalogue import Translator, translator
 from analysis.report.kpis import BookKpis, TableKpis
 from analysis.report.options import (
+    NOTEBOOK_ENV,
     parse_report_month,
     parse_segment,
     resolve_engine,
@@ -468,13 +469,17 @@ def why(error: BaseException, t: Translator) -> str:
 
 
 def record_degraded(tables_dir: str | os.PathLike, section: str, reason: str) -> None:
-    """Append ``{"section", "reason"}`` to ``<tables_dir>/_degraded.jsonl``, the run's list of
-    sections that could not be estimated. The runner reads it after each notebook (adding
-    the notebook's name: :func:`read_degraded`) and never publishes it."""
+    """Append ``{"section", "reason", "notebook"}`` to ``<tables_dir>/_degraded.jsonl``, the
+    run's list of sections that could not be estimated (``notebook``: the name the runner
+    gave this kernel, "" outside a run). The runner reads it after each notebook
+    (:func:`read_degraded`) and never publishes it."""
     path = Path(tables_dir) / DEGRADED_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"section": section, "reason": reason,
+              "notebook": os.environ.get(NOTEBOOK_ENV, "")}
+    # one short line in append mode: notebooks running at once never interleave in it
     with open(path, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps({"section": section, "reason": reason}, ensure_ascii=False) + "\n")
+        fh.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
 def read_degraded(tables_dir: str | os.PathLike) -> list[dict[str, str]]:

@@ -37,6 +37,9 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+from jupyter_client import AsyncKernelManager
+from traitlets import Dict
+from traitlets.config import Config
 
 from analysis.errors import ParameterError
 from analysis.report.options import DEFAULT_KERNEL
@@ -104,18 +107,33 @@ def run_deadline(seconds: float, grace_s: float = 0.0) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-@contextlib.contextmanager
-def kernel_config() -> Iterator[Any]:
-    """The kernel manager's configuration for one notebook: IPC transport in a fresh
-    temporary folder (removed afterwards) where Unix sockets exist, else the default TCP."""
-    from traitlets.config import Config  # with jupyter_client
+class RunKernelManager(AsyncKernelManager):
+    """nbclient's kernel manager with environment variables of its own for one kernel
+    (``extra_env``, set through :func:`kernel_config`). Notebooks of one run execute
+    concurrently in threads of one process, so what a kernel must know (the run cache, the
+    notebook's name) cannot go through the process-wide ``os.environ``."""
 
+    extra_env = Dict(config=True, help="variables added to this kernel's environment")
+
+    async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
+        kw["env"] = {**kw.get("env", os.environ), **self.extra_env}
+        await super().start_kernel(**kw)
+
+
+@contextlib.contextmanager
+def kernel_config(env: dict[str, str] | None = None) -> Iterator[Any]:
+    """The kernel manager's configuration for one notebook: :class:`RunKernelManager` with
+    ``env`` added to the kernel's environment; IPC transport in a fresh temporary folder
+    (removed afterwards) where Unix sockets exist, else the default TCP."""
+    config = Config({"NotebookClient": {"kernel_manager_class": RunKernelManager},
+                     "RunKernelManager": {"extra_env": dict(env or {})}})
     if os.name != "posix":
-        yield Config()
+        yield config
         return
     # a short path: a Unix socket path must stay under ~104 bytes
     with tempfile.TemporaryDirectory(prefix="or-k") as folder:
-        yield Config({"KernelManager": {"transport": "ipc", "ip": str(Path(folder) / "k")}})
+        config.merge(Config({"KernelManager": {"transport": "ipc", "ip": str(Path(folder) / "k")}}))
+        yield config
 
 
 @contextlib.contextmanager
@@ -140,21 +158,27 @@ def heartbeat(what: str, every_s: float = HEARTBEAT_S) -> Iterator[None]:
 
 def execute_notebook(spec: NotebookSpec, out_nb: Path, parameters: dict[str, Any],
                      kernel: str, cell_timeout_s: float, cwd: Path,
-                     run_limit_s: float | None = None, progress_bar: bool = False) -> None:
-    """Run one notebook; ``run_limit_s`` set when the whole-run timeout caps the cell
-    timeout; ``progress_bar``: papermill's per-cell bar on stderr (an interactive terminal)."""
+                     run_limit_s: float | None = None, progress_bar: bool = False,
+                     env: dict[str, str] | None = None) -> None:
+    """Run one notebook in a kernel started in ``cwd`` with ``env`` added to its
+    environment; ``run_limit_s`` set when the whole-run timeout caps the cell timeout;
+    ``progress_bar``: papermill's per-cell bar on stderr (an interactive terminal).
+
+    Safe to call from several threads at once: the kernel's folder goes to nbclient as
+    its ``resources`` path, not through papermill's ``cwd``, which changes the working
+    folder of the whole process (papermill issue #473)."""
     import papermill as pm  # heavy: imported when a notebook runs
     from papermill.exceptions import PapermillExecutionError
 
     # the runner checked the parameters itself; papermill's line parser warns wrongly
     logging.getLogger("papermill").setLevel(logging.ERROR)
     try:
-        with kernel_config() as config:
+        with kernel_config(env) as config:
             pm.execute_notebook(
                 str(spec.path), str(out_nb), parameters=parameters, kernel_name=kernel,
                 progress_bar=progress_bar, log_output=False, request_save_on_cell_execute=False,
                 execution_timeout=max(1, math.ceil(cell_timeout_s)), start_timeout=120,
-                cwd=str(cwd), config=config,
+                resources={"metadata": {"path": str(cwd)}}, config=config,
             )
     except PapermillExecutionError as exc:
         cell = cell_number(out_nb, exc.cell_index)
@@ -217,5 +241,5 @@ def running_cell(out_nb: Path) -> int | None:
 
 
 __all__ = ["HEARTBEAT_S", "KERNEL_LOST", "NotebookFailed", "RunTimeout", "cell_number",
-           "execute_notebook", "failure", "heartbeat", "is_added", "kernel_config",
+           "RunKernelManager", "execute_notebook", "failure", "heartbeat", "is_added", "kernel_config",
            "resolve_kernel", "run_deadline", "running_cell"]

@@ -40,6 +40,8 @@ SUPPORTED_LANGUAGES: tuple[str, ...] = ("en", "zh-CN", "zh-TW")
 DEFAULT_KERNEL = "overdue-relief"
 #: The environment variable through which the runner tells the notebooks its engine.
 ENGINE_ENV = "OVERDUE_RELIEF_ENGINE"
+#: The environment variable through which the runner tells a kernel its notebook's name.
+NOTEBOOK_ENV = "OVERDUE_RELIEF_NOTEBOOK"
 MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
@@ -67,6 +69,7 @@ class ReportOptions:
     languages: Sequence[str] = ()  # languages published side by side (pages link their twins)
     engine: str = "pandas"  # pandas | dask | auto (analysis.engine.choose_engine)
     scheduler: str | None = None  # existing Dask cluster (address or scheduler file)
+    jobs: int = 0  # notebooks run at once; 0: automatic (analysis.report.runner.notebook_jobs)
 
 
 def parse_report_month(value: str, name: str = "as_of") -> pd.Timestamp:

@@ -8,8 +8,8 @@ exclusive lock on ``reports/``:
    :mod:`analysis.report.params`): exit 2 on any problem;
 2. input validation (:func:`analysis.load_book`): exit 2 with the validation report,
    before any notebook runs;
-3. the notebooks with papermill in dependency order (``01``, ``02``, ... then ``00``,
-   the summary reading the tables the others wrote), one fixed kernel
+3. the notebooks with papermill: the pages (``01``, ``02``, ...) up to two at a time
+   (``--jobs``), then ``00``, the summary reading the tables the others wrote; one fixed kernel
    (``overdue-relief``, falling back to ``python3`` of this environment), a per-cell
    timeout and a whole-run timeout, progress on stderr (:mod:`analysis.report.execute`);
    a notebook whose kernel died or did not start is run once more (``retries`` in
@@ -45,7 +45,8 @@ import shutil
 import sys
 import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,7 @@ from analysis.report.history import record_run, run_estimates
 from analysis.report.index import write_months_index
 from analysis.report.options import (
     ENGINE_ENV,
+    NOTEBOOK_ENV,
     ReportOptions,
     check_options,
     notebook_definitions,
@@ -135,7 +137,8 @@ class RunState:
     ``month``: the month-end of ``--as-of``, once checked;
     ``notebook_params``: every notebook's parameters, its defaults included;
     ``staging``: the folder being built (None once published); ``failed_nb``: the
-    notebook running when a timeout struck; ``degraded``: the sections the notebooks could
+    notebook that failed, or those running when a timeout struck; ``running``: the
+    notebooks running now; ``degraded``: the sections the notebooks could
     not estimate, ``{"notebook", "section", "reason"}`` (:func:`collect_degraded`);
     ``retries``: the notebooks run a second time after their kernel died,
     ``{"notebook", "reason"}``; ``scheduler``: the Dask cluster of the run, if any.
@@ -164,6 +167,7 @@ class RunState:
     degraded: list[dict[str, str]] = field(default_factory=list)
     retries: list[dict[str, str]] = field(default_factory=list)
     scheduler: str | None = None
+    running: set[str] = field(default_factory=set)
 
     @classmethod
     def start(cls, opts: ReportOptions) -> RunState:
@@ -369,44 +373,126 @@ def pass_keys(run: RunState) -> dict[str, tuple[Definitions, str]]:
 def run_notebooks(run: RunState, specs: Sequence[NotebookSpec],
                   per_nb: dict[str, dict[str, Any]], kernel: str, cache: Path,
                   engine: str) -> None:
-    """Step 4: execute the notebooks in order into ``staging/executed/``. The cell
-    timeout is capped at the time left; the alarm is a backstop (kernel start, papermill
-    I/O) that leaves the normal path time to shut the kernel down."""
-    opts, staging = run.opts, run.staging
+    """Step 4: execute the notebooks into ``staging/executed/``: the pages, up to
+    :func:`notebook_jobs` at once (they share only the run cache, whose entries are
+    computed once under a lock), then ``00_*``, which reads the tables the others wrote.
+    The cell timeout is capped at the time left; the alarm is a backstop (kernel start,
+    papermill I/O) that leaves the normal path time to shut the kernels down."""
     env = {CACHE_ENV: str(cache), FINGERPRINT_ENV: str(run.fingerprint),
            "PYTHONWARNINGS": os.environ.get("PYTHONWARNINGS", ""), ENGINE_ENV: engine}
-    if opts.scheduler:
-        env["OVERDUE_RELIEF_SCHEDULER"] = str(opts.scheduler)
-    with environment(env), run_deadline(opts.run_timeout_s, grace_s=30):
-        for i, spec in enumerate(specs, 1):
-            run.failed_nb = spec.stem
-            params = {"data_dir": str(run.data_dir), "as_of": opts.as_of,
-                      "tables_dir": str(staging / "tables"), "language": opts.language,
-                      **per_nb[spec.stem]}
-            what = f"[{i}/{len(specs)}] {spec.stem}"
-            run.log(f"{what} ...")
-            t = time.monotonic()
-            with heartbeat(what):
-                run_with_retry(run, spec, params, kernel)
-            run.durations[spec.stem] = round(time.monotonic() - t, 2)
-            collect_degraded(run, spec.stem)
-            run.log(f"{what} done in {run.durations[spec.stem]:.1f} s")
+    if run.opts.scheduler:
+        env["OVERDUE_RELIEF_SCHEDULER"] = str(run.opts.scheduler)
+    pages = [s for s in specs if not s.stem.startswith("00_")]
+    last = [s for s in specs if s.stem.startswith("00_")]
+    jobs = notebook_jobs(run.opts.jobs, cache, len(pages))
+    if jobs > 1:
+        pages = longest_first(pages, previous_durations(run.out))
+    if len(pages) > 1:
+        run.log(f"notebooks run {jobs} at a time, then {', '.join(s.stem for s in last)}"
+                if last else f"notebooks run {jobs} at a time")
+    numbered = {s.stem: f"[{i}/{len(specs)}] {s.stem}" for i, s in enumerate(specs, 1)}
+
+    def one(spec: NotebookSpec) -> None:
+        params = {"data_dir": str(run.data_dir), "as_of": run.opts.as_of,
+                  "tables_dir": str(run.staging / "tables"), "language": run.opts.language,
+                  **per_nb[spec.stem]}
+        run_one(run, spec, params, kernel, numbered[spec.stem],
+                {**env, NOTEBOOK_ENV: spec.stem}, progress=jobs == 1)
+
+    with run_deadline(run.opts.run_timeout_s, grace_s=30):
+        run_concurrently(run, one, pages, jobs)
+        run_concurrently(run, one, last, 1)
     run.failed_nb = None
 
 
+def previous_durations(out: Path) -> dict[str, float]:
+    """Seconds per notebook of the latest successful run published in ``out`` (its
+    ``run.json``); empty when there is none."""
+    folders = sorted((f for f in out.iterdir() if f.is_dir() and f.name[:1].isdigit()),
+                     key=lambda f: (f / "run.json").stat().st_mtime
+                     if (f / "run.json").exists() else 0.0) if out.is_dir() else []
+    for folder in reversed(folders):
+        info = read_run_info(folder)
+        if info and info.get("status") == "ok":
+            return {k: float(v) for k, v in info.get("notebook_durations_s", {}).items()}
+    return {}
+
+
+def longest_first(specs: Sequence[NotebookSpec], seconds: dict[str, float]
+                  ) -> list[NotebookSpec]:
+    """The pages, longest first by ``seconds`` (those without a time keep their place,
+    first): with two at a time, starting the long ones early shortens the run."""
+    return sorted(specs, key=lambda s: -seconds.get(s.stem, float("inf")))
+
+
+def notebook_jobs(requested: int, cache: Path, n_pages: int) -> int:
+    """How many notebooks run at once: ``requested`` when above 0; else automatic: one
+    per CPU core, at most 2, and 1 when the run's cached book exceeds 1 GiB (each kernel
+    holds its own copy of the book, so two kernels would double the peak memory)."""
+    if requested > 0:
+        return max(1, min(requested, n_pages))
+    big = any(p.stat().st_size > 1 << 30 for p in cache.glob("book-*.pkl"))
+    return max(1, min(os.cpu_count() or 1, 2, n_pages, 1 if big else 2))
+
+
+def run_concurrently(run: RunState, one: Callable[[NotebookSpec], None],
+                     specs: Sequence[NotebookSpec], jobs: int) -> None:
+    """``one(spec)`` for every spec, ``jobs`` at a time in threads (each drives its own
+    kernel process). After the first failure no further notebook starts; those running are
+    waited for (their cells time out at the run's deadline at the latest), then the failure
+    is raised."""
+    if jobs <= 1:
+        for spec in specs:
+            one(spec)
+        return
+    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="notebook")
+    futures = {pool.submit(one, spec): spec for spec in specs}
+    try:
+        for done in as_completed(futures):
+            done.result()
+    except BaseException:
+        run.failed_nb = run.failed_nb or ", ".join(sorted(run.running)) or None
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def run_one(run: RunState, spec: NotebookSpec, params: dict[str, Any], kernel: str,
+            what: str, env: dict[str, str], progress: bool) -> None:
+    """One notebook with its log lines, heartbeat, duration and degraded sections."""
+    run.log(f"{what} ...")
+    run.running.add(spec.stem)
+    t = time.monotonic()
+    try:
+        with heartbeat(what):
+            run_with_retry(run, spec, params, kernel, env, progress)
+    except BaseException:
+        run.failed_nb = run.failed_nb or spec.stem
+        raise
+    finally:
+        run.running.discard(spec.stem)
+    run.durations[spec.stem] = round(time.monotonic() - t, 2)
+    collect_degraded(run, spec.stem)
+    run.log(f"{what} done in {run.durations[spec.stem]:.1f} s")
+
+
 def run_with_retry(run: RunState, spec: NotebookSpec, params: dict[str, Any],
-                   kernel: str) -> None:
-    """Execute one notebook; when its kernel died or did not start, once more (logged and
-    recorded in ``run.retries``). A cell's error or a timeout is never retried."""
+                   kernel: str, env: dict[str, str] | None = None,
+                   progress: bool = True) -> None:
+    """Execute one notebook (``env``: added to its kernel's environment); when its kernel
+    died or did not start, once more (logged and recorded in ``run.retries``). A cell's
+    error or a timeout is never retried. ``progress``: papermill's bar on an interactive
+    stderr (off when notebooks run at once: their bars would overwrite each other)."""
     opts = run.opts
-    progress = not opts.quiet and sys.stderr.isatty()
+    progress = progress and not opts.quiet and sys.stderr.isatty()
     for attempt in (1, 2):
         remaining = opts.run_timeout_s - (time.monotonic() - run.t0)
         capped = remaining < opts.cell_timeout_s
         try:
             execute_notebook(spec, run.staging / "executed" / f"{spec.stem}.ipynb", params,
                              kernel, max(1.0, min(opts.cell_timeout_s, remaining)),
-                             run.staging, opts.run_timeout_s if capped else None, progress)
+                             run.staging, opts.run_timeout_s if capped else None, progress,
+                             env)
             return
         except NotebookFailed as exc:
             if not exc.retryable or attempt == 2:
@@ -443,10 +529,13 @@ def publish_run(run: RunState, specs: Sequence[NotebookSpec], ids: set[str]) -> 
 
 def collect_degraded(run: RunState, notebook: str) -> None:
     """After ``notebook`` ran: add the sections it recorded as degraded
-    (:meth:`analysis.report.context.ReportContext.attempt`, ``tables/_degraded.jsonl``) to
-    ``run.degraded`` with its name, and log them. A degraded run still publishes (exit 0)."""
-    new = read_degraded(run.staging / "tables")[len(run.degraded):] if run.staging else []
-    for rec in new:
+    (:meth:`analysis.report.context.ReportContext.attempt`, ``tables/_degraded.jsonl``,
+    each record naming its notebook) to ``run.degraded``, and log them. A degraded run
+    still publishes (exit 0)."""
+    records = read_degraded(run.staging / "tables") if run.staging else []
+    for rec in records:
+        if rec.get("notebook") != notebook:
+            continue
         run.degraded.append({"notebook": notebook, "section": str(rec.get("section", "")),
                              "reason": str(rec.get("reason", ""))})
         run.log(f"  degraded: {notebook} {rec.get('section')}: {rec.get('reason')}",
@@ -484,21 +573,6 @@ def record(run: RunState) -> RunResult:
 
 
 # ------------------------------------------------------------------------ helpers
-@contextlib.contextmanager
-def environment(values: dict[str, str]) -> Iterator[None]:
-    """Set environment variables for the notebook kernels; restored afterwards."""
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def effective_common(opts: ReportOptions) -> dict[str, Any]:
     """The parameters the runner sets in every notebook (tables_dir aside)."""
     return {"data_dir": str(Path(opts.data_dir).resolve()), "as_of": opts.as_of,
@@ -523,8 +597,8 @@ def read_run_info(folder: Path) -> dict | None:
 
 __all__ = [
     "RunResult", "RunState", "check_month", "check_run", "collect_degraded", "dask_cluster",
-    "dask_pass", "effective_common", "environment", "load_and_validate", "new_staging",
+    "dask_pass", "effective_common", "load_and_validate", "new_staging",
     "pass_keys", "public_params", "publish_run", "read_run_info", "record",
-    "run_notebooks", "run_report", "run_report_locked", "run_steps", "run_with_retry",
+    "longest_first", "notebook_jobs", "previous_durations", "run_concurrently", "run_notebooks", "run_one", "run_report", "run_report_locked", "run_steps", "run_with_retry",
 ]
 

@@ -157,7 +157,8 @@ def test_report_on_dask_publishes_the_pandas_tables(book_dir, address, tmp_path)
 
 
 def test_bad_scheduler_is_exit_2(book_dir, tmp_path):
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    env = {**os.environ, "PYTHONWARNINGS": "ignore",
+           "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "3s"}  # nothing listens on port 9
     proc = subprocess.run(
         [sys.executable, "-m", "analysis", "report", "--data", str(book_dir), "--as-of", AS_OF,
          "--out", str(tmp_path / "r"), "--engine", "dask", "--scheduler", "tcp://127.0.0.1:9",

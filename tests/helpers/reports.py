@@ -2,16 +2,22 @@
 
 The published report is built once per test session (the first test that asks for it;
 later callers find it done), so the notebook smoke tests, the privacy scan and the
-real-browser check all look at the same run.
+real-browser check all look at the same run. Under pytest-xdist the workers share it: it
+is built in the folder above each worker's own (:func:`shared_base`), under a file lock,
+by the first worker that asks; the others wait and read it.
 """
 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
 
+from analysis.report.cache import entry_lock
 from analysis.report.options import ReportOptions
 from analysis.report.params import default_notebooks_dir
 from analysis.report.runner import run_report
@@ -51,30 +57,46 @@ KPI_BODY = (
 )
 
 
-def small_book(base: Path) -> Path:
-    """A 2,000-loan synthetic book (seed 11), generated once under ``base``."""
-    path = base / "book2000"
-    done = path / ".complete"
-    if not done.exists():
-        from analysis.synthetic.generate import generate_book
+def shared_base(base: Path) -> Path:
+    """The session's folder that every pytest-xdist worker sees (the parent of each
+    worker's own ``basetemp``); ``base`` itself in a run without workers."""
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
-        generate_book(BOOK_LOANS, BOOK_SEED, path)
-        done.write_text("ok")
+
+@contextmanager
+def built_once(marker: Path) -> Iterator[bool]:
+    """Hold the lock of ``marker`` and say whether it still has to be built (absent)."""
+    with entry_lock(marker):
+        yield not marker.exists()
+
+
+def small_book(base: Path) -> Path:
+    """A 2,000-loan synthetic book (seed 11), generated once per session."""
+    path = shared_base(base) / "book2000"
+    done = path / ".complete"
+    with built_once(done) as todo:
+        if todo:
+            from analysis.synthetic.generate import generate_book
+
+            generate_book(BOOK_LOANS, BOOK_SEED, path)
+            done.write_text("ok")
     return path
 
 
 def published_report(base: Path) -> tuple[Path, Path, object]:
     """Run the real notebooks once on :func:`small_book`; returns (book, reports, result)."""
     book = small_book(base)
-    out = base / "published_reports"
-    marker = base / "published_result.json"
-    if not marker.exists():
-        result = run_report(ReportOptions(
-            data_dir=book, as_of=AS_OF, out_dir=out, notebooks_dir=default_notebooks_dir(),
-            cell_timeout_s=300, run_timeout_s=900, quiet=True,
-        ))
-        marker.write_text(json.dumps({"exit_code": result.exit_code, "message": result.message,
-                                      "status": result.status, "path": str(result.path)}))
+    out = shared_base(base) / "published_reports"
+    marker = shared_base(base) / "published_result.json"
+    with built_once(marker) as todo:
+        if todo:
+            result = run_report(ReportOptions(
+                data_dir=book, as_of=AS_OF, out_dir=out, notebooks_dir=default_notebooks_dir(),
+                cell_timeout_s=300, run_timeout_s=900, quiet=True,
+            ))
+            marker.write_text(json.dumps({"exit_code": result.exit_code,
+                                          "message": result.message,
+                                          "status": result.status, "path": str(result.path)}))
     info = json.loads(marker.read_text())
     return book, out, info
 
