@@ -37,6 +37,8 @@ def main() -> int:
     ap.add_argument("--columns", action="store_true")
     a = ap.parse_args()
     t0 = time.time()
+    from bench_scale import kpi_tables  # this folder is on sys.path when run as a script
+
     from analysis import kpis
     from analysis.data import load_book
     from analysis.episodes import build_episodes
@@ -58,13 +60,7 @@ def main() -> int:
         ep = build_episodes(book)
         print(f"episodes {time.time() - t:.1f} s ({len(ep):,}), peak {_peak_gib():.2f} GiB")
         t = time.time()
-        for s in (None, "borrower_type", "industry", "region"):
-            kpis.overdue_rates(book, by=s)
-            for w in ("count", "balance"):
-                kpis.roll_rates(book, weight=w, by=s)
-            for th in (30, 90):
-                kpis.vintage_curves(book, dpd_threshold=th, by=s)
-            kpis.loan_classification(book, by=s)
+        kpi_tables(book)  # the same tables as bench_scale.py's episodes+kpis step
         kpis.headline_kpis(book, ep)
         print(f"kpis {time.time() - t:.1f} s, peak {_peak_gib():.2f} GiB")
     print(f"total {time.time() - t0:.1f} s, peak {_peak_gib():.2f} GiB, "

@@ -67,7 +67,6 @@ def _step_synth(data: str, n_loans: int, chunk: int) -> dict:
 
 
 def _step_pandas(data: str, what: str) -> dict:
-    from analysis import kpis
     from analysis.data import load_book, validate_book
     from analysis.episodes import build_episodes
 
@@ -78,6 +77,15 @@ def _step_pandas(data: str, what: str) -> dict:
     ep = build_episodes(book)
     if what == "episodes":
         return {"n_episodes": len(ep), "loan_months": len(book.performance)}
+    kpi_tables(book)
+    return {"n_episodes": len(ep), "loan_months": len(book.performance)}
+
+
+def kpi_tables(book) -> None:
+    """The KPI tables this benchmark times (also ``bench_memory.py``'s): overdue, roll
+    (count and balance), 30+/90+ vintages and classification, overall and by SEGMENTS."""
+    from analysis import kpis
+
     for s in SEGMENTS:
         kpis.overdue_rates(book, by=s)
         for w in ("count", "balance"):
@@ -85,7 +93,6 @@ def _step_pandas(data: str, what: str) -> dict:
         for t in (30, 90):
             kpis.vintage_curves(book, dpd_threshold=t, by=s)
         kpis.loan_classification(book, by=s)
-    return {"n_episodes": len(ep), "loan_months": len(book.performance)}
 
 
 def _step_dask(data: str, what: str, scheduler: str | None) -> dict:

@@ -27,6 +27,15 @@ def _data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return x, y, a
 
 
+def _penalised(n: int, seed: int, ridge: float):
+    """``_data`` with its pooled design (3 arms) and a ridge on the arm interactions only."""
+    x, y, a = _data(n, seed)
+    z = pooled_design(x, a, 3)
+    pen = np.zeros(z.shape[1])
+    pen[x.shape[1] + 2:] = ridge
+    return x, y, a, z, pen
+
+
 def test_design_by_hand() -> None:
     x = np.array([[1.0, 2.0], [1.0, 3.0]])
     z = pooled_design(x, np.array([0, 2]), 3)
@@ -59,10 +68,7 @@ def test_objective_matches_statsmodels_ridge() -> None:
     """Same penalised quasi-likelihood as statsmodels' GLM.fit_regularized (L1_wt=0)."""
     import statsmodels.api as sm
 
-    x, y, a = _data(1500, 3)
-    z = pooled_design(x, a, 3)
-    pen = np.zeros(z.shape[1])
-    pen[x.shape[1] + 2:] = 0.05
+    x, y, a, z, pen = _penalised(1500, 3, 0.05)
     b = fit_pooled_logit(z, y, pen)
     ref = sm.GLM(y, z, family=sm.families.Binomial()).fit_regularized(alpha=pen, L1_wt=0.0).params
 
@@ -119,10 +125,7 @@ def test_arm_design_equals_the_dense_pooled_design() -> None:
 
 
 def test_structured_and_warm_started_fits_equal_the_dense_fit() -> None:
-    x, y, a = _data(2000, 6)
-    z = pooled_design(x, a, 3)
-    pen = np.zeros(z.shape[1])
-    pen[x.shape[1] + 2:] = 0.01
+    x, y, a, z, pen = _penalised(2000, 6, 0.01)
     dense = fit_pooled_logit(z, y, pen)
     np.testing.assert_allclose(fit_pooled_logit(ArmDesign(x, a, 3), y, pen), dense, atol=1e-10)
     rows = np.arange(1500)
