@@ -156,9 +156,21 @@ BUILDERS: dict[str, Callable[[Book], Book]] = {
 }
 
 
+def as_text(book: Book) -> Book:
+    """``book`` with its category columns (the loader's compact IDs and codes) as plain text,
+    so a builder can write any value into them, as into a tape."""
+    def plain(df: pd.DataFrame | None) -> pd.DataFrame | None:
+        if df is None:
+            return None
+        cats = [c for c in df.columns if isinstance(df[c].dtype, pd.CategoricalDtype)]
+        return df.astype(dict.fromkeys(cats, object)) if cats else df
+
+    return _replace(book, **{name: plain(getattr(book, name)) for name in TABLES})
+
+
 def stress_book(source: Path, kind: str, out: Path) -> Path:
     """Write the stress book ``kind`` (a key of :data:`BUILDERS`) built from ``source``."""
-    return write_book(BUILDERS[kind](load_book(source)), out)
+    return write_book(BUILDERS[kind](as_text(load_book(source))), out)
 
 
 # ----------------------------------------------------------------------------- injected fits
