@@ -24,6 +24,7 @@ then uses a temporary folder of its own (:func:`cache_dir_or_temp`).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import pickle
@@ -106,14 +107,9 @@ def cache_dir_or_temp() -> str:
 def entry_lock(path: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``<path>.lock`` while one cache entry is looked up and,
     on a miss, computed: notebooks of a run executing at once then compute each entry once,
-    the others wait and read it. Where ``fcntl`` is missing (Windows) nothing is locked
-    and an entry may be computed twice (the write stays atomic)."""
+    the others wait and read it. POSIX ``flock``, as the run lock
+    (:func:`analysis.report.publish.report_lock`): Linux and macOS are supported."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        import fcntl  # POSIX only
-    except ImportError:
-        yield
-        return
     with open(path.with_name(path.name + ".lock"), "a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)  # released when the file closes
         yield
