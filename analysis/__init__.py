@@ -4,15 +4,9 @@ The package is layered (``docs/ARCHITECTURE.md``): contract and data, episodes a
 analyses, delivery, scale. The two entry points most users need are re-exported here.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
 from analysis.data import Book, load_book, validate_book
 from analysis.definitions import Definitions
 from analysis.episodes import build_episodes
-
-try:  # one version source: pyproject.toml, read back from the installed metadata
-    __version__ = version("overdue-relief")
-except PackageNotFoundError:  # a bare checkout that was never installed
-    __version__ = "0+unknown"
+from analysis.version import __version__
 
 __all__ = ["Book", "Definitions", "__version__", "build_episodes", "load_book", "validate_book"]

@@ -10,6 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from analysis.cli.main import skip_unused_optional_imports
+
+skip_unused_optional_imports()  # as the command line does: the test workers run reports too
+
 SYNTH_LOANS = 4000
 SYNTH_SEED = 7
 

@@ -21,7 +21,7 @@ PKG = Path(__file__).resolve().parents[1] / "analysis"
 #: Layers, lowest first. A module's layer is that of the longest prefix listed here.
 LAYERS: dict[str, int] = {
     "analysis.errors": 0, "analysis.months": 0, "analysis.checks": 0, "analysis.models": 0,
-    "analysis.progress": 0,
+    "analysis.progress": 0, "analysis.version": 0,
     "analysis.definitions": 0,
     "analysis.data": 1,
     "analysis.importers": 2, "analysis.synthetic": 2,
@@ -40,6 +40,10 @@ INDEPENDENT = [{"analysis.importers", "analysis.synthetic"}]
 SIBLINGS = {"analysis.causes", "analysis.effects", "analysis.targeting", "analysis.scenarios"}
 #: Imports inside functions are for heavy optional dependencies only: the Dask engine.
 LAZY_OK = ("analysis.dask",)
+#: ... and for the command line, which imports a command's implementation (statsmodels,
+#: papermill, nbformat: seconds) only when that command runs, so ``--help`` and the light
+#: commands start fast. It is the top layer: nothing imports it, so no cycle can hide.
+LAZY_IMPORTERS = ("analysis.cli",)
 MAX_TOP_LEVEL = 12
 MAX_FUNCTION_LINES = 120
 
@@ -152,7 +156,7 @@ def test_no_import_cycles() -> None:
 
 def test_imports_inside_functions_are_for_heavy_dependencies_only() -> None:
     lazy = [f"{m}:{line} imports {t}" for m in MODULES for t, _, line, nested in imports(m)
-            if nested and not t.startswith(LAZY_OK)]
+            if nested and not t.startswith(LAZY_OK) and not m.startswith(LAZY_IMPORTERS)]
     assert not lazy, "\n".join(lazy)
 
 

@@ -75,7 +75,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
+from statsmodels.discrete.discrete_model import Logit
 
 from analysis.causes.glm import collapse_rows, logit_fit
 from analysis.data.book import Book
@@ -446,7 +446,7 @@ def _fit_logit(y: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, bo
             why = f"{type(exc).__name__}: {exc}"
         if not why:
             return params, cov, converged, ""
-        model = sm.Logit(y, X)
+        model = Logit(y, X)
         pen = np.full(X.shape[1], ONSET_RIDGE)
         pen[0] = 0.0
         try:

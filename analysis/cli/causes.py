@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.causes import attribute
 from analysis.data import load_book
 from analysis.definitions import Definitions
 from analysis.episodes import episodes_from_definitions
@@ -48,6 +47,8 @@ def _run(args: argparse.Namespace) -> int:
         raise ParameterError(f"--bootstrap {args.bootstrap}: must be >= 0")
     if args.min_cell < 1:
         raise ParameterError(f"--min-cell {args.min_cell}: must be >= 1")
+    from analysis.causes import attribute  # statsmodels: only when the command runs
+
     defs = Definitions(overdue_dpd=args.overdue_dpd, probation_months=args.probation_months)
     book = load_book(args.data)
     episodes = episodes_from_definitions(book, defs)

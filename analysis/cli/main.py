@@ -17,7 +17,7 @@ from analysis.cli import causes, data, kpis, report, synth, tapes, targeting
 from analysis.cli import scenario as scenario_cli
 from analysis.cli.logs import add_logging_arguments, command_logging, log_level
 from analysis.errors import InputError
-from analysis.report.pages import package_version
+from analysis.version import __version__
 
 # The modules that register the commands; their order is the order in --help.
 COMMAND_MODULES = (data, synth, kpis, causes, report, tapes, targeting, scenario_cli)
@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="overdue-relief",
         description="Why loans go overdue and which relief measures work.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     add_logging_arguments(parser)
     sub = parser.add_subparsers(dest="command", metavar="<command>", required=True)
     for module in COMMAND_MODULES:
@@ -39,8 +39,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def skip_unused_optional_imports() -> None:
+    """Mark ``rfc3987_syntax`` absent before the report's nbformat loads jsonschema.
+
+    jsonschema imports that optional package, when installed (the ``[lab]`` extra brings it
+    through jupyter-events), only to check the "iri" string format, which no notebook
+    schema uses; importing it builds a parser grammar, 2-4 s of CPU in every report
+    process. jsonschema expects the ImportError a ``None`` entry gives. Only the command
+    line does this: a library import leaves the user's interpreter alone."""
+    if "jsonschema" not in sys.modules:
+        sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[assignment]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; returns its exit status (2 and a message for bad input)."""
+    skip_unused_optional_imports()
     parser = build_parser()
     args = parser.parse_args(argv)
     with command_logging(log_level(args)):

@@ -11,13 +11,18 @@ import argparse
 import logging
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from analysis.cli.common import add_engine_arguments
 from analysis.cli.logs import log_level
 from analysis.report import DEFAULT_KERNEL, SUPPORTED_LANGUAGES, ReportOptions
-from analysis.report.provenance import notebooks_dir
-from analysis.report.refresh import refresh
-from analysis.report.runner import RunResult, run_report
+
+if TYPE_CHECKING:
+    from analysis.report.runner import RunResult
+
+# The runner, the refresh logic and the provenance record (papermill, nbformat, jsonschema:
+# about 3 s) are imported by the commands that run, so ``--help`` and the other commands
+# start without them.
 
 
 def parse_languages(value: str) -> tuple[str, ...]:
@@ -64,6 +69,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _options(args: argparse.Namespace, as_of: str) -> ReportOptions:
+    from analysis.report.provenance import notebooks_dir
+
     return ReportOptions(
         data_dir=args.data, as_of=as_of, out_dir=args.out, params=tuple(args.params),
         only=tuple(args.only), language=args.language[0], languages=args.language,
@@ -76,6 +83,8 @@ def _options(args: argparse.Namespace, as_of: str) -> ReportOptions:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    from analysis.report.runner import run_report
+
     opts = _options(args, args.as_of)
     for lang in opts.languages:  # one run per language; stop at the first failure
         result = run_report(replace(opts, language=lang))
@@ -86,6 +95,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_refresh(args: argparse.Namespace) -> int:
+    from analysis.report.refresh import refresh
+    from analysis.report.runner import run_report
+
     opts = _options(args, "")
     first, *others = opts.languages
     result = refresh(replace(opts, language=first), force=args.force,

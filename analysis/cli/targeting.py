@@ -17,13 +17,14 @@ import sys
 from analysis.cli.common import checked_table_args, write_table_file
 from analysis.data import load_book
 from analysis.definitions import Definitions
-from analysis.effects import CostParameters
 from analysis.episodes import episodes_from_definitions
 from analysis.errors import ParameterError
-from analysis.targeting import as_of_month, recommend
 
 
 def _run(args: argparse.Namespace) -> int:
+    from analysis.effects import CostParameters  # the models: only when the command runs
+    from analysis.targeting import as_of_month, recommend
+
     out = checked_table_args(args.out, args.as_of)
     if args.min_cell < 1:
         raise ParameterError(f"--min-cell {args.min_cell}: must be >= 1")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import nbformat
@@ -23,16 +22,15 @@ from analysis.report import html as rh
 from analysis.report.i18n.catalogue import translator
 from analysis.report.options import SUPPORTED_LANGUAGES
 from analysis.report.params import NotebookSpec
+from analysis.version import __version__
 
 SUMMARY_PREFIX = "00_"
 
 
 def package_version() -> str:
-    """The installed version of ``overdue-relief`` (page footers, run records)."""
-    try:
-        return version("overdue-relief")
-    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-        return "0+unknown"
+    """The installed version of ``overdue-relief`` (page footers, run records): the one
+    source, :data:`analysis.__version__`."""
+    return __version__
 
 
 def page_name(stem: str, language: str) -> str:
