@@ -76,6 +76,7 @@ from analysis.data.read import read_table
 from analysis.definitions import Definitions
 from analysis.episodes import episodes_from_definitions
 from analysis.errors import InputError
+from analysis.progress import progress
 
 # ----------------------------------------------------------------------------- cluster
 
@@ -380,13 +381,41 @@ def map_loan_partitions(
     dbook: DaskBook, func: Callable[[Book], Any], *, name: str = "loan-pass"
 ) -> list[Any]:
     """``func(book_k)`` for every loan partition, computed on the current scheduler; the
-    results come back as a list in partition order (the engine's one pass)."""
-    import dask
+    results come back as a list in partition order (the engine's one pass).
+
+    With a distributed client (:func:`client`) the partitions are submitted at once and
+    counted as they finish on a progress bar labelled ``name``
+    (:func:`analysis.progress.progress`: on a terminal, or forced by
+    ``OVERDUE_RELIEF_PROGRESS=1``); without one, ``dask.compute`` on the local scheduler.
+    Either way an exception raised in a partition is raised here, unchanged."""
     from dask import delayed
 
     books = dbook.loan_partitions()
     tasks = [delayed(func)(b, dask_key_name=f"{name}-{k}") for k, b in enumerate(books)]
-    return list(dask.compute(*tasks))
+    return compute_with_progress(tasks, desc=f"{name} partitions")
+
+
+def compute_with_progress(tasks: Sequence[Any], desc: str) -> list[Any]:
+    """The values of the Dask collections ``tasks``, in order, as ``dask.compute`` gives
+    them; on a distributed client the tasks finished are counted on a progress bar
+    (``desc``, one step per task) and the first failed task's exception is raised as
+    soon as it is seen (the other tasks are cancelled)."""
+    import dask
+
+    try:
+        from distributed import as_completed, default_client
+
+        c = default_client()
+    except (ImportError, ValueError):  # no distributed, or no client: the local scheduler
+        return list(dask.compute(*tasks))
+    futures = c.compute(list(tasks))
+    try:
+        for fut in progress(as_completed(futures), desc=desc, total=len(futures)):
+            if fut.status == "error":
+                fut.result()  # raises the task's exception
+        return list(c.gather(futures))
+    finally:
+        c.cancel(futures)
 
 
 def concat_episodes(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
@@ -413,7 +442,6 @@ def episodes_dask(dbook: DaskBook, definitions: Definitions | None = None) -> pd
 
     Censoring needs the whole book's last month: a partition whose loans all stop earlier
     is built again with it (rare, so the common case stays one pass)."""
-    import dask
     from dask import delayed
 
     d = definitions or Definitions()
@@ -425,13 +453,14 @@ def episodes_dask(dbook: DaskBook, definitions: Definitions | None = None) -> pd
         stale = [k for k, (_, m) in enumerate(parts) if m is not None and m < end]
         if stale:
             books = dbook.loan_partitions()
-            redo = dask.compute(*[delayed(_episodes_of)(books[k], d, end) for k in stale])
+            redo = compute_with_progress(
+                [delayed(_episodes_of)(books[k], d, end) for k in stale], "episodes redo")
             for k, (e, _) in zip(stale, redo, strict=True):
                 episodes[k] = e
     return concat_episodes(episodes)
 
 
 __all__ = [
-    "DaskBook", "client", "concat_episodes", "episodes_dask", "load_book_dask",
-    "map_loan_partitions", "normalise_dtypes",
+    "DaskBook", "client", "compute_with_progress", "concat_episodes", "episodes_dask",
+    "load_book_dask", "map_loan_partitions", "normalise_dtypes",
 ]
