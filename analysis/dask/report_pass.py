@@ -43,6 +43,17 @@ Which table was used is recorded in the run cache's ``manifest.json`` under ``de
 loan-month sample is described by ``sampled``, ``fraction``, ``n_sample_loans``,
 ``n_sample_episodes`` and ``se_inflation`` (the precision the loan-month models lose).
 
+Cause families for every episode (issue #15)
+--------------------------------------------
+Cause attribution fits its onset model on loan-months, so on a sampled book it is fitted
+on the sample. Its fitted models then attribute every other episode: an episode's family
+probabilities need only its loan's signals and attributes in its start month and its
+reported reason, which the pass collects for every episode, partition by partition
+(:func:`episode_inputs`, ``episode_inputs.parquet`` in the run cache, ``ctx.episode_inputs``
+in the notebooks, handed to ``analysis.causes.with_cause`` as ``inputs``), so effects by
+cause family use every episode. The table is about one row of ~30 columns per episode
+(a few hundred MB at 10M loans), read only by the notebooks that ask for families.
+
 Loan-month sample (what is assumed)
 -----------------------------------
 Models that need loan-months run in pandas on ``ctx.book``. Up to :data:`MODEL_MAX_LOANS`
@@ -77,6 +88,8 @@ import numpy as np
 import pandas as pd
 
 from analysis import kpis
+from analysis.causes import reported_families
+from analysis.causes.model import attach_covariates
 from analysis.dask.aligned import row_group_stats
 from analysis.dask.frames import (
     DaskBook,
@@ -106,6 +119,8 @@ from analysis.months import month_index
 MODEL_MAX_LOANS = 200_000
 #: The run-cache table every episode model reads (the whole book's episodes).
 MODEL_EPISODES_TABLE = "episodes_full"
+#: The run-cache table of every episode's cause-attribution inputs (sampled passes only).
+INPUTS_TABLE = "episode_inputs"
 #: Overdue-rate cuts (``report_tables.portfolio_mix`` and ``overdue_trend`` read them).
 OVERDUE_SEGMENTS: tuple[str | None, ...] = (None, "borrower_type", "industry", "region")
 #: Classification cuts (headline NPL ratio overall and by borrower type).
@@ -123,7 +138,9 @@ class ReportPass:
     ``episodes``: the whole book's episode table, which the episode models use
     (:attr:`model_episodes`); ``kpis``: name -> book-wide table (:data:`KPI_TABLES`);
     ``sample``: the loan-month sample book (all loans when not sampled); ``design``:
-    what the models use and what the sample costs (see :func:`sample_design`).
+    what the models use and what the sample costs (see :func:`sample_design`);
+    ``inputs``: when sampled, the cause attribution's inputs of every episode, in the
+    order of ``episodes`` (:func:`episode_inputs`), else None.
     """
 
     episodes: pd.DataFrame
@@ -131,6 +148,7 @@ class ReportPass:
     sample: Book
     design: dict[str, Any]
     months: tuple[str, str] = ("", "")
+    inputs: pd.DataFrame | None = None
 
     @property
     def model_episodes(self) -> pd.DataFrame:
@@ -165,13 +183,37 @@ def in_sample(loan_ids: pd.Series | np.ndarray, fraction: float) -> np.ndarray:
     return (h >> np.uint64(11)).astype(np.float64) / float(1 << 53) < fraction
 
 
-def _sample_tables(book: Book, fraction: float) -> dict[str, pd.DataFrame]:
+def sample_tables(book: Book, fraction: float) -> dict[str, pd.DataFrame]:
+    """The loan tables of ``book`` kept for the loan-month sample: every row of the loans
+    :func:`in_sample` keeps (all tables as they are when ``fraction`` is 1)."""
     keep_ids = book.loans.loc[in_sample(book.loans["loan_id"], fraction), "loan_id"]
     out = {}
     for name in LOAN_TABLES:
         df = getattr(book, name)
         if df is not None:
             out[name] = df if fraction >= 1.0 else df[df["loan_id"].isin(keep_ids)]
+    return out
+
+
+def sample_book(book: Book, fraction: float) -> Book:
+    """The loan-month sample of a pandas ``book`` (:func:`sample_tables`, row order kept):
+    what a Dask pass hands the notebooks as ``ctx.book`` for the same loans."""
+    tables = {k: v.reset_index(drop=True) for k, v in sample_tables(book, fraction).items()}
+    return Book(measures=book.measures, cause_map=book.cause_map, source=book.source, **tables)
+
+
+def episode_inputs(book: Book, episodes: pd.DataFrame) -> pd.DataFrame:
+    """What the cause attribution needs to attribute the episodes of ``book`` with models
+    fitted elsewhere (on the loan-month sample, issue #15): per episode ``loan_id``,
+    ``episode_no``, ``month`` (its start), the covariates of that month
+    (:func:`analysis.causes.model.attach_covariates`: the loan's signals and attributes)
+    and ``reported_family`` (:func:`analysis.causes.reported_families`, None where no
+    reason was reported). Loan-wise, so computed per loan partition; one row per episode."""
+    keys = pd.DataFrame({"loan_id": episodes["loan_id"].to_numpy(),
+                         "month": pd.to_datetime(episodes["start_month"]).to_numpy()})
+    out = attach_covariates(keys, book)
+    out.insert(1, "episode_no", episodes["episode_no"].to_numpy())
+    out["reported_family"] = reported_families(book, episodes)
     return out
 
 
@@ -200,11 +242,14 @@ def sample_design(n_loans: int, n_sample_loans: int, n_episodes: int,
 def _partition(book: Book, month: pd.Timestamp, conditions: Sequence[tuple[str, str]],
                d: Definitions, first: pd.Timestamp, end: pd.Timestamp,
                fraction: float) -> dict[str, Any]:
-    """One loan partition: restrict, filter, episodes, KPI pieces, sample."""
+    """One loan partition: restrict, filter, episodes, KPI pieces, sample (and, when
+    sampled, every episode's attribution inputs)."""
     book = filter_segment(restrict_to(book, month), conditions, check=False)
-    out: dict[str, Any] = {"episodes": episodes_from_definitions(book, d, data_end=end),
-                           "n_loans": len(book.loans),
-                           "sample": _sample_tables(book, fraction)}
+    episodes = episodes_from_definitions(book, d, data_end=end)
+    out: dict[str, Any] = {"episodes": episodes, "n_loans": len(book.loans),
+                           "sample": sample_tables(book, fraction)}
+    if fraction < 1.0:  # the attribution is fitted on the sample: every episode's inputs
+        out["inputs"] = episode_inputs(book, episodes)
     if len(book.performance) == 0:
         return out
     cols = book.loans.columns
@@ -267,12 +312,13 @@ def report_pass(dbook: DaskBook, month: pd.Timestamp, definitions: Definitions,
         dbook, lambda b: _partition(b, month, conditions, definitions, first, end, fraction),
         name="report")
     episodes = concat_episodes([p["episodes"] for p in parts])
+    inputs = concat_episodes([p["inputs"] for p in parts]) if fraction < 1.0 else None
     sample = _concat_sample(dbook, [p["sample"] for p in parts])
     in_s = episodes["loan_id"].isin(sample.loans["loan_id"]) if fraction < 1.0 else None
     design = sample_design(sum(p["n_loans"] for p in parts), len(sample.loans), len(episodes),
                            len(episodes) if in_s is None else int(in_s.sum()), fraction)
     return ReportPass(episodes=episodes, kpis=_combine([p for p in parts if "overdue_rates" in p]),
-                      sample=sample, design=design,
+                      sample=sample, design=design, inputs=inputs,
                       months=(str(first.date()), str(last.date())))
 
 
@@ -353,13 +399,16 @@ def cache_folder(cache_dir: str | os.PathLike, key: str) -> Path:
 def write_run_cache(folder: Path, res: ReportPass, info: dict[str, Any]) -> None:
     """Store a pass: ``episodes_full.parquet`` (every episode: the episode models' table),
     one parquet per KPI table, the loan-month sample book (``book.pkl``), its episodes
-    (``episodes_sample.parquet``) and ``manifest.json`` (written last: its presence means
+    (``episodes_sample.parquet``), when sampled every episode's attribution inputs
+    (``episode_inputs.parquet``) and ``manifest.json`` (written last: its presence means
     the folder is complete; ``model_episodes_table`` names the models' table)."""
     folder.mkdir(parents=True, exist_ok=True)
     res.model_episodes.to_parquet(folder / f"{MODEL_EPISODES_TABLE}.parquet", index=False)
     for name, df in res.kpis.items():
         df.to_parquet(folder / f"{name}.parquet", index=False)
     res.sample_episodes().to_parquet(folder / "episodes_sample.parquet", index=False)
+    if res.inputs is not None:
+        res.inputs.to_parquet(folder / f"{INPUTS_TABLE}.parquet", index=False)
     with open(folder / "book.pkl", "wb") as fh:
         pickle.dump(res.sample, fh, protocol=pickle.HIGHEST_PROTOCOL)
     manifest = {**info, "design": res.design, "loan_columns": list(res.sample.loans.columns),
@@ -396,6 +445,12 @@ class CachedPass:
         """The episodes of the loan-month sample :meth:`book` (models on loan-months)."""
         return self.table("episodes_sample")
 
+    def episode_inputs(self) -> pd.DataFrame | None:
+        """Every episode's cause-attribution inputs (:func:`episode_inputs`), or None when
+        the pass did not sample (the attribution then sees every episode)."""
+        path = self.folder / f"{INPUTS_TABLE}.parquet"
+        return pd.read_parquet(path) if path.exists() else None
+
 
 def read_run_cache(folder: Path) -> CachedPass | None:
     """The pass stored in ``folder``, or None when absent or incomplete."""
@@ -408,8 +463,10 @@ def read_run_cache(folder: Path) -> CachedPass | None:
 def ensure_pass(data_dir: str | os.PathLike, cache_dir: str | os.PathLike, key: str,
                 month: pd.Timestamp, definitions: Definitions,
                 conditions: Sequence[tuple[str, str]] = (), scheduler: str | None = None,
-                max_loans: int = MODEL_MAX_LOANS) -> CachedPass:
-    """The cached pass for ``key``, computing it on the cluster when it is not there."""
+                max_loans: int | None = None) -> CachedPass:
+    """The cached pass for ``key``, computing it on the cluster when it is not there;
+    ``max_loans``: the loan-month sample's size (default :data:`MODEL_MAX_LOANS`, read
+    when called)."""
     folder = cache_folder(cache_dir, key)
     got = read_run_cache(folder)
     if got is not None:
@@ -417,7 +474,8 @@ def ensure_pass(data_dir: str | os.PathLike, cache_dir: str | os.PathLike, key: 
     with client(scheduler):
         dbook = load_book_dask(data_dir)
         check_segment(dbook, conditions)
-        res = report_pass(dbook, month, definitions, conditions, max_loans=max_loans)
+        res = report_pass(dbook, month, definitions, conditions,
+                          max_loans=MODEL_MAX_LOANS if max_loans is None else max_loans)
     write_run_cache(folder, res, {"month": str(month.date()), "segment": list(conditions),
                                   "first_month": res.months[0], "last_month": res.months[1]})
     del res
@@ -445,7 +503,7 @@ def run_key(parts: dict[str, Any], definitions: Definitions) -> str:
 
 
 __all__ = [
-    "CachedPass", "MODEL_EPISODES_TABLE", "MODEL_MAX_LOANS", "ReportPass", "cache_folder", "check_segment",
-    "ensure_pass", "in_sample", "read_run_cache", "report_pass", "run_key",
-    "sample_design", "sample_fraction", "write_run_cache",
+    "CachedPass", "INPUTS_TABLE", "MODEL_EPISODES_TABLE", "MODEL_MAX_LOANS", "ReportPass",
+    "cache_folder", "check_segment", "ensure_pass", "episode_inputs", "in_sample", "read_run_cache", "report_pass", "run_key", "sample_book",
+    "sample_design", "sample_fraction", "sample_tables", "write_run_cache",
 ]

@@ -22,9 +22,13 @@ with the values of its ``parameters`` cell, by keyword. :func:`open_context`
 
 On the Dask engine (``engine="dask"``, or ``$OVERDUE_RELIEF_ENGINE``) steps 2-5 are one
 Dask pass (:mod:`analysis.dask.report_pass`) whose results the run cache keeps:
-``ctx.episodes`` and ``ctx.book`` are then the model sample, ``ctx.kpis`` the book-wide
-portfolio tables (:class:`analysis.report.kpis.TableKpis`), ``ctx.sampling`` the sample's
-design.
+``ctx.episodes`` is then every episode of the book, ``ctx.book`` the loan-month sample
+(the whole book up to :data:`analysis.dask.report_pass.MODEL_MAX_LOANS` loans) with its
+episodes in ``ctx.book_episodes``, ``ctx.kpis`` the book-wide portfolio tables
+(:class:`analysis.report.kpis.TableKpis`), ``ctx.sampling`` the sample's design and
+``ctx.sample_fraction`` its inclusion probability. Models that read ``ctx.book`` (the
+scenario forecast) run on the sample and are scaled to the book
+(:meth:`ReportContext.forecast_to_book`).
 
 ``ctx.write_table(name, df)`` writes ``<tables_dir>/<name>.csv`` after small-cell
 suppression (:mod:`analysis.report.privacy`) and refuses identifier columns; ``ctx.show(df)``
@@ -77,6 +81,8 @@ from analysis.report.privacy import AUTO, SUPPRESSED_TEXT, for_display, suppress
 from analysis.report.style import figure_to_data_uri
 from analysis.report.text.display import readable_frame
 from analysis.report.text.sample import with_sample_note
+from analysis.scenarios import ForecastResult
+from analysis.scenarios.sampled import precision, to_book
 
 T = TypeVar("T")
 
@@ -174,6 +180,8 @@ class ReportContext:
     sample_episodes: pd.DataFrame | None = field(default=None, compare=False, repr=False)
     cache_key: str = ""
     memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # Dask: the run cache's pass (:class:`analysis.dask.report_pass.CachedPass`), else None
+    dask_pass: Any = field(default=None, compare=False, repr=False)
 
     def attribution(self, n_boot: int = 200, seed: int = 0) -> Any:
         """:func:`analysis.causes.attribute` of ``book`` and ``episodes``, computed once per
@@ -185,6 +193,53 @@ class ReportContext:
         """:func:`analysis.causes.with_cause` of ``episodes``, reusing the run's
         attribution (any bootstrap size: the per-episode families do not depend on it)."""
         return episodes_with_cause(self, seed=seed)
+
+    @property
+    def sample_fraction(self) -> float:
+        """Inclusion probability of a loan in ``book``: 1, unless a Dask run hands the
+        notebooks an equal-probability loan sample (``sampling``)."""
+        design = self.sampling or {}
+        return float(design["fraction"]) if design.get("sampled") else 1.0
+
+    @property
+    def episode_inputs(self) -> pd.DataFrame | None:
+        """On a sampled Dask book, every episode's cause-attribution inputs (covariates
+        at its start and reported family, :func:`analysis.dask.report_pass.episode_inputs`;
+        read from the run cache when first asked for), so that the attribution fitted on
+        ``book`` gives every episode its family; None otherwise."""
+        if self.dask_pass is None:
+            return None
+        if "episode_inputs" not in self.memo:
+            self.memo["episode_inputs"] = self.dask_pass.episode_inputs()
+        return self.memo["episode_inputs"]
+
+    @property
+    def book_episodes(self) -> pd.DataFrame:
+        """The episodes of ``book``'s loans, for models that read ``book``'s loan-months
+        with them (scenario forecast, backtest): ``episodes``, or on a sampled Dask book
+        the sample's (``sample_episodes``)."""
+        return self.episodes if self.sample_episodes is None else self.sample_episodes
+
+    def forecast_to_book(self, *results: Any) -> tuple[list[Any], str]:
+        """Scenario results (forecasts or backtests run on ``book``; None passes through)
+        scaled to the whole book when ``book`` is a loan sample
+        (:func:`analysis.scenarios.sampled.to_book`: totals times 1 / ``sample_fraction``),
+        and the page's sentence on the sample and the precision of the first forecast's
+        horizon totals ("" when ``book`` is the whole book)."""
+        f = self.sample_fraction
+        if f >= 1.0:
+            return list(results), ""
+        scaled = [None if r is None else to_book(r, f) for r in results]
+        first = next((r for r in scaled if isinstance(r, ForecastResult)), None)
+        if first is None:
+            return scaled, ""
+        t, design = self.t, self.sampling or {}
+        prec = t("format.list_sep").join(
+            t("scenarios.family_precision", family=t.category("family", r.family),
+              value=t.pct(r.relative_half_width)) for r in precision(first).itertuples())
+        return scaled, t("scenarios.sample_note", sample_loans=f"{design['n_sample_loans']:,}",
+                         loans=f"{design['n_loans']:,}", pct=t.pct(f), scale=f"{1 / f:,.2f}",
+                         precision=prec)
 
     def attempt(self, section: str, step: Callable[..., T], *args: Any, **kwargs: Any
                 ) -> tuple[T | None, str | None]:
@@ -420,7 +475,7 @@ def _open_dask(data_dir: str, as_of: str, segment: str, defs: Definitions, *,
         as_of=month, min_cell=min_cell, segment=segment, language=language,
         tables_dir=Path(tables_dir), data_dir=Path(data_dir), truth=read_truth(data_dir),
         fingerprint=fp, kpis=TableKpis(cached.table, month, man["loan_columns"]),
-        engine="dask", sampling=cached.design, cache_key=key,
+        engine="dask", sampling=cached.design, cache_key=key, dask_pass=cached,
     )
 
 

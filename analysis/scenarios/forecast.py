@@ -33,10 +33,9 @@ Known drawbacks
 ---------------
 The family split of past onsets is the attribution's point estimate; the outcome models'
 coefficients are not drawn; the counts' Monte Carlo is Poisson (slightly wider than the
-sum of independent Bernoulli onsets). Dask books are not wired: the forecast needs the
-pandas tables of the loans performing at ``as_of``; run it on a loan sample and scale the
-counts by the sampling fraction (relative Monte Carlo error about ``1/sqrt(N)`` for a
-family's ``N`` sampled onsets; see docs/scenarios.md).
+sum of independent Bernoulli onsets). On a Dask book the forecast runs on the report's
+equal-probability loan sample and is scaled to the book
+(:func:`analysis.scenarios.sampled.to_book`), with its precision stated on the page.
 """
 
 from __future__ import annotations

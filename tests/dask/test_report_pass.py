@@ -137,7 +137,7 @@ def test_models_see_every_episode_while_loan_months_are_sampled(book_dir, cluste
     _same(s_ep, cached.sample_episodes(), "cached sample episodes")
 
 
-def _run(book: Path, out: Path, engine: str, scheduler: str | None, only=("01", "00")):
+def _run(book: Path, out: Path, engine: str, scheduler: str | None, only=("01",)):
     return run_report(ReportOptions(
         data_dir=book, as_of=AS_OF, out_dir=out, notebooks_dir=default_notebooks_dir(),
         only=only, cell_timeout_s=300, run_timeout_s=900, quiet=True, engine=engine,
@@ -223,3 +223,31 @@ def test_latest_complete_month_on_dask(book_dir, address, tmp_path):
     perf[keep].to_parquet(cut / "performance" / "part-0.parquet", index=False)
     got = latest_complete_month_dask(cut, 0.95, address)
     assert got == latest_complete_month(load_book(cut)) and got < str(last)[:7]
+
+
+def test_sampled_pass_keeps_every_episodes_attribution_inputs(book_dir, cluster, tmp_path):
+    """Issue #15: a sampled pass hands over, for every episode, what the attribution fitted
+    on the sample needs to attribute it: its start month's covariates and its reported
+    family, equal to those the pandas code computes on the whole book."""
+    from analysis.causes import reported_families
+    from analysis.causes.model import attach_covariates
+
+    month = pd.Timestamp("2024-06-30")
+    d = Definitions()
+    res = report_pass(load_book_dask(book_dir), month, d, max_loans=60)
+    assert res.design["sampled"]
+    ins = res.inputs
+    assert ins is not None
+    _same(res.episodes[["loan_id", "episode_no"]], ins[["loan_id", "episode_no"]], "keys")
+    known = restrict_to(load_book(book_dir), month)
+    ep = res.episodes
+    keys = pd.DataFrame({"loan_id": ep["loan_id"], "month": pd.to_datetime(ep["start_month"])})
+    expect = attach_covariates(keys, known)
+    _same(expect, ins[list(expect.columns)], "covariates at the start month")
+    fams = pd.Series(reported_families(known, ep)).fillna("none").tolist()
+    assert ins["reported_family"].fillna("none").tolist() == fams
+    assert ins["reported_family"].notna().sum() > 0  # the book has reported reasons
+    write_run_cache(tmp_path / "pass", res, {"month": "2024-06-30"})
+    _same(ins, read_run_cache(tmp_path / "pass").episode_inputs(), "cached inputs")
+    # an unsampled pass needs none: the attribution sees every episode
+    assert report_pass(load_book_dask(book_dir), month, d).inputs is None
