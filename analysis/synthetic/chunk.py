@@ -276,8 +276,18 @@ def _gather_rows(rows: _RowBuffers, n: int, orig: np.ndarray) -> dict:
     return out_rows
 
 
-def simulate_chunk(p: SynthParams, macro, seed: int, chunk: int, n: int) -> ChunkOut:
-    """Simulate ``n`` loans over the data window (calendar months 0..n_months-1)."""
+def simulate_chunk(p: SynthParams, macro, seed: int, chunk: int, n: int,
+                   record_from: int | None = None) -> ChunkOut:
+    """Simulate ``n`` loans over the data window (calendar months 0..n_months-1).
+
+    ``record_from``: also return, in ``extra["onset_prob"]`` (``(n, n_months -
+    record_from, 3)``), every loan's probability of an onset of each family in the months
+    from ``record_from`` on, given the path so far: ``min(H, max_hazard) * h_f / H`` for a
+    candidate loan-month, the family shares ``h_f / H`` for a forced re-default, 0 when
+    the loan cannot start an episode. Summed over loans it is the compensator of the
+    onset counts (their expectation given the generator's world: calendar, latent states
+    and signals). Recording draws no random numbers: the book is the same either way.
+    """
     rng = np.random.default_rng(np.random.SeedSequence([seed, 1, chunk]))
     T = p.n_months
     s = _static(p, rng, n)
@@ -295,6 +305,7 @@ def simulate_chunk(p: SynthParams, macro, seed: int, chunk: int, n: int) -> Chun
     relief = {k: [] for k in ("loan", "t", "measure", "late")}
     reasons = {k: [] for k in ("loan", "t", "code")}
     orig, term = s["orig"], s["term"]
+    rec = None if record_from is None else np.zeros((n, max(T - record_from, 0), 3))
 
     for t in range(T):
         status[orig == t] = PERF
@@ -303,9 +314,14 @@ def simulate_chunk(p: SynthParams, macro, seed: int, chunk: int, n: int) -> Chun
         # --- onsets ---------------------------------------------------------------
         perf = act[(status[act] == PERF) & (orig[act] < t)]
         cand = perf[(t > block_until[perf]) & (forced[perf] < 0) & (term[perf] - npaid[perf] >= MIN_LEFT)]
-        h_c = hz(cand, np.full(len(cand), t)).sum(axis=1)
+        h_f = hz(cand, np.full(len(cand), t))
+        h_c = h_f.sum(axis=1)
         natural = cand[rng.random(len(cand)) < np.minimum(h_c, p.max_hazard)]
         frc = perf[forced[perf] == t]
+        if rec is not None and t >= record_from:
+            rec[cand, t - record_from] = h_f * (np.minimum(h_c, p.max_hazard) / h_c)[:, None]
+            h_frc = hz(frc, np.full(len(frc), t))
+            rec[frc, t - record_from] = h_frc / h_frc.sum(axis=1, keepdims=True)
         ix = np.sort(np.concatenate([natural, frc]))
         forced[frc] = -1
         if len(ix):
@@ -327,6 +343,7 @@ def simulate_chunk(p: SynthParams, macro, seed: int, chunk: int, n: int) -> Chun
         episodes=episodes,
         relief={k: np.concatenate(v) if v else np.zeros(0, dtype=np.int64) for k, v in relief.items()},
         reasons={k: np.concatenate(v) if v else np.zeros(0, dtype=np.int64) for k, v in reasons.items()},
+        extra={} if rec is None else {"onset_prob": rec},
     )
 
 

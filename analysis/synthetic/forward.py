@@ -33,7 +33,9 @@ from scipy import stats
 from analysis.definitions import FAMILIES
 from analysis.errors import ParameterError
 from analysis.months import month_index, month_number
+from analysis.synthetic.chunk import simulate_chunk
 from analysis.synthetic.generate import generate_book
+from analysis.synthetic.macro import make_macro
 from analysis.synthetic.params import SynthParams
 
 MIN_EXTRA_MONTHS = 22  # the generator's calendar must run this far past the data end
@@ -69,6 +71,33 @@ def simulate_forward(n_loans: int, seed: int, out_dir: str | Path, horizon_month
                          params=forward_params(horizon_months, shocks, params))
 
 
+def forward_onset_probabilities(n_loans: int, seed: int, horizon_months: int = 6,
+                                shocks: tuple = (), params: SynthParams | None = None,
+                                chunk_loans: int = 200_000) -> pd.DataFrame:
+    """The generator's own expected onsets in the continuation written by
+    :func:`simulate_forward` with the same arguments: per loan and future month, the
+    probability of an onset of each family given the path so far
+    (:func:`analysis.synthetic.chunk.simulate_chunk` with ``record_from``; the chunks are
+    re-run, about a second per 20,000 loans). Columns ``loan_id``, ``month``
+    (``YYYY-MM``), then one per family (probabilities); only loan-months with a positive
+    probability. Summed, the compensator of the continuation's onset counts."""
+    p = forward_params(horizon_months, shocks, params)
+    macro = make_macro(p, seed)
+    t0 = p.n_months - horizon_months
+    months = [(pd.Period(p.data_start, "M") + t0 + k).strftime("%Y-%m")
+              for k in range(horizon_months)]
+    parts = []
+    for chunk, offset in enumerate(range(0, n_loans, chunk_loans)):
+        n = min(chunk_loans, n_loans - offset)
+        rec = simulate_chunk(p, macro, seed, chunk, n, record_from=t0).extra["onset_prob"]
+        loan, k = np.nonzero(rec.sum(axis=2) > 0)
+        ids = np.char.add("L", np.char.zfill((offset + loan + 1).astype(str), 7))  # as run.py
+        parts.append(pd.DataFrame({"loan_id": ids.astype(object),
+                                   "month": np.asarray(months, dtype=object)[k],
+                                   **{f: rec[loan, k, j] for j, f in enumerate(FAMILIES)}}))
+    return pd.concat(parts, ignore_index=True)
+
+
 def last_data_month(params: SynthParams | None = None) -> pd.Timestamp:
     """Month-end of the original book's last month (the forecast's ``as_of``)."""
     p = params or SynthParams()
@@ -98,4 +127,5 @@ def forward_truth(book_dir: str | Path, as_of: pd.Timestamp, horizon_months: int
     return pd.DataFrame(rows)
 
 
-__all__ = ["MIN_EXTRA_MONTHS", "forward_params", "history_params", "forward_truth", "last_data_month", "simulate_forward"]
+__all__ = ["MIN_EXTRA_MONTHS", "forward_onset_probabilities", "forward_params", "history_params",
+           "forward_truth", "last_data_month", "simulate_forward"]

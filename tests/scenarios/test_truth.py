@@ -10,6 +10,7 @@ import pytest
 from analysis.data import load_book, restrict_to
 from analysis.scenarios import Scenario, backtest, fit_models, forecast
 from analysis.synthetic.forward import (
+    forward_onset_probabilities,
     forward_truth,
     history_params,
     last_data_month,
@@ -40,6 +41,25 @@ def test_forward_run_keeps_the_history(tmp_path):
     months = truth[truth["month"] != ""]
     assert tot["episodes"].sum() == months["episodes"].sum()
     assert (truth["ci_low"] <= truth["episodes"]).all() and (truth["episodes"] <= truth["ci_high"]).all()
+
+
+def test_generators_onset_probabilities_are_the_continuations_expectation(tmp_path):
+    """The generator's own onset probabilities over the horizon (its compensator, a truth
+    without the Monte Carlo of which loans happen to fall overdue) sum, per family and
+    month, to the onsets the same forward run realises, within Poisson noise."""
+    p = history_params(6)
+    fwd = simulate_forward(12_000, 5, tmp_path / "fwd", 6)
+    truth = forward_truth(fwd, last_data_month(p)).set_index(["family", "month"])["episodes"]
+    prob = forward_onset_probabilities(12_000, 5, 6)
+    assert prob["loan_id"].str.match(r"^L\d{7}$").all()
+    assert set(prob["loan_id"]) <= set(load_book(fwd).loans["loan_id"])
+    expected = prob.melt(["loan_id", "month"], var_name="family").groupby(
+        ["family", "month"])["value"].sum()
+    months = sorted(truth.index.get_level_values("month").unique().drop(""))
+    assert sorted(prob["month"].unique()) == months  # the same six months as the truth
+    for fam in ("economic", "management", "personal"):
+        e, n = expected[fam].sum(), truth[(fam, "")]
+        assert e > 15 and abs(n - e) < 4 * np.sqrt(e) + 2, (fam, n, e)
 
 
 def _shock_scenario(p: SynthParams, size: float) -> dict:
