@@ -23,12 +23,14 @@ from analysis.causes.model import (
     subsample,
 )
 from analysis.causes.result import PER_EPISODE_COLUMNS, TABLE_COLUMNS, Attribution
+from analysis.causes.scorer import EpisodeScorer, attribute_episodes
 from analysis.causes.tables import truth_comparison
 
 __all__ = [
     "Attribution",
     "AttributionUnavailable",
     "CauseMapError",
+    "EpisodeScorer",
     "LatentData",
     "LatentFit",
     "PER_EPISODE_COLUMNS",
@@ -36,6 +38,7 @@ __all__ = [
     "TABLE_COLUMNS",
     "at_risk_months",
     "attribute",
+    "attribute_episodes",
     "contributions_to_probabilities",
     "fit_label_model",
     "fit_latent",

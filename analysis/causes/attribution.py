@@ -114,6 +114,7 @@ from analysis.causes.model import (
     subsample,
 )
 from analysis.causes.result import TABLE_COLUMNS, Attribution
+from analysis.causes.scorer import EpisodeScorer
 from analysis.causes.shares import bootstrap_share_tables, segment_codes
 from analysis.causes.tables import drivers_table
 from analysis.data.book import Book
@@ -230,7 +231,19 @@ def _attribute(book: Book, episodes: pd.DataFrame, d: Definitions, *, n_boot: in
         notes=tuple(notes),
         all_shares=all_shares,
         reporting=lab.latent.reporting if lab.latent is not None else pd.DataFrame(),
+        scorer=_scorer(sig, lab, headline, min_labelled),
     )
+
+
+def _scorer(sig: _SignalFit, lab: _LabelFit, headline: str, min_labelled: int) -> EpisodeScorer:
+    """The fitted models of this attribution, to score episodes it was not fitted on."""
+    return EpisodeScorer(
+        design=sig.design, n_signals=len(sig.design.signals),
+        signal_beta=sig.onset.signal_beta() if sig.onset is not None else None,
+        groups=sig.groups, base=sig.base, label_model=lab.label_model,
+        label_on_covariates=lab.n_lab >= min_labelled,
+        latent=lab.latent.fit if lab.latent is not None else None,
+        fill=lab.chosen, method=headline)
 
 
 # ----------------------------------------------------------------------------- steps
@@ -246,14 +259,18 @@ def _reported_labels(book: Book, episodes: pd.DataFrame, n: int) -> tuple[np.nda
 
 @dataclass(frozen=True)
 class _SignalFit:
-    """The onset model and its Shapley split (``onset``, ``p_model``, ``z_sig`` and
-    ``groups`` are None without signals); ``z_ep``: the episodes' standardised design."""
+    """The onset model and its Shapley split (``onset``, ``p_model``, ``z_sig``,
+    ``groups`` and ``base`` are None without signals); ``z_ep``: the episodes'
+    standardised design (``design``); ``base``: the shares of episodes with no positive
+    family contribution."""
 
     onset: OnsetModel | None
     p_model: np.ndarray | None
     z_ep: np.ndarray
     z_sig: np.ndarray | None
     groups: dict[str, np.ndarray] | None
+    design: Design
+    base: np.ndarray | None = None
 
 
 def _signal_model(book: Book, sample: pd.DataFrame | None, size: tuple[int, float],
@@ -268,7 +285,7 @@ def _signal_model(book: Book, sample: pd.DataFrame | None, size: tuple[int, floa
         design = Design.fit(ep_frame, {}, np.ones(n))
         notes.append("No signals: unlabelled episodes are attributed by the label model on "
                      "loan attributes only.")
-        return _SignalFit(None, None, design.matrix(ep_frame), None, None)
+        return _SignalFit(None, None, design.matrix(ep_frame), None, None, design)
     n_at_risk, q = size
     try:
         onset, _ = fit_onset(sample, book, signals, sample_fraction=q, n_at_risk=n_at_risk,
@@ -281,6 +298,7 @@ def _signal_model(book: Book, sample: pd.DataFrame | None, size: tuple[int, floa
     groups = design.groups()
     contrib = group_contributions(z_sig, onset.signal_beta(), groups)
     p_model, fell_back = contributions_to_probabilities(contrib)
+    base = p_model[~fell_back].mean(axis=0) if (~fell_back).any() else np.full(3, 1.0 / 3.0)
     info.update(
         n_at_risk=onset.n_at_risk, n_onsets=onset.n_events, n_fit_rows=onset.n_fit_rows,
         sample_fraction=q, n_no_positive=int(fell_back.sum()),
@@ -297,7 +315,7 @@ def _signal_model(book: Book, sample: pd.DataFrame | None, size: tuple[int, floa
             f"{int(fell_back.sum()):,} episodes had no positive family contribution and "
             "got the model's base shares."
         )
-    return _SignalFit(onset, p_model, z_ep, z_sig, groups)
+    return _SignalFit(onset, p_model, z_ep, z_sig, groups, design, base)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import the fitting code.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -60,6 +60,9 @@ class Attribution:
         not used): ``report_rate`` (``r_f``) with ``ci_low``/``ci_high``,
         ``reported_as_<family>`` (the row ``C[f, .]``) and ``n_episodes_est`` (expected
         number of episodes of the family).
+    scorer: the fitted models, to attribute episodes this attribution did not see
+        (:func:`analysis.causes.scorer.attribute_episodes`; the Dask report's other
+        episodes when the models are fitted on a loan sample).
     """
 
     per_episode: pd.DataFrame
@@ -77,6 +80,8 @@ class Attribution:
     notes: tuple[str, ...] = ()
     all_shares: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     reporting: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # an analysis.causes.scorer.EpisodeScorer (Any: that module imports this one)
+    scorer: Any = field(default=None, repr=False, compare=False)
 
     def shares(
         self,

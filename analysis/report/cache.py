@@ -218,7 +218,9 @@ def cached_attribution(ctx: Any, n_boot: int = 200, seed: int = 0) -> Any:
 
 def episodes_with_cause(ctx: Any, seed: int = 0) -> tuple[pd.DataFrame, str]:
     """``ctx.episodes`` with ``primary_family`` (see :func:`analysis.causes.with_cause`),
-    from any attribution of this run with the same seed, else one without bootstrap."""
+    from any attribution of this run with the same seed, else one without bootstrap; on a
+    sampled Dask book every episode is attributed by the models fitted on the sample
+    (``ctx.episode_inputs``)."""
     if "primary_family" in ctx.episodes:
         return ctx.episodes, ""
     done = _attribution_path(ctx, 0, seed)
@@ -229,7 +231,9 @@ def episodes_with_cause(ctx: Any, seed: int = 0) -> tuple[pd.DataFrame, str]:
         att = cached_attribution(ctx, n_boot=n_boot, seed=seed)
     except (AttributionUnavailable, *FIT_ERRORS) as exc:
         return ctx.episodes, f"cause attribution unavailable ({exc}); the reported family is used"
-    return with_cause(ctx.book, ctx.episodes, ctx.definitions, seed=seed, attribution=att)
+    # a sampled Dask book: the attribution's models also attribute the other episodes
+    return with_cause(ctx.book, ctx.episodes, ctx.definitions, seed=seed, attribution=att,
+                      inputs=getattr(ctx, "episode_inputs", None))
 
 
 __all__ = [

@@ -18,6 +18,7 @@ from analysis.causes import (
     CauseMapError,
     at_risk_months,
     attribute,
+    attribute_episodes,
     contributions_to_probabilities,
     fit_label_model,
     fit_onset,
@@ -27,6 +28,7 @@ from analysis.causes import (
     shapley_three,
     subsample,
 )
+from analysis.causes.model import attach_covariates
 from analysis.data.book import Book
 from analysis.definitions import FAMILIES, MEASURES
 from analysis.episodes import build_episodes
@@ -584,3 +586,49 @@ def test_interval_coverage_and_bias_over_seeds() -> None:
     r = pd.concat(rows)
     assert r["covered"].astype(bool).mean() >= 0.85
     assert (r.groupby(level=0)["error_pp"].mean().abs() < 2.0).all()
+
+
+# ----------------------------------------------------------------------------- scorer
+def _inputs(book: Book, ep: pd.DataFrame) -> pd.DataFrame:
+    keys = pd.DataFrame({"loan_id": ep["loan_id"].to_numpy(),
+                         "month": pd.to_datetime(ep["start_month"]).to_numpy()})
+    return attach_covariates(keys, book).assign(reported_family=reported_families(book, ep))
+
+
+@pytest.mark.parametrize("case", ["latent", "signals_only", "no_signals", "few_reports"])
+def test_scorer_reproduces_every_method_row_by_row(case, sim, sim_att) -> None:
+    """The fitted models score episodes one by one: on the episodes the attribution was
+    fitted on they give its per-episode table, and every third episode scored alone gives
+    the same rows (nothing depends on which other episodes are scored, issue #15)."""
+    if case == "latent":
+        book, _, ep = sim
+        att = sim_att
+    else:
+        kw = {"signals_only": dict(report_rate=0.0), "no_signals": dict(report_rate=0.5,
+              with_signals=False), "few_reports": dict(report_rate=0.3)}[case]
+        book, _ = simulate(n_loans=600, seed=4, **kw)
+        ep = build_episodes(book)
+        att = attribute(book, ep, n_boot=0, min_labelled=10_000 if case == "few_reports" else 50)
+    expect_method = "model" if case == "signals_only" else "combined"
+    assert att.method == expect_method and att.scorer.method == expect_method
+    ins = _inputs(book, ep)
+    got = attribute_episodes(att.scorer, ins)
+    pd.testing.assert_frame_equal(got, att.per_episode.reset_index(drop=True),
+                                  check_dtype=False, rtol=1e-9)
+    part = attribute_episodes(att.scorer, ins.iloc[::3].reset_index(drop=True))
+    pd.testing.assert_frame_equal(part, got.iloc[::3].reset_index(drop=True), rtol=1e-12)
+
+
+def test_scorer_needs_the_keys_and_the_reports(sim_att, sim) -> None:
+    book, _, ep = sim
+    ins = _inputs(book, ep)
+    with pytest.raises(InputError, match="'month' is missing"):
+        attribute_episodes(sim_att.scorer, ins.drop(columns="month"))
+    with pytest.raises(InputError, match="reported_family"):
+        attribute_episodes(sim_att.scorer, ins.drop(columns="reported_family"))
+    # a report changes that episode's probabilities (the latent posterior), not the others'
+    base = attribute_episodes(sim_att.scorer, ins.iloc[:20])
+    flipped = ins.iloc[:20].assign(reported_family="personal")
+    alt = attribute_episodes(sim_att.scorer, flipped)
+    assert (alt["p_personal"] >= base["p_personal"] - 1e-12).all()
+    assert (alt["source"] == "reported").all()
