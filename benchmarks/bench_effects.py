@@ -26,7 +26,8 @@ from analysis.effects import estimate_effects
 ARMS = np.array(["none", "deferral", "instalment", "rate_reduction", "counselling"])
 
 
-def simulate(n: int, seed: int = 0) -> pd.DataFrame:
+def _draw(n: int, seed: int) -> tuple:
+    """The simulated covariates, arms, linear outcome index and cures (one seeded stream)."""
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, 24)).astype(float)
     cat1 = rng.integers(0, 5, n)
@@ -37,14 +38,37 @@ def simulate(n: int, seed: int = 0) -> pd.DataFrame:
     p /= p.sum(1, keepdims=True)
     a = (p.cumsum(1) > rng.random(n)[:, None]).argmax(1)
     lin = 0.1 + x[:, :6] @ np.array([0.5, -0.4, 0.3, 0.2, -0.2, 0.1]) + 0.2 * (cat2 == 3)
-    lift = np.array([0.0, 0.4, 0.3, 0.1, 0.2])[a]
-    cured = rng.random(n) < 1 / (1 + np.exp(-(lin + lift)))
+    cured = rng.random(n) < 1 / (1 + np.exp(-(lin + LIFT[a])))
+    return x, cat1, cat2, a, lin, cured
+
+
+#: Logit-scale lift of cure under each arm of :data:`ARMS` (the simulation's truth).
+LIFT = np.array([0.0, 0.4, 0.3, 0.1, 0.2])
+
+
+def simulate(n: int, seed: int = 0) -> pd.DataFrame:
+    """The episode frame: 24 normal covariates ``x00..x23``, ``industry`` and ``region``
+    (5 levels each), ``measure`` (multinomial-logit assignment) and ``is_cured``."""
+    x, cat1, cat2, a, _, cured = _draw(n, seed)
     df = pd.DataFrame(x, columns=[f"x{j:02d}" for j in range(24)])
     df["industry"] = np.array(list("abcde"))[cat1]
     df["region"] = np.array(list("vwxyz"))[cat2]
     df["measure"] = ARMS[a]
     df["is_cured"] = pd.array(cured, dtype="boolean")
     return df
+
+
+def true_effects(n: int, seed: int = 0) -> pd.DataFrame:
+    """Sample ATE and ATT of cure of every measure vs none on the frame of
+    :func:`simulate` (same ``n`` and ``seed``): the mean over its episodes (or its treated
+    ones) of P(cure | arm) - P(cure | none) under the simulation's model."""
+    _, _, _, a, lin, _ = _draw(n, seed)
+    p0 = 1 / (1 + np.exp(-lin))
+    rows = []
+    for k, m in enumerate(ARMS[1:], start=1):
+        d = 1 / (1 + np.exp(-(lin + LIFT[k]))) - p0
+        rows += [(m, "ATE", d.mean()), (m, "ATT", d[a == k].mean())]
+    return pd.DataFrame(rows, columns=["measure", "estimand", "truth"])
 
 
 def main() -> None:

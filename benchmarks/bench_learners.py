@@ -6,7 +6,9 @@ of ``bench_effects.py`` (24 numeric covariates and 2 five-level categoricals: 30
 covariate columns; five arms; logistic cure outcome). Times
 ``estimate_effects(..., methods=["aipw"], crossfit_folds=K, learner=...)`` for all
 measures vs none (ATE and ATT) and prints wall time, CPU time (user + system), peak
-resident memory (``ru_maxrss``), the machine and its load; numbers go into
+resident memory (``ru_maxrss``), the machine and its load, and each ATE and ATT against
+the simulation's truth (``z`` = (estimate - truth) / SE; ``ATE_overlap`` rows have no
+truth column: their population is the estimator's own trimmed set); numbers go into
 ``benchmarks/README.md`` by hand.
 """
 
@@ -18,7 +20,7 @@ import platform
 import resource
 import time
 
-from bench_effects import simulate  # benchmarks/ is the script's directory
+from bench_effects import simulate, true_effects  # benchmarks/ is the script's directory
 
 from analysis.effects import estimate_effects
 
@@ -50,7 +52,10 @@ def main() -> None:
     print(f"load average (1 min): {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end")
     print(f"simulate: {t1 - t0:.1f} s; cross-fitted AIPW: wall {t2 - t1:.1f} s, CPU {cpu:.1f} s")
     print(f"peak RSS: {ru1.ru_maxrss / 1024:.0f} MiB (after simulating the frame: {rss0:.0f} MiB)")
-    print(r.table[["measure", "estimand", "estimate", "std_error", "status"]].to_string(index=False))
+    tab = r.table[["measure", "estimand", "estimate", "std_error", "status"]].merge(
+        true_effects(args.episodes), on=["measure", "estimand"], how="left")
+    tab["z"] = (tab["estimate"] - tab["truth"]) / tab["std_error"]
+    print(tab.to_string(index=False))
     if r.reliability is not None:
         g = r.reliability.assign(w=r.reliability["gap"].abs() * r.reliability["n"]).groupby("arm")
         print("propensity calibration error (weighted mean |gap|):",

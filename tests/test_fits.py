@@ -195,14 +195,13 @@ def test_effects_placebo_net_benefit_on_awkward_frames(eps, kind) -> None:
 
 
 def test_nuisance_singular_glm_and_mnlogit_fall_back(monkeypatch) -> None:
-    import statsmodels.api as sm
-    from statsmodels.discrete.discrete_model import MNLogit
+    from analysis.effects import glm
 
     big = _frame(2500)  # every arm has >= 10 events per parameter: plain fits are tried
     plain = fit_nuisance(big, "cure", COVS, min_cell=1, followup=None)
     assert not any("penalty" in n for n in plain.notes)
-    monkeypatch.setattr(sm.GLM, "fit", _raise_singular)
-    monkeypatch.setattr(MNLogit, "fit", _raise_singular)
+    monkeypatch.setattr(glm, "logit_mle", _raise_singular)  # the unpenalised fits fail
+    monkeypatch.setattr(glm, "mn_mle", _raise_singular)
     nu = fit_nuisance(big, "cure", COVS, min_cell=1, followup=None)
     assert any("MNLogit failed (LinAlgError)" in n for n in nu.notes)
     assert sum("outcome GLM separated or did not converge" in n for n in nu.notes) == len(nu.arms)
@@ -211,10 +210,9 @@ def test_nuisance_singular_glm_and_mnlogit_fall_back(monkeypatch) -> None:
 
 
 def test_nuisance_impossible_raises_a_fit_error(eps, monkeypatch) -> None:
-    import statsmodels.api as sm
+    from analysis.effects import glm
 
-    monkeypatch.setattr(sm.GLM, "fit", _raise_singular)
-    monkeypatch.setattr(sm.GLM, "fit_regularized", _raise_singular)
+    monkeypatch.setattr(glm, "logit_newton", _raise_singular)  # plain and penalised logits
     with pytest.raises(EstimationError, match="outcome GLM could not be fitted"):
         fit_nuisance(eps, "cure", COVS, min_cell=1, followup=None)
 
