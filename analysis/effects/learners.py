@@ -15,7 +15,8 @@ owns the folds and the scores, a learner only fits and predicts. Each is registe
   for the outcome (a classifier for binary outcomes, a squared-error regressor for
   fractions and continuous outcomes, predictions clipped to [0, 1] for fractions).
   Modest hyper-parameters (:data:`BOOSTING_PARAMS`: at most 150 trees of 31 leaves,
-  learning rate 0.1, early stopping on 10 % of the training rows, 255 bins) keep a
+  learning rate 0.1, early stopping on 10 % of the training rows, 255 bins; from
+  :data:`LARGE_FIT_ROWS` training rows at most 100 trees at learning rate 0.2) keep a
   million episodes within minutes on two cores. The propensity is **calibrated**: a
   fifth of the training rows (:data:`CALIBRATION_SHARE`) is held out, and each class's
   predicted probability is mapped by isotonic regression fitted on the held-out rows
@@ -53,12 +54,30 @@ from analysis.errors import ParameterError
 #: z -2.8 on 1M loans), and boosting's thresholds and interactions pay for its cost
 #: (300,000-loan book: every boosted AIPW estimate within 2.4 SE of the truth).
 AUTO_BOOSTING_MIN_EPISODES = 20_000
-#: Hyper-parameters of every boosted model (scikit-learn names).
+#: Hyper-parameters of every boosted model (scikit-learn names); on large training sets
+#: :data:`LARGE_FIT_PARAMS` replace two of them (:func:`boosting_params`).
 BOOSTING_PARAMS: dict[str, object] = {
     "max_iter": 150, "learning_rate": 0.1, "max_leaf_nodes": 31, "min_samples_leaf": 20,
     "max_bins": 255, "l2_regularization": 1.0, "early_stopping": True,
     "validation_fraction": 0.1, "n_iter_no_change": 10, "random_state": 0,
 }
+#: From this many training rows a boosted model takes larger steps and fewer of them
+#: (:data:`LARGE_FIT_PARAMS`). Measured on the 1M-episode benchmark frame (benchmarks/
+#: README.md, relief effects): early stopping then ends the fits after about half the
+#: trees and the 5-fold boosted AIPW meets its 180 s CPU target, with estimates as
+#: close to the truth; a 200,000-row multiclass propensity fit fell from 21 to 12 s of
+#: CPU (109 to 54 rounds). Smaller fits keep the slower, measured settings (small arms'
+#: propensities would otherwise get more extreme and move ATE rows to the overlap set).
+LARGE_FIT_ROWS = 50_000
+LARGE_FIT_PARAMS: dict[str, object] = {"learning_rate": 0.2, "max_iter": 100}
+
+
+def boosting_params(n_rows: int, seed: int) -> dict[str, object]:
+    """scikit-learn parameters of a boosted model trained on ``n_rows`` rows."""
+    big = LARGE_FIT_PARAMS if n_rows >= LARGE_FIT_ROWS else {}
+    return {**BOOSTING_PARAMS, **big, "random_state": seed}
+
+
 #: Share of each training fold held out to calibrate the boosted propensity.
 CALIBRATION_SHARE = 0.2
 #: At most this many rows of a training fold fit the boosted propensity (a seeded random
@@ -157,11 +176,10 @@ def _fit_boosted_propensity(x: np.ndarray, a: np.ndarray, n_arms: int, seed: int
     from sklearn.ensemble import HistGradientBoostingClassifier  # heavy: first use only
     from sklearn.isotonic import IsotonicRegression
 
-    params = {**BOOSTING_PARAMS, "random_state": seed}
     n = len(a)
     if n < CALIBRATION_MIN_ROWS:
         with openmp_limit():
-            m = HistGradientBoostingClassifier(**params).fit(x[:, 1:], a)
+            m = HistGradientBoostingClassifier(**boosting_params(n, seed)).fit(x[:, 1:], a)
         return BoostedPropensity(m, n_arms, (), f"propensity: {n} training rows "
                                  f"(< {CALIBRATION_MIN_ROWS}); boosted propensity not calibrated")
     order = np.random.default_rng(seed).permutation(n)
@@ -169,7 +187,7 @@ def _fit_boosted_propensity(x: np.ndarray, a: np.ndarray, n_arms: int, seed: int
     n_cal = min(n - n_fit, int(MAX_PROPENSITY_ROWS * CALIBRATION_SHARE / (1 - CALIBRATION_SHARE)))
     fit, hold = np.sort(order[:n_fit]), np.sort(order[n_fit:n_fit + n_cal])
     with openmp_limit():
-        m = HistGradientBoostingClassifier(**params).fit(x[fit, 1:], a[fit])
+        m = HistGradientBoostingClassifier(**boosting_params(len(fit), seed)).fit(x[fit, 1:], a[fit])
         raw = np.zeros((len(hold), n_arms))
         raw[:, m.classes_] = m.predict_proba(x[hold, 1:])
     cals = tuple(IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
@@ -187,7 +205,7 @@ def _fit_boosted_outcome(arm: str, x: np.ndarray, y: np.ndarray, kind: str, seed
         c = float(y[0]) if len(y) else 0.0
         return BoostedOutcome(arm, None, kind, c, f"arm {arm!r}: outcome constant ({c:g}); "
                               "boosted model predicts it")
-    params = {**BOOSTING_PARAMS, "random_state": seed}
+    params = boosting_params(len(y), seed)
     if len(y) < 200:  # the 10 % validation split would be a handful of rows
         params["early_stopping"] = False
         params["max_iter"] = 50
@@ -227,7 +245,7 @@ def _fit_pooled_outcomes(arms: tuple[str, ...], x: np.ndarray, a: np.ndarray, y:
     z = np.column_stack([x[:, 1:], a.astype(float)])
     cat = np.zeros(z.shape[1], bool)
     cat[-1] = True
-    params = {**BOOSTING_PARAMS, "random_state": seed, "categorical_features": cat}
+    params = {**boosting_params(len(y), seed), "categorical_features": cat}
     with openmp_limit():
         if kind == "binary":
             model = HistGradientBoostingClassifier(**params).fit(z, y.astype(int))

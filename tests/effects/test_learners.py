@@ -280,3 +280,13 @@ def test_pooled_boosting_predicts_each_arm_from_one_model(sim):
     t = r.table.set_index(["measure", "estimand"])
     tv = (w["deferral"] - w["none"]).mean()
     assert abs(t.loc[("deferral", "ATE"), "estimate"] - tv) < 3 * t.loc[("deferral", "ATE"), "std_error"]
+
+
+def test_large_boosted_fits_take_larger_steps():
+    from analysis.effects.learners import BOOSTING_PARAMS, LARGE_FIT_ROWS, boosting_params
+
+    small, big = boosting_params(LARGE_FIT_ROWS - 1, 3), boosting_params(LARGE_FIT_ROWS, 3)
+    assert small == {**BOOSTING_PARAMS, "random_state": 3}
+    assert (big["learning_rate"], big["max_iter"]) == (0.2, 100) and big["random_state"] == 3
+    assert {k: v for k, v in big.items() if k not in ("learning_rate", "max_iter")} == \
+        {k: v for k, v in small.items() if k not in ("learning_rate", "max_iter")}
