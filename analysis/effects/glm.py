@@ -34,6 +34,7 @@ design (benchmarks/README.md, relief effects); the estimates agree to 1e-6 or be
 from __future__ import annotations
 
 import warnings as _warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -161,6 +162,24 @@ def _logit_parts(x: np.ndarray, y: np.ndarray, beta: np.ndarray, pen: np.ndarray
     return obj, grad, (h / n + np.diag(pen) if hessian else None)
 
 
+def _halving_step(objective: Callable[[np.ndarray], tuple[float, np.ndarray]],
+                  current: np.ndarray, step: np.ndarray,
+                  obj: float) -> tuple[np.ndarray, float, np.ndarray, float]:
+    """The Newton step ``step`` from ``current``, halved until the objective (maximised;
+    ``obj`` at ``current``) does not fall by more than rounding (or the step is below a
+    millionth of the full one): the log-likelihoods here are concave, so a full step
+    rarely fails. ``objective(b)`` gives (objective, gradient) at ``b``. Returns (the new
+    coefficients, their objective and gradient, the largest absolute change)."""
+    t = 1.0
+    while True:
+        new = current + t * step
+        obj_new, grad_new = objective(new)
+        if obj_new >= obj - 1e-15 * abs(obj) or t < 1e-6:
+            break
+        t /= 2
+    return new, obj_new, grad_new, float(np.abs(t * step).max())
+
+
 def logit_newton(x: np.ndarray, y: np.ndarray, pen: np.ndarray | float = 0.0,
                  start: np.ndarray | None = None, max_iter: int = 100,
                  tol: float = NEWTON_TOL) -> NewtonResult:
@@ -186,15 +205,8 @@ def logit_newton(x: np.ndarray, y: np.ndarray, pen: np.ndarray | float = 0.0,
     last = np.inf
     for it in range(1, max_iter + 1):
         step = linalg.solve(hess, grad, assume_a="pos")  # raises on singular or non-finite
-        t = 1.0
-        while True:  # step halving: the log-likelihood is concave, a full step rarely fails
-            new = beta + t * step
-            obj_new, grad_new, _ = _logit_parts(x, y, new, pen, False)
-            if obj_new >= obj - 1e-15 * abs(obj) or t < 1e-6:
-                break
-            t /= 2
-        size = float(np.abs(t * step).max())
-        beta, obj, grad = new, obj_new, grad_new
+        beta, obj, grad, size = _halving_step(
+            lambda b: _logit_parts(x, y, b, pen, False)[:2], beta, step, obj)
         if size < tol or np.abs(grad).max() < tol:
             return NewtonResult(beta, True, it, float(np.abs(grad).max()))
         if not np.isfinite(beta).all() or np.abs(beta).max() > 3 * MAX_LOGIT_COEF:
@@ -374,15 +386,8 @@ def mn_newton(x: np.ndarray, a: np.ndarray, n_arms: int, pen: np.ndarray | float
         if info is None or n <= MAX_HESSIAN_ROWS:  # above that a chord method: fixed info
             info = mn_information(xs, mn_probs(xs, gamma), max_rows=len(xs)) + pen_info
         step = linalg.solve(info, grad.ravel(order="F"), assume_a="pos").reshape(p, k1, order="F")
-        t = 1.0
-        while True:
-            new = gamma + t * step
-            obj_new, grad_new = _mn_objective(x, a, new, pen)
-            if obj_new >= obj - 1e-15 * abs(obj) or t < 1e-6:
-                break
-            t /= 2
-        size = float(np.abs(t * step).max())
-        gamma, obj, grad = new, obj_new, grad_new
+        gamma, obj, grad, size = _halving_step(
+            lambda g: _mn_objective(x, a, g, pen), gamma, step, obj)
         if size < tol:
             return NewtonResult(gamma, True, it, float(np.abs(grad).max()))
         if not np.isfinite(gamma).all():
