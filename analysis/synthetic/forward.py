@@ -16,9 +16,11 @@ month, with the generator's Monte Carlo interval of each count: the exact Poisso
 (Garwood) interval at ``level`` around the realised count, i.e. the range of expected
 counts the generator's randomness of which loans go overdue is consistent with.
 
-Known drawback: the continuation is one path of the generator's future (its random
-regional shocks and cycle included); replaying the future with fresh randomness from the
-same history would need a re-seeding hook in :mod:`analysis.synthetic.chunk`.
+``future="path"`` continues one path of the generator's future, its random regional
+shocks and cycle included, which no scenario foresees; ``future="level"`` holds the
+calendar processes at their last months (:attr:`SynthParams.hold_macro_from`), the
+economy of a ``level`` baseline, so that a forecast can be held to the generator's own
+expected onsets (:func:`forward_onset_probabilities`).
 """
 
 from __future__ import annotations
@@ -50,30 +52,43 @@ def history_params(horizon_months: int, params: SynthParams | None = None) -> Sy
     return replace(p, extra_months=max(p.extra_months, MIN_EXTRA_MONTHS + horizon_months))
 
 
-def forward_params(horizon_months: int, shocks: tuple = (), params: SynthParams | None = None
-                   ) -> SynthParams:
+FUTURES = ("path", "level")
+
+
+def forward_params(horizon_months: int, shocks: tuple = (), params: SynthParams | None = None,
+                   future: str = "path") -> SynthParams:
     """Parameters of the :func:`history_params` book extended by ``horizon_months`` (same
     calendar and draws), with ``shocks`` ((region, "YYYY-MM", months, size) tuples) added
-    to the scheduled ones."""
+    to the scheduled ones.
+
+    ``future``: ``"path"`` continues the calendar processes with their own randomness (new
+    regional shocks, the cycle); ``"level"`` holds them at the last three months' values
+    (cycled, :attr:`SynthParams.hold_macro_from`): the economy a baseline scenario assumes,
+    so that the only randomness left is which loans go overdue."""
+    if future not in FUTURES:
+        raise ParameterError(f"future={future!r}: one of {FUTURES}")
     p = history_params(horizon_months, params)
+    first = (pd.Period(p.data_start, "M") + p.n_months).strftime("%Y-%m")
     return replace(p, n_months=p.n_months + horizon_months,
                    extra_months=p.extra_months - horizon_months,
-                   scheduled_shocks=tuple(p.scheduled_shocks) + tuple(shocks))
+                   scheduled_shocks=tuple(p.scheduled_shocks) + tuple(shocks),
+                   hold_macro_from=first if future == "level" else p.hold_macro_from)
 
 
 def simulate_forward(n_loans: int, seed: int, out_dir: str | Path, horizon_months: int = 6,
                      shocks: tuple = (), params: SynthParams | None = None,
-                     chunk_loans: int = 200_000) -> Path:
+                     chunk_loans: int = 200_000, future: str = "path") -> Path:
     """Write the extended book (data window + ``horizon_months``) and its truth to
     ``out_dir``; its first months equal :func:`generate_book` with
     :func:`history_params` of ``params``."""
     return generate_book(n_loans, seed, out_dir, chunk_loans=chunk_loans,
-                         params=forward_params(horizon_months, shocks, params))
+                         params=forward_params(horizon_months, shocks, params, future))
 
 
 def forward_onset_probabilities(n_loans: int, seed: int, horizon_months: int = 6,
                                 shocks: tuple = (), params: SynthParams | None = None,
-                                chunk_loans: int = 200_000) -> pd.DataFrame:
+                                chunk_loans: int = 200_000, future: str = "path"
+                                ) -> pd.DataFrame:
     """The generator's own expected onsets in the continuation written by
     :func:`simulate_forward` with the same arguments: per loan and future month, the
     probability of an onset of each family given the path so far
@@ -81,7 +96,7 @@ def forward_onset_probabilities(n_loans: int, seed: int, horizon_months: int = 6
     re-run, about a second per 20,000 loans). Columns ``loan_id``, ``month``
     (``YYYY-MM``), then one per family (probabilities); only loan-months with a positive
     probability. Summed, the compensator of the continuation's onset counts."""
-    p = forward_params(horizon_months, shocks, params)
+    p = forward_params(horizon_months, shocks, params, future)
     macro = make_macro(p, seed)
     t0 = p.n_months - horizon_months
     months = [(pd.Period(p.data_start, "M") + t0 + k).strftime("%Y-%m")
@@ -127,5 +142,5 @@ def forward_truth(book_dir: str | Path, as_of: pd.Timestamp, horizon_months: int
     return pd.DataFrame(rows)
 
 
-__all__ = ["MIN_EXTRA_MONTHS", "forward_onset_probabilities", "forward_params", "history_params",
+__all__ = ["FUTURES", "MIN_EXTRA_MONTHS", "forward_onset_probabilities", "forward_params", "history_params",
            "forward_truth", "last_data_month", "simulate_forward"]

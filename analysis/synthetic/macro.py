@@ -38,6 +38,10 @@ def _months(p: SynthParams) -> tuple[np.ndarray, np.ndarray]:
     return ends, periods.days_in_month.to_numpy().astype(np.int64)
 
 
+def _region_rows(region: str) -> slice | int:
+    return slice(None) if region == "all" else REGIONS.index(region)
+
+
 def make_macro(p: SynthParams, seed: int) -> Macro:
     """The calendar processes of a book with ``seed`` (stream ``[seed, 0]``)."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0]))
@@ -54,16 +58,25 @@ def make_macro(p: SynthParams, seed: int) -> Macro:
         carry = shock[:, t - 1] * p.regional_shock_persistence if t else 0.0
         shock[:, t] = carry + np.where(hits[:, t], size[:, t], 0.0)
     first = pd.Period(p.data_start, "M")
-    for region, month, months, mag in p.scheduled_shocks:
-        t0 = (pd.Period(month, "M") - first).n
-        rows = slice(None) if region == "all" else REGIONS.index(region)
-        shock[rows, t0 : t0 + months] += mag
+    hold = (pd.Period(p.hold_macro_from, "M") - first).n if p.hold_macro_from else tx
+    sched = [((pd.Period(month, "M") - first).n, region, months, mag)
+             for region, month, months, mag in p.scheduled_shocks]
+    for t0, region, months, mag in sched:
+        if t0 < hold:  # the held months copy these; later ones are added after the hold
+            shock[_region_rows(region), t0 : t0 + months] += mag
     sens = np.array([p.demand_sensitivity[i] for i in INDUSTRIES])
     noise = rng.normal(0, p.demand_noise_sd, size=(n_r, n_i, tx))
-    demand = np.maximum(0.0, sens[None, :, None] * (shock[:, None, :] + cycle[None, None, :]) + noise)
     x = np.zeros((n_i, tx))
     for t in range(1, tx):
         x[:, t] = p.cost_ar * x[:, t - 1] + rng.normal(0, p.cost_sd, n_i)
+    if hold < tx:  # every draw above is made first, so the months before are unchanged
+        src = hold - p.hold_macro_window + (np.arange(hold, tx) - hold) % p.hold_macro_window
+        cycle[hold:], shock[:, hold:] = cycle[src], shock[:, src]
+        noise[:, :, hold:], x[:, hold:] = noise[:, :, src], x[:, src]
+        for t0, region, months, mag in sched:
+            if t0 >= hold:
+                shock[_region_rows(region), t0 : t0 + months] += mag
+    demand = np.maximum(0.0, sens[None, :, None] * (shock[:, None, :] + cycle[None, None, :]) + noise)
     csens = np.array([p.cost_sensitivity[i] for i in INDUSTRIES])
     cost = csens[:, None] * np.maximum(0.0, x - p.cost_threshold)
     return Macro(ends, dim, demand, cost)

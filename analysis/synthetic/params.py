@@ -129,6 +129,11 @@ class SynthParams:
     regional_shock_size: tuple = (1.2, 2.6)  # uniform range
     regional_shock_persistence: float = 0.55  # share of a shock left the next month
     scheduled_shocks: tuple = (("shanghai", "2022-04", 2, 3.0), ("all", "2022-11", 2, 1.0))
+    # From this month ("YYYY-MM") on, the calendar processes stop drawing new randomness and
+    # cycle through their values of the ``hold_macro_window`` months before it (the
+    # "level" economy of a scenario forecast); scheduled shocks from then on still add.
+    hold_macro_from: str | None = None
+    hold_macro_window: int = 3
     demand_noise_sd: float = 0.15  # region x industry idiosyncratic stress
     cost_ar: float = 0.8
     cost_sd: float = 0.35
