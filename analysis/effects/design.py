@@ -116,6 +116,12 @@ def _covered(episodes: pd.DataFrame, followup: Followup | None, outcome: str) ->
     return (start != NAT_MONTH) & ((month_number(end) - start) >= need)
 
 
+def rows_where(frame: pd.DataFrame, mask: pd.Series | np.ndarray) -> pd.DataFrame:
+    """``frame.loc[mask]``, or ``frame`` itself when ``mask`` keeps every row (no copy of
+    the whole frame; its index then stays as it was, e.g. a ``RangeIndex``)."""
+    return frame if bool(np.asarray(mask).all()) else frame.loc[mask]
+
+
 def outcome_frame(episodes: pd.DataFrame, outcome: str,
                   followup: Followup | None = DEFAULT_FOLLOWUP) -> tuple[pd.DataFrame, np.ndarray, str]:
     """Rows of ``episodes`` with an observed ``outcome`` and the outcome as floats.
@@ -124,28 +130,29 @@ def outcome_frame(episodes: pd.DataFrame, outcome: str,
     Any numeric column name is accepted too (used for placebo outcomes).
     ``followup`` applies the calendar follow-up rule to sustained_cure, cure, redefault
     and loss_rate
-    (None: keep every episode whose outcome is not missing).
+    (None: keep every episode whose outcome is not missing). ``rows`` is ``episodes``
+    itself, not a copy, when every episode is kept.
     """
     if outcome in ("sustained_cure", "cure", "redefault", "loss_rate"):
-        episodes = episodes.loc[_covered(episodes, followup, outcome)]
+        episodes = rows_where(episodes, _covered(episodes, followup, outcome))
     if outcome == "sustained_cure":
         require("is_sustained_cure" in episodes,
                 "episodes: outcome 'sustained_cure' needs column 'is_sustained_cure' "
                 "(build the episodes with this version of analysis.episodes)")
-        rows = episodes.loc[episodes["is_sustained_cure"].notna()]
+        rows = rows_where(episodes, episodes["is_sustained_cure"].notna())
         return rows, rows["is_sustained_cure"].astype(float).to_numpy(), "binary"
     if outcome == "cure":
         require("is_cured" in episodes, "episodes: outcome 'cure' needs column 'is_cured'")
         keep = episodes["is_cured"].notna()
         if "is_censored" in episodes:
             keep &= ~episodes["is_censored"].fillna(True).astype(bool)
-        rows = episodes.loc[keep]
+        rows = rows_where(episodes, keep)
         return rows, rows["is_cured"].astype(float).to_numpy(), "binary"
     if outcome == "redefault":
         for c in ("is_cured", "is_redefaulted"):
             require(c in episodes, f"episodes: outcome 'redefault' needs column {c!r}")
         keep = episodes["is_cured"].eq(True).fillna(False) & episodes["is_redefaulted"].notna()
-        rows = episodes.loc[keep.astype(bool)]
+        rows = rows_where(episodes, keep.astype(bool))
         return rows, rows["is_redefaulted"].astype(float).to_numpy(), "binary"
     require(outcome in episodes, f"episodes: outcome column {outcome!r} is missing",
             InputError if outcome == "loss_rate" else ParameterError)
@@ -155,7 +162,7 @@ def outcome_frame(episodes: pd.DataFrame, outcome: str,
     keep = col.notna()
     if outcome == "loss_rate" and "is_censored" in episodes:
         keep &= ~episodes["is_censored"].fillna(True).astype(bool)
-    rows = episodes.loc[keep]
+    rows = rows_where(episodes, keep)
     y = rows[outcome].astype(float).to_numpy()
     bad = ~np.isfinite(y)
     if bad.any():
@@ -229,6 +236,20 @@ class Design:
 
 def build_design(df: pd.DataFrame, covariates: Sequence[str]) -> Design:
     """Fit the encoding on ``df``: levels, medians, scales, dropped columns."""
+    return _fit_design(df, covariates)[0]
+
+
+def design_matrix(df: pd.DataFrame, covariates: Sequence[str]) -> tuple[Design, np.ndarray]:
+    """:func:`build_design` and the design matrix of ``df`` itself from the standardised
+    covariates computed on the way: bit for bit ``design.transform(df)``, without
+    encoding ``df`` a second time."""
+    design, z, keep = _fit_design(df, covariates)
+    return design, np.column_stack([np.ones(len(df)), z[:, keep]])
+
+
+def _fit_design(df: pd.DataFrame, covariates: Sequence[str]) -> tuple[Design, np.ndarray, np.ndarray]:
+    """:func:`build_design`, with the standardised candidate columns ``z`` of ``df`` and
+    the mask ``keep`` of those the design kept."""
     numeric, categorical, reference, medians, flags = [], {}, {}, {}, []
     dropped: list[tuple[str, str]] = []
     for c in covariates:
@@ -256,7 +277,7 @@ def build_design(df: pd.DataFrame, covariates: Sequence[str]) -> Design:
     const = sd <= 1e-12
     dropped += [(c, "zero variance") for c in raw.columns[const]]
     raw = raw.loc[:, ~const]
-    center, scale = raw.mean().to_numpy(), raw.std(ddof=0).to_numpy()
+    center, scale = raw.mean().to_numpy(), sd[~const]
     z = (raw.to_numpy(dtype=float) - center) / scale
     # collinearity: pivoted Cholesky on (a subsample of) [1, Z]
     keep = np.ones(z.shape[1], bool)
@@ -266,8 +287,9 @@ def build_design(df: pd.DataFrame, covariates: Sequence[str]) -> Design:
         keep = np.isin(np.arange(1, z.shape[1] + 1), good)
         dropped += [(c, "collinear") for c in raw.columns[~keep]]
     cols = tuple(raw.columns[keep])
-    return Design(tuple(numeric), categorical, reference, medians, tuple(flags), cols,
-                  center[keep], scale[keep], tuple(dropped))
+    design = Design(tuple(numeric), categorical, reference, medians, tuple(flags), cols,
+                    center[keep], scale[keep], tuple(dropped))
+    return design, z, keep
 
 
 # --------------------------------------------------------------------------- checks

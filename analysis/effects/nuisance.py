@@ -44,10 +44,11 @@ from analysis.effects.design import (
     DEFAULT_FOLLOWUP,
     Design,
     Followup,
-    build_design,
     check_frame,
     default_covariates,
+    design_matrix,
     outcome_frame,
+    rows_where,
 )
 from analysis.effects.glm import blas_limit, mn_information
 from analysis.effects.learners import (
@@ -230,15 +231,15 @@ def _analysed(episodes, outcome, covariates, min_cell, loss_model, extra_covaria
             f"episodes: only the {NO_RELIEF!r} arm has >= {min_cell} episodes with an observed "
             f"{outcome!r}; nothing to compare (arm counts: {counts.to_dict()})")
     keep = arm_s.isin(arms).to_numpy()
-    rows, y = rows.loc[keep], y[keep]
+    rows, y = rows_where(rows, keep), y[keep]
     a = pd.Categorical(rows["measure"].astype("string"), categories=list(arms)).codes.astype(int)
     covs = list(covariates) if covariates is not None else default_covariates(rows)
     covs += [c for c in extra_covariates if c not in covs]
     missing = [c for c in covs if c not in rows]
     require(not missing, f"episodes: covariate column(s) not found: {missing}")
-    design = build_design(rows, covs)
+    design, x = design_matrix(rows, covs)  # x: design.transform(rows), without re-encoding
     notes += [f"{outcome}: covariate {c!r} dropped ({why})" for c, why in design.dropped]
-    return rows, y, kind, arms, a, design, design.transform(rows), notes
+    return rows, y, kind, arms, a, design, x, notes
 
 
 def _fit_models(learner: Learner, x: np.ndarray, a: np.ndarray, y: np.ndarray, kind: str,
@@ -284,8 +285,9 @@ def _fit_nuisance(episodes, outcome, covariates, crossfit_folds, clip, min_cell,
                 raise InputError(f"cross-fitting: a training fold lacks an arm; use fewer folds than {crossfit_folds}")
             ms, prop = _fit_models(lrn, x, a, y, kind, arms, tr, seed + f)
             fold_fits.append((ms, prop))
-            mu_cf[te] = np.column_stack([m.predict(x[te]) for m in ms])
-            e_cf[te] = prop.predict(x[te])
+            xte = x[te]  # one copy of the held-out rows for every model
+            mu_cf[te] = np.column_stack([m.predict(xte) for m in ms])
+            e_cf[te] = prop.predict(xte)
             bad = [n for n in [prop.note, *(m.note for m in ms)] if "converge" in n or "failed" in n]
             if bad:  # penalised small-sample fits are already named by the full-sample fit
                 notes.append(f"cross-fitting fold {f}: " + "; ".join(bad))

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from analysis.effects.cells import TABLE_COLUMNS
-from analysis.effects.design import Followup, build_design, outcome_frame
+from analysis.effects.design import Followup, build_design, design_matrix, outcome_frame
 from analysis.effects.diagnostics import e_value_rr, placebo
 from analysis.effects.estimators import estimate_effects
 from analysis.effects.nuisance import fit_nuisance
@@ -199,6 +199,30 @@ def test_design_drops_constant_and_collinear():
     reasons = dict(d.dropped)
     assert reasons["c"] == "zero variance" and "collinear" in reasons.values()
     assert d.transform(df).shape == (20, 3)
+
+
+def test_design_matrix_is_the_transform_bit_for_bit():
+    """The matrix built with the design is ``transform`` of the same rows, exactly
+    (missing values, dummies, dropped columns included)."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"a": rng.normal(size=50) * 1e3, "b": rng.normal(size=50), "c": 1.0,
+                       "k": rng.choice(["x", "y", "z"], 50), "flag": rng.random(50) < 0.3})
+    df["d"] = 2 * df["a"] - 3
+    df.loc[df.index[::7], "b"] = np.nan
+    d, x = design_matrix(df, ["a", "b", "c", "d", "k", "flag"])
+    np.testing.assert_array_equal(x, d.transform(df))
+    np.testing.assert_array_equal(d.center, build_design(df, ["a", "b", "c", "d", "k", "flag"]).center)
+    assert dict(d.dropped) == {"c": "zero variance", "d": "collinear"}
+
+
+def test_outcome_frame_keeps_every_row_without_a_copy():
+    eps, _ = simulate_episodes(300, seed=4)
+    eps["is_censored"] = False
+    rows, y, _ = outcome_frame(eps, "cure", None)
+    assert rows is eps and len(y) == 300
+    eps.loc[eps.index[:5], "is_censored"] = True
+    rows, y, _ = outcome_frame(eps, "cure", None)
+    assert rows is not eps and len(rows) == len(y) == 295
 
 
 def test_nuisance_interface(sim):
