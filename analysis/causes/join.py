@@ -36,12 +36,15 @@ def with_cause(book: Book, episodes: pd.DataFrame, definitions: Definitions | No
     except AttributionUnavailable as exc:
         return episodes, f"cause attribution unavailable ({exc}); the reported family is used"
     cols = ["loan_id", "start_month", "primary_family"]
-    pe = att.per_episode[cols]
+    # loan ids as strings before the concat: the de-duplication must see the attributed and
+    # the scored copy of an episode as equal whatever dtype each source gave its ids
+    # (categorical of integers, object strings, ...)
+    as_string = {"loan_id": "string"}
+    pe = att.per_episode[cols].astype(as_string)
     if inputs is not None and getattr(att, "scorer", None) is not None:
-        scored = attribute_episodes(att.scorer, inputs)[cols]
+        scored = attribute_episodes(att.scorer, inputs)[cols].astype(as_string)
         pe = pd.concat([pe, scored], ignore_index=True).drop_duplicates(cols[:2])
-    keys = episodes[["loan_id", "start_month"]].astype({"loan_id": "string"})
-    pe = pe.astype({"loan_id": "string"})
+    keys = episodes[["loan_id", "start_month"]].astype(as_string)
     merged = keys.merge(pe, on=["loan_id", "start_month"], how="left")
     out = episodes.copy()
     out["primary_family"] = merged["primary_family"].to_numpy()
