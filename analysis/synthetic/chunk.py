@@ -8,11 +8,14 @@ months, arms and families.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import copy
+from dataclasses import dataclass, field, replace
 
 import numpy as np
+import pandas as pd
 
 from analysis.definitions import BORROWER_TYPES, FAMILIES, MEASURES
+from analysis.synthetic.macro import make_macro
 from analysis.synthetic.models import (
     EpisodeCovariates,
     assignment_utilities,
@@ -122,7 +125,8 @@ def _balance(s: dict, ix: np.ndarray, npaid: np.ndarray) -> np.ndarray:
 class _Latent:
     """Latent states of a chunk, time-major ``(months, loans)`` for contiguous month slices."""
 
-    def __init__(self, p: SynthParams, s: dict, macro, rng, n: int):
+    def __init__(self, p: SynthParams, s: dict, macro, rng, n: int,
+                 replay: tuple[int, np.random.Generator] | None = None):
         tx = len(macro.month_ends)
         self.n = n
         entry = np.clip(p.distress_entry * np.exp(p.distress_entry_quality * s["q"]), 0, 1)
@@ -132,6 +136,15 @@ class _Latent:
             self.distress[t] = np.where(self.distress[t - 1], u < p.distress_stay, u < entry)
         self.med = _sparse_events(rng, (tx, n), p.medical_event_rate)
         self.fam = _sparse_events(rng, (tx, n), p.family_event_rate)
+        self.original = None  # the states before a replay (what look-ahead reads)
+        if replay is not None:  # the months from t0 on again, from another stream
+            t0, other = replay
+            self.original = (self.distress.copy(), self.med.copy(), self.fam.copy())
+            for t in range(max(t0, 1), tx):
+                u = other.random(n)
+                self.distress[t] = np.where(self.distress[t - 1], u < p.distress_stay, u < entry)
+            self.med[t0:] = _sparse_events(other, (tx - t0, n), p.medical_event_rate)
+            self.fam[t0:] = _sparse_events(other, (tx - t0, n), p.family_event_rate)
         n_i = macro.demand.shape[1]
         self.cell = (s["region"] * n_i + s["industry"]).astype(np.int64)
         self.demand = macro.demand.reshape(-1, tx).T.copy()  # (tx, regions * industries)
@@ -277,7 +290,7 @@ def _gather_rows(rows: _RowBuffers, n: int, orig: np.ndarray) -> dict:
 
 
 def simulate_chunk(p: SynthParams, macro, seed: int, chunk: int, n: int,
-                   record_from: int | None = None) -> ChunkOut:
+                   record_from: int | None = None, replay: int | None = None) -> ChunkOut:
     """Simulate ``n`` loans over the data window (calendar months 0..n_months-1).
 
     ``record_from``: also return, in ``extra["onset_prob"]`` (``(n, n_months -
@@ -287,12 +300,24 @@ def simulate_chunk(p: SynthParams, macro, seed: int, chunk: int, n: int,
     the loan cannot start an episode. Summed over loans it is the compensator of the
     onset counts (their expectation given the generator's world: calendar, latent states
     and signals). Recording draws no random numbers: the book is the same either way.
+
+    ``replay`` (with ``record_from``): every random draw from month ``record_from`` on
+    (latent spells and life events, signals, onsets, outcomes) comes from the stream
+    ``[seed, 3, chunk, replay]`` instead: the same history, another future of it. Over
+    replays, the future's randomness given the history.
     """
     rng = np.random.default_rng(np.random.SeedSequence([seed, 1, chunk]))
+    future = None
+    if replay is not None:
+        if record_from is None:
+            raise ValueError("replay needs record_from (the first month replayed)")
+        future = np.random.default_rng(np.random.SeedSequence([seed, 3, chunk, replay]))
     T = p.n_months
     s = _static(p, rng, n)
-    lat = _Latent(p, s, macro, rng, n)  # latent processes over the extended calendar
+    lat = _Latent(p, s, macro, rng, n, None if future is None else
+                  (record_from, np.random.default_rng(np.random.SeedSequence([seed, 4, chunk, replay]))))
     hz = _Hazards(p, s, lat)
+    t_fut, hz_hist = _history_view(p, s, lat, seed, record_from if replay is not None else None)
 
     state = _loan_state(n)
     status, npaid, arrears, ep_t0 = state.status, state.npaid, state.arrears, state.ep_t0
@@ -308,6 +333,8 @@ def simulate_chunk(p: SynthParams, macro, seed: int, chunk: int, n: int,
     rec = None if record_from is None else np.zeros((n, max(T - record_from, 0), 3))
 
     for t in range(T):
+        if future is not None and t == record_from:
+            rng = future
         status[orig == t] = PERF
         act = np.flatnonzero((status == PERF) | (status == EPIS))
         sig = _signals(p, s, lat, rng, act, t)
@@ -327,7 +354,9 @@ def simulate_chunk(p: SynthParams, macro, seed: int, chunk: int, n: int,
         if len(ix):
             pos = np.searchsorted(act, ix)
             on_sig = {k: v[pos] for k, v in sig.items()}
-            _onset(p, s, hz, rng, t, ix, on_sig, npaid, eps, relief, reasons,
+            _onset(p, s, hz, hz if hz_hist is None or t >= t_fut else hz_hist, rng, t, ix,
+                   on_sig, npaid, eps,
+                   relief, reasons,
                    macro.days_in_month, T,
                    (state.sc_kind, state.sc_dpd, state.sc_len, state.sc_closes, state.sc_wo,
                     state.ead_now, state.rec_rate, block_until, forced, lo, hi))
@@ -399,7 +428,33 @@ def _month_end(s: dict, state: _LoanState, t: int, act: np.ndarray, sig: dict,
     status[ended] = np.where(sc_closes[ended], CLOSED, PERF)
 
 
-def _onset(p, s, hz, rng, t, ix, sig, npaid, eps, relief, reasons, dim, T, state):
+def _history_view(p: SynthParams, s: dict, lat: _Latent, seed: int,
+                  replay_from: int | None) -> tuple[int, _Hazards | None]:
+    """The first month a continuation may change (``SynthParams.future_from``, a replay's
+    first month) and the hazards of the world without its changes (the economy as drawn,
+    without the hold and the shocks from then on; the latent states before the replay).
+
+    An episode's script looks ahead (a re-default's month follows the hazards of the
+    months after the cure); scripts drawn before the continuation read this view, so
+    that every continuation of a history (held, shocked, replayed) keeps it exactly."""
+    t_fut = (pd.Period(p.future_from, "M") - pd.Period(p.data_start, "M")).n \
+        if p.future_from else None
+    if replay_from is not None:
+        t_fut = replay_from if t_fut is None else min(t_fut, replay_from)
+    if t_fut is None:
+        return 1 << 30, None
+    hist = copy.copy(lat)
+    if lat.original is not None:
+        hist.distress, hist.med, hist.fam = lat.original
+    start = pd.Period(p.data_start, "M")
+    keep = tuple(sh for sh in p.scheduled_shocks if (pd.Period(sh[1], "M") - start).n < t_fut)
+    m = make_macro(replace(p, hold_macro_from=None, future_from=None, scheduled_shocks=keep), seed)
+    hist.demand = m.demand.reshape(-1, m.demand.shape[-1]).T.copy()
+    hist.cost = m.cost.T.copy()
+    return t_fut, _Hazards(p, s, hist)
+
+
+def _onset(p, s, hz, hz_ahead, rng, t, ix, sig, npaid, eps, relief, reasons, dim, T, state):
     (sc_kind, sc_dpd, sc_len, sc_closes, sc_wo, ead_now, rec_rate,
      block_until, forced, lo, hi) = state
     e = len(ix)
@@ -460,7 +515,8 @@ def _onset(p, s, hz, rng, t, ix, sig, npaid, eps, relief, reasons, dim, T, state
     if len(ri):
         jj = np.arange(lo, hi + 1)
         months = cm[ri][:, None] + jj[None, :]
-        w = np.stack([hz(ix[ri], months[:, c]).sum(axis=1) for c in range(len(jj))], axis=1)
+        w = np.stack([hz_ahead(ix[ri], months[:, c]).sum(axis=1) for c in range(len(jj))],
+                     axis=1)
         w = np.where(jj[None, :] <= j_max[ri][:, None], w, 0.0)
         w = w / w.sum(axis=1, keepdims=True)
         forced[ix[ri]] = cm[ri] + jj[_categorical(rng, w)]

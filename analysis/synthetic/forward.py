@@ -72,7 +72,8 @@ def forward_params(horizon_months: int, shocks: tuple = (), params: SynthParams 
     return replace(p, n_months=p.n_months + horizon_months,
                    extra_months=p.extra_months - horizon_months,
                    scheduled_shocks=tuple(p.scheduled_shocks) + tuple(shocks),
-                   hold_macro_from=first if future == "level" else p.hold_macro_from)
+                   hold_macro_from=first if future == "level" else p.hold_macro_from,
+                   future_from=first)
 
 
 def simulate_forward(n_loans: int, seed: int, out_dir: str | Path, horizon_months: int = 6,
@@ -87,15 +88,18 @@ def simulate_forward(n_loans: int, seed: int, out_dir: str | Path, horizon_month
 
 def forward_onset_probabilities(n_loans: int, seed: int, horizon_months: int = 6,
                                 shocks: tuple = (), params: SynthParams | None = None,
-                                chunk_loans: int = 200_000, future: str = "path"
-                                ) -> pd.DataFrame:
+                                chunk_loans: int = 200_000, future: str = "path",
+                                replay: int | None = None) -> pd.DataFrame:
     """The generator's own expected onsets in the continuation written by
     :func:`simulate_forward` with the same arguments: per loan and future month, the
     probability of an onset of each family given the path so far
     (:func:`analysis.synthetic.chunk.simulate_chunk` with ``record_from``; the chunks are
     re-run, about a second per 20,000 loans). Columns ``loan_id``, ``month``
     (``YYYY-MM``), then one per family (probabilities); only loan-months with a positive
-    probability. Summed, the compensator of the continuation's onset counts."""
+    probability. Summed, the compensator of the continuation's onset counts.
+
+    ``replay``: the same history with another future (every random draw from the first
+    forecast month on from replay stream ``replay``; ``simulate_chunk``)."""
     p = forward_params(horizon_months, shocks, params, future)
     macro = make_macro(p, seed)
     t0 = p.n_months - horizon_months
@@ -104,13 +108,42 @@ def forward_onset_probabilities(n_loans: int, seed: int, horizon_months: int = 6
     parts = []
     for chunk, offset in enumerate(range(0, n_loans, chunk_loans)):
         n = min(chunk_loans, n_loans - offset)
-        rec = simulate_chunk(p, macro, seed, chunk, n, record_from=t0).extra["onset_prob"]
+        rec = simulate_chunk(p, macro, seed, chunk, n, record_from=t0,
+                             replay=replay).extra["onset_prob"]
         loan, k = np.nonzero(rec.sum(axis=2) > 0)
         ids = np.char.add("L", np.char.zfill((offset + loan + 1).astype(str), 7))  # as run.py
         parts.append(pd.DataFrame({"loan_id": ids.astype(object),
                                    "month": np.asarray(months, dtype=object)[k],
                                    **{f: rec[loan, k, j] for j, f in enumerate(FAMILIES)}}))
     return pd.concat(parts, ignore_index=True)
+
+
+def forward_onset_interval(n_loans: int, seed: int, horizon_months: int = 6,
+                           shocks: tuple = (), params: SynthParams | None = None,
+                           future: str = "level", replays: int = 20,
+                           level: float = 0.90) -> pd.DataFrame:
+    """The generator's own forecast of the onsets over the horizon, given the history:
+    ``family``, ``expected`` (the mean over ``replays`` futures of the compensator:
+    :func:`forward_onset_probabilities` with ``replay`` 0..replays-1), ``ci_low``,
+    ``ci_high`` (the ``level`` interval of the count: quantiles of the mixture over the
+    replays of Poisson(compensator), so the future's spells and events and which loans go
+    overdue are both in it), ``sd_between`` (the compensator's SD over replays).
+
+    What a forecast from the history can be held to: a compensator of one future also
+    knows that future's latent spells, which no forecaster sees."""
+    tot = np.array([forward_onset_probabilities(n_loans, seed, horizon_months, shocks, params,
+                                                future=future, replay=r)[list(FAMILIES)].sum()
+                    for r in range(replays)])  # (replays, 3)
+    a = (1 - level) / 2
+    rows = []
+    for j, f in enumerate(FAMILIES):
+        grid = np.arange(int(stats.poisson.ppf(0.9999, tot[:, j].max())) + 2)
+        cdf = stats.poisson.cdf(grid[:, None], tot[None, :, j]).mean(axis=1)
+        rows.append({"family": f, "expected": float(tot[:, j].mean()),
+                     "ci_low": float(grid[np.argmax(cdf >= a)]),
+                     "ci_high": float(grid[np.argmax(cdf >= 1 - a)]),
+                     "sd_between": float(tot[:, j].std(ddof=1)) if replays > 1 else 0.0})
+    return pd.DataFrame(rows)
 
 
 def last_data_month(params: SynthParams | None = None) -> pd.Timestamp:
@@ -142,5 +175,5 @@ def forward_truth(book_dir: str | Path, as_of: pd.Timestamp, horizon_months: int
     return pd.DataFrame(rows)
 
 
-__all__ = ["FUTURES", "MIN_EXTRA_MONTHS", "forward_onset_probabilities", "forward_params", "history_params",
+__all__ = ["FUTURES", "MIN_EXTRA_MONTHS", "forward_onset_interval", "forward_onset_probabilities", "forward_params", "history_params",
            "forward_truth", "last_data_month", "simulate_forward"]

@@ -134,6 +134,9 @@ class SynthParams:
     # "level" economy of a scenario forecast); scheduled shocks from then on still add.
     hold_macro_from: str | None = None
     hold_macro_window: int = 3
+    # First month of a continuation (analysis.synthetic.forward): episode scripts drawn
+    # before it look ahead in the world without the continuation's changes.
+    future_from: str | None = None
     demand_noise_sd: float = 0.15  # region x industry idiosyncratic stress
     cost_ar: float = 0.8
     cost_sd: float = 0.35

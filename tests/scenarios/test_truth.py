@@ -10,7 +10,9 @@ from scipy import stats
 
 from analysis.data import load_book, restrict_to
 from analysis.scenarios import Scenario, backtest, fit_models, forecast
+from analysis.synthetic.chunk import simulate_chunk
 from analysis.synthetic.forward import (
+    forward_onset_interval,
     forward_onset_probabilities,
     forward_params,
     forward_truth,
@@ -101,48 +103,98 @@ def test_held_economy_cycles_the_last_months_and_keeps_the_history():
     np.testing.assert_array_equal(shocked.demand[..., t0 + 3:], held.demand[..., t0 + 3:])
 
 
-@pytest.mark.slow
-def test_forecast_within_the_generators_interval(tmp_path):
-    """Expected 6-month onsets by family, baseline and a Shanghai demand shock (3 stress
-    units in months 1-3), 20,000 loans, seeds 1-3, against the generator run forward in
-    the economy the scenario assumes (``future="level"``: no new random shocks; the shock
-    run adds the scenario's shock): its expected onsets (the compensator,
-    :func:`forward_onset_probabilities`) and their Poisson interval, the range the
-    generator's count of which loans go overdue falls in.
+def test_continuations_keep_the_history_and_draw_another_future():
+    """Every continuation of a history (the economy's own path, held, held and shocked,
+    replayed twice) has the history's rows before its first month exactly, though
+    episode scripts look ahead; the futures differ."""
+    p = forward_params(6, future="level")
+    t0 = p.n_months - 6
+    month1 = (pd.Period(p.data_start, "M") + t0).strftime("%Y-%m")
+    worlds = [(forward_params(6), None), (p, None), (p, 0), (p, 1),
+              (forward_params(6, (("shanghai", month1, 3, 3.0),), future="level"), None)]
+    runs = [simulate_chunk(q, make_macro(q, 3), 3, 0, 3_000, record_from=t0, replay=r)
+            for q, r in worlds]
+    before = [{k: v[r.rows["t"] < t0] for k, v in r.rows.items()} for r in runs]
+    for other in before[1:]:
+        for k, v in before[0].items():
+            np.testing.assert_array_equal(other[k], v, err_msg=k)
+    probs = [r.extra["onset_prob"].sum(axis=(0, 1)) for r in runs]
+    for a in range(len(probs)):
+        for b in range(a):
+            assert not np.allclose(probs[a], probs[b]), (a, b)
+    with pytest.raises(ValueError, match="record_from"):
+        simulate_chunk(p, make_macro(p, 3), 3, 0, 100, replay=0)
 
-    All 18 lie within the 99 % interval and at least 17 of 18 within the 90 % one. The
-    issue's criterion (all 18 within 90 %) misses once: seed 1 baseline management,
-    78.8 against [80, 112] (truth 95.8); management runs about 10 % low on average (see
-    docs/scenarios.md, "Verification")."""
+
+def test_generators_interval_is_a_poisson_mixture():
+    """Hand check of :func:`forward_onset_interval` on 2 replays: the expected count is the
+    mean compensator, the bounds the quantiles of the two-component Poisson mixture."""
+    iv = forward_onset_interval(2_000, 7, 3, replays=2, level=0.8).set_index("family")
+    tot = np.array([forward_onset_probabilities(2_000, 7, 3, future="level", replay=r)
+                    [["economic", "management", "personal"]].sum() for r in (0, 1)])
+    for j, f in enumerate(("economic", "management", "personal")):
+        assert iv.loc[f, "expected"] == pytest.approx(tot[:, j].mean())
+        lo, hi = iv.loc[f, "ci_low"], iv.loc[f, "ci_high"]
+        def cdf(c, j=j):
+            return np.mean([stats.poisson.cdf(c, m) for m in tot[:, j]])
+        assert cdf(lo) >= 0.1 and (lo == 0 or cdf(lo - 1) < 0.1)
+        assert cdf(hi) >= 0.9 and cdf(hi - 1) < 0.9
+
+
+def _held_to_the_generator(tmp_path, n_loans: int, seeds: tuple, replays: int) -> pd.DataFrame:
+    """Forecast (baseline and a Shanghai demand shock of 3 stress units in months 1-3)
+    against the generator run forward from the same history in the economy the scenario
+    assumes (``future="level"``, the shock added for the shock run): its expected onsets
+    given the history and their 90 % and 99 % intervals (:func:`forward_onset_interval`)."""
     p = history_params(6)
     as_of = last_data_month(p)
     month1 = (pd.Period(as_of, "M") + 1).strftime("%Y-%m")
     rows = []
-    for seed in (1, 2, 3):
-        book = load_book(simulate_forward(20_000, seed, tmp_path / f"s{seed}", 6, future="level"))
+    for seed in seeds:
+        book = load_book(simulate_forward(n_loans, seed, tmp_path / f"s{seed}", 6, future="level"))
         models = fit_models(book, as_of)
         for name, scenario, shocks in (("baseline", "baseline", ()),
                                        ("shock", _shock_scenario(p, 3.0),
                                         (("shanghai", month1, 3, 3.0),))):
-            prob = forward_onset_probabilities(20_000, seed, 6, shocks=shocks, future="level")
             tot = forecast(book, as_of, scenario, models=models, n_draws=60).totals()
+            iv = {lv: forward_onset_interval(n_loans, seed, 6, shocks=shocks, replays=replays,
+                                             level=lv).set_index("family") for lv in (0.9, 0.99)}
             for r in tot.itertuples():
-                truth = prob[r.family].sum()
-                rows.append((seed, name, r.family, r.expected_episodes, truth,
-                             *stats.poisson.ppf([0.05, 0.95, 0.005, 0.995], truth)))
-    res = pd.DataFrame(rows, columns=["seed", "scenario", "family", "forecast", "truth",
-                                      "lo90", "hi90", "lo99", "hi99"])
-    in90 = res["forecast"].between(res["lo90"], res["hi90"])
-    in99 = res["forecast"].between(res["lo99"], res["hi99"])
-    assert in99.all(), res[~in99]
-    assert in90.sum() >= 17, res[~in90]
-    # the shock moves the truth and the forecast the same way
-    wide = res.pivot_table(index=["seed", "family"], columns="scenario",
-                           values=["forecast", "truth"])
-    econ = wide.xs("economic", level="family")
-    ratio_f = econ[("forecast", "shock")] / econ[("forecast", "baseline")]
-    ratio_t = econ[("truth", "shock")] / econ[("truth", "baseline")]
-    assert (ratio_f > 2).all() and (ratio_t > 2).all()
+                rows.append((seed, name, r.family, r.expected_episodes,
+                             iv[0.9].loc[r.family, "expected"],
+                             iv[0.9].loc[r.family, "ci_low"], iv[0.9].loc[r.family, "ci_high"],
+                             iv[0.99].loc[r.family, "ci_low"], iv[0.99].loc[r.family, "ci_high"]))
+    return pd.DataFrame(rows, columns=["seed", "scenario", "family", "forecast", "truth",
+                                       "lo90", "hi90", "lo99", "hi99"])
+
+
+@pytest.mark.slow
+def test_forecast_within_the_generators_interval(tmp_path):
+    """Expected 6-month onsets by family, baseline and the shock, 20,000 loans, seeds 1-3:
+    every one within the generator's 99 % interval and at least 17 of 18 within its 90 %
+    interval (the issue's criterion is all 18: seed 3's shocked economic forecast, 128
+    against [132, 173], misses); the shock lifts the economic forecast as it lifts the
+    truth, within 20 %. Figures for seeds 1-6 and 100,000 loans in docs/scenarios.md."""
+    res = _held_to_the_generator(tmp_path, 20_000, (1, 2, 3), replays=20)
+    assert res["forecast"].between(res["lo99"], res["hi99"]).all(), res
+    inside = res["forecast"].between(res["lo90"], res["hi90"])
+    assert inside.sum() >= 17, res[~inside]
+    econ = res[res["family"] == "economic"].pivot(index="seed", columns="scenario",
+                                                  values=["forecast", "truth"])
+    lift_f = econ[("forecast", "shock")] / econ[("forecast", "baseline")]
+    lift_t = econ[("truth", "shock")] / econ[("truth", "baseline")]
+    assert (lift_f > 2).all() and (lift_t > 2).all()
+    assert np.all(np.abs(lift_f / lift_t - 1) < 0.2), (lift_f, lift_t)
+
+
+@pytest.mark.slow
+def test_forecast_on_a_larger_book_within_the_generators_99_interval(tmp_path):
+    """100,000 loans, where the generator's intervals are half as wide and a bias shows:
+    every family within its 99 % interval (seed 2: the economic forecast runs 9-13 %
+    low, outside the 90 % interval; docs/scenarios.md)."""
+    res = _held_to_the_generator(tmp_path, 100_000, (2,), replays=8)
+    inside = res["forecast"].between(res["lo99"], res["hi99"])
+    assert inside.all(), res[~inside]
 
 
 @pytest.mark.slow
