@@ -14,7 +14,8 @@ Method
 3. *Give them the scenario's signals* (:mod:`analysis.scenarios.spec`): the recent level
    (or trend) of each loan's signals, shifted or set where the scenario says.
 4. *Simulate* (:mod:`analysis.scenarios.simulate`): per draw, hazard coefficients drawn
-   from their covariance (model uncertainty) and a signal path; onsets by family and month
+   from their covariance and outcome models from a half-sample refit (model
+   uncertainty) and a signal path; onsets by family and month
    with Monte Carlo counts (which loans go overdue), their EAD, and the relief, cost, cures
    and losses under no relief, current practice and the chosen policy.
 
@@ -32,7 +33,7 @@ Assumptions
 Known drawbacks
 ---------------
 The family split of past onsets is the attribution's point estimate; the outcome models'
-coefficients are not drawn; the counts' Monte Carlo is Poisson (slightly wider than the
+uncertainty comes from a few half-sample refits (coarse tails); the counts' Monte Carlo is Poisson (slightly wider than the
 sum of independent Bernoulli onsets). On a Dask book the forecast runs on the report's
 equal-probability loan sample and is scaled to the book
 (:func:`analysis.scenarios.sampled.to_book`), with its precision stated on the page.
@@ -155,11 +156,12 @@ def forecast(book: Book, as_of: str | pd.Timestamp, scenario: str | Scenario | d
     n_risk = len(pop.loans)
     sample = np.sort(rng.choice(n_risk, size=min(n_risk, max_outcome_loans), replace=False))
     policies = tuple(dict.fromkeys(("none", "current", policy)))
-    rates = {}
+    rates: list[dict] = [{}]
     if fm.outcomes is not None:
         frame = episode_frame(pop.loans.iloc[sample], pop.balance[sample, 0],
                               pop.months_on_book[sample, 0], fm.outcomes.dpd_at_start)
-        rates = policy_rates(fm.outcomes, frame, policies, costs)
+        rates = [policy_rates(m, frame, policies, costs) for m in
+                 (fm.outcomes, *(fm.outcomes.half(b) for b in range(len(fm.outcomes.halves))))]
     draws = simulate(fm.hazards, pop, paths, rates, sample, n_draws, seed)
     labels = month_labels(month_end(month_number(fm.as_of) + np.arange(1, horizon_months + 1)))
     return ForecastResult(_onset_table(draws, labels, level), _relief_table(draws, labels, level),

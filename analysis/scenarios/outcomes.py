@@ -15,9 +15,16 @@ balance, the median DPD at start) gets every arm's cure probability, loss rate a
   without its tree or its doubly robust scoring);
 * a measure name: that measure for every episode.
 
-Known drawbacks: the outcome models' own uncertainty is not drawn (the forecast's
-intervals cover the onsets and which loans go overdue); relief changes nothing upstream
-(no feedback from relief to the economy or to later onsets).
+Uncertainty of the outcome models: besides the fit on every past episode,
+:func:`fit_outcomes` refits the models on ``n_halves`` random halves of the episodes. A
+half-sample estimate's deviation from the full-sample one has about the full-sample
+estimate's sampling variance (``Var(half) = 2 s^2``, ``Cov(half, full) = s^2``, so
+``Var(half - full) = s^2``), so a forecast draw that uses a half's models (rates, and the
+learned rule's choices with them) carries the outcome models' uncertainty; draw 0 uses
+the full fit. A half whose fit fails or lacks an arm of the full fit is left out (noted).
+
+Known drawbacks: relief changes nothing upstream (no feedback from relief to the economy
+or to later onsets); with a few halves the intervals' tails are coarse.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ import pandas as pd
 
 from analysis.definitions import FAMILIES, MEASURES, NO_RELIEF
 from analysis.effects import CostParameters, cost_matrix, fit_nuisance
-from analysis.errors import ParameterError
+from analysis.errors import FIT_ERRORS, ParameterError
 
 POLICIES: tuple[str, ...] = ("none", "current", "learned", *MEASURES)
 OUTCOME_COVARIATES: tuple[str, ...] = ("family", "borrower_type", "ead", "credit_score",
@@ -54,26 +61,62 @@ class PolicyRates:
     loss_rate: np.ndarray
 
 
+#: Half-sample refits of the outcome models behind the forecast's relief intervals.
+OUTCOME_HALVES = 8
+
+
 @dataclass(frozen=True)
 class OutcomeModels:
-    """The fitted cure and loss-rate models (:class:`analysis.effects.Nuisance`)."""
+    """The fitted cure and loss-rate models (:class:`analysis.effects.Nuisance`) and the
+    ``(cure, loss)`` models of the random halves (module docstring)."""
 
     cure: object
     loss: object
     arms: tuple[str, ...]
     dpd_at_start: float
     notes: tuple[str, ...]
+    halves: tuple[tuple[object, object], ...] = ()
+
+    def half(self, b: int) -> OutcomeModels:
+        """The models of half ``b`` (same arms and DPD at start)."""
+        cure, loss = self.halves[b]
+        return OutcomeModels(cure, loss, self.arms, self.dpd_at_start, ())
 
 
-def fit_outcomes(episodes: pd.DataFrame, *, min_cell: int = 10, seed: int = 0) -> OutcomeModels:
-    """Fit the cure and loss-rate models on ``episodes`` (with a ``family`` column)."""
+def _fit_pair(episodes: pd.DataFrame, covs: list[str], min_cell: int, seed: int
+              ) -> tuple[object, object]:
+    return (fit_nuisance(episodes, "cure", covariates=covs, min_cell=min_cell, seed=seed),
+            fit_nuisance(episodes, "loss_rate", covariates=covs, min_cell=min_cell, seed=seed))
+
+
+def fit_outcomes(episodes: pd.DataFrame, *, min_cell: int = 10, seed: int = 0,
+                 n_halves: int = OUTCOME_HALVES) -> OutcomeModels:
+    """Fit the cure and loss-rate models on ``episodes`` (with a ``family`` column), and
+    on ``n_halves`` random halves of them."""
     covs = [c for c in OUTCOME_COVARIATES if c in episodes]
-    cure = fit_nuisance(episodes, "cure", covariates=covs, min_cell=min_cell, seed=seed)
-    loss = fit_nuisance(episodes, "loss_rate", covariates=covs, min_cell=min_cell, seed=seed)
+    cure, loss = _fit_pair(episodes, covs, min_cell, seed)
     arms = tuple(a for a in cure.arms if a in loss.arms)
     dpd = float(pd.to_numeric(episodes.get("dpd_at_start"), errors="coerce").median()) \
         if "dpd_at_start" in episodes else 15.0
-    return OutcomeModels(cure, loss, arms, dpd, tuple(cure.notes) + tuple(loss.notes))
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 7]))
+    halves, failed = [], 0
+    for b in range(n_halves):
+        rows = np.sort(rng.permutation(len(episodes))[: len(episodes) // 2])
+        try:
+            pair = _fit_pair(episodes.iloc[rows], covs, min_cell, seed + 1 + b)
+        except FIT_ERRORS:
+            failed += 1
+            continue
+        if all(a in pair[0].arms and a in pair[1].arms for a in arms):
+            halves.append(pair)
+        else:
+            failed += 1
+    notes = tuple(cure.notes) + tuple(loss.notes)
+    if failed:
+        notes += (f"scenario outcomes: {failed} of {n_halves} half-sample refits left out "
+                  "(a fit failed or an arm was missing); the relief intervals use "
+                  f"{len(halves)}",)
+    return OutcomeModels(cure, loss, arms, dpd, notes, tuple(halves))
 
 
 def episode_frame(loans: pd.DataFrame, ead: np.ndarray, months_on_book: np.ndarray,
@@ -112,5 +155,5 @@ def policy_rates(models: OutcomeModels, frame: pd.DataFrame, policies: tuple[str
     return out
 
 
-__all__ = ["OUTCOME_COVARIATES", "POLICIES", "OutcomeModels", "PolicyRates", "check_policy",
+__all__ = ["OUTCOME_COVARIATES", "OUTCOME_HALVES", "POLICIES", "OutcomeModels", "PolicyRates", "check_policy",
            "episode_frame", "fit_outcomes", "policy_rates"]

@@ -12,7 +12,8 @@ the sum of independent rare Bernoulli onsets, a little wider than it), and the E
 relief outcomes of the draw are scaled with it. Vectorised over loans and months; the
 Python loop runs over draws only.
 
-Relief outcomes use per-loan, per-family rates of each policy
+Relief outcomes use per-loan, per-family rates of each policy (draw by draw from the
+outcome models fitted on all episodes or on a half of them: their uncertainty)
 (:mod:`analysis.scenarios.outcomes`) on a random sample of at most ``max_outcome_loans``
 loans: each month's and family's relief share, cure rate (per onset) and cost and loss
 rates (per CNY of EAD) are the sample's onset-weighted means, applied to the draw's totals.
@@ -95,10 +96,14 @@ def _policy_draw(pol: dict, d: int, qs: np.ndarray, bal_s: np.ndarray,
         pol[name][d] = np.stack([by_count[0], by_money[0], by_count[1], by_money[1]])
 
 
-def simulate(model: HazardModel, pop: Population, paths: SignalPaths, rates: dict[str, PolicyRates],
-             sample: np.ndarray, n_draws: int, seed: int) -> Draws:
+def simulate(model: HazardModel, pop: Population, paths: SignalPaths,
+             rates: list[dict[str, PolicyRates]], sample: np.ndarray, n_draws: int,
+             seed: int) -> Draws:
     """Run ``n_draws`` draws (see the module docstring); ``rates`` are per policy for the
-    loans ``sample`` (indices into the population) times the three families. Coefficients,
+    loans ``sample`` (indices into the population) times the three families: the first
+    from the outcome models fitted on every episode (draw 0), the others from half-sample
+    refits, taken in turn by draws 1, 2, ... (the outcome models' uncertainty,
+    :mod:`analysis.scenarios.outcomes`). Coefficients,
     signal paths and Monte Carlo counts have their own streams of ``seed``: two scenarios
     run with one seed share their random numbers (common random numbers), so their
     difference is the scenario's, not noise."""
@@ -110,7 +115,7 @@ def simulate(model: HazardModel, pop: Population, paths: SignalPaths, rates: dic
     bal_s = pop.balance[sample]
     b, h = max(n_draws, 1), pop.balance.shape[1]
     expected, onsets, ead = (np.zeros((b, 3, h)) for _ in range(3))
-    pol = {k: np.zeros((b, len(QUANTITIES), 3, h)) for k in rates}
+    pol = {k: np.zeros((b, len(QUANTITIES), 3, h)) for k in rates[0]}
     for d in range(b):  # draws; everything inside is vectorised over loans and months
         z = paths.draw(rng_paths)
         q = onset_probabilities(
@@ -121,7 +126,8 @@ def simulate(model: HazardModel, pop: Population, paths: SignalPaths, rates: dic
         n_fk = rng_mc.poisson(e_fk)
         scale = np.where(e_fk > 0, n_fk / np.where(e_fk > 0, e_fk, 1.0), 0.0)
         expected[d], onsets[d], ead[d] = e_fk, n_fk, ead_fk * scale
-        _policy_draw(pol, d, q[sample], bal_s, rates, n_fk, ead[d])
+        r = rates[0] if d == 0 or len(rates) == 1 else rates[1 + (d - 1) % (len(rates) - 1)]
+        _policy_draw(pol, d, q[sample], bal_s, r, n_fk, ead[d])
     return Draws(expected, onsets, ead, pol)
 
 

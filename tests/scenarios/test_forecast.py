@@ -112,3 +112,32 @@ def test_bad_arguments(synth_book, fitted):
         _run(synth_book, fitted, "baseline", policy="amnesty")
     with pytest.raises(ParameterError, match="after the book's last month"):
         forecast(synth_book, "2031-01", "baseline")
+
+
+def test_outcome_models_uncertainty_widens_the_relief_intervals(synth_book, fitted):
+    """Draws 1.. use half-sample refits of the outcome models: the onsets stay the same
+    draw for draw, the learned rule's relief intervals widen (its choices and rates now
+    vary with the models), and the halves' mean cure rates scatter around the full fit's
+    by a sampling error's size."""
+    from dataclasses import replace
+
+    from analysis.scenarios.outcomes import OUTCOME_HALVES, episode_frame, policy_rates
+
+    assert len(fitted.outcomes.halves) == OUTCOME_HALVES
+    bare = replace(fitted, outcomes=replace(fitted.outcomes, halves=()))
+    with_h = _run(synth_book, fitted, "baseline", policy="learned")
+    without = _run(synth_book, bare, "baseline", policy="learned")
+    assert with_h.table.equals(without.table)
+    key = ["month", "family", "policy", "quantity"]
+    width = [(r.relief.set_index(key)["ci_high"] - r.relief.set_index(key)["ci_low"])
+             .loc[("", "all", "learned", "cures")] for r in (with_h, without)]
+    assert width[0] > 1.2 * width[1], width
+    pop = population(fitted.book, fitted.as_of, 6)
+    frame = episode_frame(pop.loans.iloc[:2000], pop.balance[:2000, 0],
+                          pop.months_on_book[:2000, 0], fitted.outcomes.dpd_at_start)
+    full = policy_rates(fitted.outcomes, frame, ("none", "current"))
+    for pol in ("none", "current"):
+        halves = np.array([policy_rates(fitted.outcomes.half(b), frame, (pol,))[pol].cure.mean()
+                           for b in range(OUTCOME_HALVES)])
+        assert 0.002 < halves.std(ddof=1) < 0.08, (pol, halves)
+        assert abs(halves.mean() - full[pol].cure.mean()) < 3 * halves.std(ddof=1)
