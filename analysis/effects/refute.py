@@ -21,6 +21,12 @@ A cell passes when ``|z| <= REFUTE_Z`` (2.58): each check looks at 8 or more
 correlated cells, so the 99 % bound keeps the chance of a false alarm per check near
 that of one 95 % test. Cost: 1 + 2 + ``n_subsets`` effect fits and one Cox fit.
 
+Above ``max_episodes`` (:data:`REFUTE_MAX_EPISODES`) the checks run on an
+equal-probability sample of that many episodes, every check against the sample's own
+estimate: each check compares estimates with their own standard errors, so its power to
+show a broken design does not need the full book, while each re-run of the cross-fitted
+estimate on a lender's full book costs minutes. The result says how many were used.
+
 Known drawbacks: a placebo near zero shows the machinery does not invent effects, not
 that the confounders are all measured; the checks share the original learner.
 """
@@ -48,6 +54,8 @@ from analysis.errors import FIT_ERRORS
 REFUTE_Z = 2.58
 #: Largest shift, in original standard errors, that adding a noise covariate may cause.
 SHIFT_MAX = 0.5
+#: Episodes above which the checks run on an equal-probability sample of this many.
+REFUTE_MAX_EPISODES = 50_000
 #: Name of the noise covariate of the random-common-cause check.
 NOISE_COLUMN = "refute_noise"
 REFUTATION_COLUMNS = ("check", "replicate", "measure", "estimand", "estimate", "refuted_estimate",
@@ -70,6 +78,8 @@ class RefutationResult:
     table: pd.DataFrame
     ph_test: pd.DataFrame
     warnings: tuple[str, ...] = ()
+    n_episodes: int = 0  # episodes the checks ran on
+    n_total: int = 0  # episodes given (more than n_episodes when sampled)
 
     def summary(self) -> pd.DataFrame:
         """Per check: cells tested, cells passed and the largest |z| (or smallest p)."""
@@ -86,7 +96,8 @@ class RefutationResult:
         return out
 
     def _repr_html_(self) -> str:
-        head = f"<h4>Refutation checks of the effects on {self.outcome} (learner {self.learner})</h4>"
+        head = (f"<h4>Refutation checks of the effects on {self.outcome} (learner {self.learner}"
+                f"; {self.n_episodes:,} of {self.n_total:,} episodes)</h4>")
         warn = "".join(f"<li>{w}</li>" for w in self.warnings)
         return head + self.summary().to_html(index=False, float_format="{:.3f}".format) + (
             f"<ul>{warn}</ul>" if warn else "")
@@ -114,14 +125,22 @@ def refute_effects(episodes: pd.DataFrame, outcome: str = PRIMARY_OUTCOME,
                    covariates: Sequence[str] | None = None, learner: str = "auto",
                    crossfit_folds: int = 5, n_subsets: int = 2, subset_share: float = 0.5,
                    clip: float = 0.01, min_cell: int = 10, seed: int = 0,
-                   followup: Followup | None = DEFAULT_FOLLOWUP, cox: bool = True) -> RefutationResult:
+                   followup: Followup | None = DEFAULT_FOLLOWUP, cox: bool = True,
+                   max_episodes: int | None = REFUTE_MAX_EPISODES) -> RefutationResult:
     """Run the refutation checks of the module docstring on ``outcome``'s AIPW effects.
 
     Arguments as :func:`analysis.effects.estimate_effects`; ``n_subsets`` random subsets
     of ``subset_share`` (fraction) of the episodes; ``seed`` of the permutation, the
-    noise and the subsets; ``cox`` runs the proportional-hazards test too.
+    noise and the subsets; ``cox`` runs the proportional-hazards test too;
+    ``max_episodes``: above it, the checks run on a random sample of that many (None:
+    all episodes).
     """
     check_frame(episodes)
+    n_total = len(episodes)
+    if max_episodes is not None and n_total > max_episodes:
+        pick = np.random.default_rng(np.random.SeedSequence([seed, 11])).choice(
+            n_total, max_episodes, replace=False)
+        episodes = episodes.iloc[np.sort(pick)]
     rng = np.random.default_rng(seed)
     kw = {"crossfit_folds": crossfit_folds, "clip": clip, "min_cell": min_cell, "seed": seed,
           "followup": followup, "learner": learner}
@@ -153,4 +172,5 @@ def refute_effects(episodes: pd.DataFrame, outcome: str = PRIMARY_OUTCOME,
                           for r in ph[~ph["passed"]].itertuples()]
         except FIT_ERRORS as exc:
             warns.append(f"cox: proportional-hazards test unavailable ({exc})")
-    return RefutationResult(outcome, used, table, ph, tuple(dict.fromkeys(warns)))
+    return RefutationResult(outcome, used, table, ph, tuple(dict.fromkeys(warns)),
+                            len(episodes), n_total)

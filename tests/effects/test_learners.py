@@ -219,6 +219,36 @@ def test_refutation_placebo_near_zero_and_checks_pass(sim):
     assert "反驳检验" in md and "安慰剂处理" in set(shown["check"])
 
 
+def test_refutation_on_a_large_book_runs_on_a_sample(sim, monkeypatch):
+    """Above ``max_episodes`` every re-run (and the Cox test) sees the same random sample
+    of that many episodes, and the result and the page say so."""
+    import analysis.effects.refute as rf
+
+    eps, _ = sim
+    seen = []
+    real = rf.estimate_effects
+
+    def spy(episodes, *a, **k):
+        seen.append(len(episodes))
+        return real(episodes, *a, **k)
+
+    monkeypatch.setattr(rf, "estimate_effects", spy)
+    cap = len(eps) // 2
+    ref = refute_effects(eps, "cure", covariates=COVS, learner="glm", n_subsets=1, cox=False,
+                         max_episodes=cap)
+    assert (ref.n_episodes, ref.n_total) == (cap, len(eps))
+    assert seen[:3] == [cap, cap, cap] and cap * 0.3 < seen[3] < cap * 0.7  # base, placebo, noise, subset
+    assert f"{cap:,} of {len(eps):,}" in ref._repr_html_()
+    from analysis.report.i18n.catalogue import translator
+    from analysis.report.text.effects import refutation_text
+
+    md, _ = refutation_text(ref.summary(), translator("en"), ref.n_episodes, ref.n_total)
+    assert f"random {cap:,} of the {len(eps):,} episodes" in md
+    full = refute_effects(eps, "cure", covariates=COVS, learner="glm", n_subsets=1, cox=False,
+                          max_episodes=None)
+    assert full.n_episodes == full.n_total == len(eps)
+
+
 def _survival_book(n: int, crossing: bool, seed: int = 0) -> pd.DataFrame:
     """Exponential cure times; with ``crossing`` the treated cure fast early and then
     not at all (hazard ratio falling over time), else a constant hazard ratio 1.5."""

@@ -241,12 +241,17 @@ def estimate_notes(effects: pd.DataFrame, t: Translator, folds: int = 5,
     return notes
 
 
-def refutation_text(summary: pd.DataFrame, t: Translator) -> tuple[str, pd.DataFrame]:
-    """The refutation section of notebook 03: Markdown (what the checks are and whether
-    all passed) and the summary table (:meth:`analysis.effects.RefutationResult.summary`)
-    with the checks named in the report language."""
+def refutation_text(summary: pd.DataFrame, t: Translator, n_episodes: int = 0,
+                    n_total: int = 0) -> tuple[str, pd.DataFrame]:
+    """The refutation section of notebook 03: Markdown (what the checks are, on how many
+    episodes when sampled, and whether all passed) and the summary table
+    (:meth:`analysis.effects.RefutationResult.summary`) with the checks named in the
+    report language."""
     failed = int((~summary["passed"].astype(bool)).sum()) if len(summary) else 0
     verdict = (t("effects.text.refutation_failed", n=failed) if failed
                else t("effects.text.refutation_passed"))
+    if 0 < n_episodes < n_total:
+        verdict = t("effects.text.refutation_sample", n=f"{n_episodes:,}",
+                    total=f"{n_total:,}") + " " + verdict
     shown = summary.assign(check=[t(REFUTE_KEYS[c]) if c in REFUTE_KEYS else c for c in summary["check"]])
     return t("effects.text.refutation_intro") + "\n\n" + verdict, shown
