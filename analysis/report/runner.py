@@ -425,13 +425,35 @@ def longest_first(specs: Sequence[NotebookSpec], seconds: dict[str, float]
     return sorted(specs, key=lambda s: -seconds.get(s.stem, float("inf")))
 
 
+#: Above this many episodes in a Dask run's episode table, the pages run one at a time:
+#: each of pages 03 and 04 fits its models on every episode, and on the 10M-loan book
+#: (2.0M episodes, 2026-12-04) the two kernels together held 18.3 GiB (benchmarks).
+SERIAL_EPISODES = 1_000_000
+
+
+def pass_episode_count(cache: Path) -> int:
+    """Rows of the largest full episode table a Dask pass left in ``cache`` (Parquet
+    footer, no data read); 0 without one."""
+    files = list(cache.glob("dask-*/*.parquet"))
+    if not files:
+        return 0
+    import pyarrow.parquet as pq
+
+    from analysis.dask.report_pass import MODEL_EPISODES_TABLE  # a Dask run: dask is loaded
+
+    return max((pq.ParquetFile(f).metadata.num_rows for f in files
+                if f.stem == MODEL_EPISODES_TABLE), default=0)
+
+
 def notebook_jobs(requested: int, cache: Path, n_pages: int) -> int:
     """How many notebooks run at once: ``requested`` when above 0; else automatic: one
     per CPU core, at most 2, and 1 when the run's cached book exceeds 1 GiB (each kernel
-    holds its own copy of the book, so two kernels would double the peak memory)."""
+    holds its own copy of the book, so two kernels would double the peak memory) or its
+    episode table exceeds :data:`SERIAL_EPISODES` rows (the models' memory)."""
     if requested > 0:
         return max(1, min(requested, n_pages))
-    big = any(p.stat().st_size > 1 << 30 for p in cache.glob("book-*.pkl"))
+    big = (any(p.stat().st_size > 1 << 30 for p in cache.glob("book-*.pkl"))
+           or pass_episode_count(cache) > SERIAL_EPISODES)
     return max(1, min(os.cpu_count() or 1, 2, n_pages, 1 if big else 2))
 
 
@@ -599,6 +621,6 @@ __all__ = [
     "RunResult", "RunState", "check_month", "check_run", "collect_degraded", "dask_cluster",
     "dask_pass", "effective_common", "load_and_validate", "new_staging",
     "pass_keys", "public_params", "publish_run", "read_run_info", "record",
-    "longest_first", "notebook_jobs", "previous_durations", "run_concurrently", "run_notebooks", "run_one", "run_report", "run_report_locked", "run_steps", "run_with_retry",
+    "SERIAL_EPISODES", "pass_episode_count", "longest_first", "notebook_jobs", "previous_durations", "run_concurrently", "run_notebooks", "run_one", "run_report", "run_report_locked", "run_steps", "run_with_retry",
 ]
 

@@ -56,6 +56,27 @@ def test_jobs_requested_automatic_and_capped(tmp_path, monkeypatch):
     assert notebook_jobs(2, tmp_path, 5) == 2  # asked for: the caller's choice
 
 
+def test_jobs_serial_when_the_episode_table_is_large(tmp_path, monkeypatch):
+    """A Dask pass's episode table over SERIAL_EPISODES rows: one page at a time (each
+    kernel fits its models on every episode); the footer's row count decides."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    import analysis.report.runner as runner
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    d = tmp_path / "dask-abc"
+    d.mkdir()
+    pq.write_table(pa.table({"x": list(range(50))}), d / "episodes_full.parquet")
+    pq.write_table(pa.table({"x": list(range(500))}), d / "episodes_sample.parquet")
+    assert runner.pass_episode_count(tmp_path) == 50
+    monkeypatch.setattr(runner, "SERIAL_EPISODES", 100)
+    assert notebook_jobs(0, tmp_path, 5) == 2
+    monkeypatch.setattr(runner, "SERIAL_EPISODES", 49)
+    assert notebook_jobs(0, tmp_path, 5) == 1
+    assert notebook_jobs(2, tmp_path, 5) == 2
+
+
 def test_pages_start_longest_first_by_the_last_good_run(tmp_path):
     import json
 
