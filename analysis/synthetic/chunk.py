@@ -317,7 +317,8 @@ def simulate_chunk(p: SynthParams, macro, seed: int, chunk: int, n: int,
     lat = _Latent(p, s, macro, rng, n, None if future is None else
                   (record_from, np.random.default_rng(np.random.SeedSequence([seed, 4, chunk, replay]))))
     hz = _Hazards(p, s, lat)
-    t_fut, hz_hist = _history_view(p, s, lat, seed, record_from if replay is not None else None)
+    t_fut, hz_hist = _history_view(p, s, lat, hz, seed,
+                                   record_from if replay is not None else None)
 
     state = _loan_state(n)
     status, npaid, arrears, ep_t0 = state.status, state.npaid, state.arrears, state.ep_t0
@@ -354,10 +355,8 @@ def simulate_chunk(p: SynthParams, macro, seed: int, chunk: int, n: int,
         if len(ix):
             pos = np.searchsorted(act, ix)
             on_sig = {k: v[pos] for k, v in sig.items()}
-            _onset(p, s, hz, hz if hz_hist is None or t >= t_fut else hz_hist, rng, t, ix,
-                   on_sig, npaid, eps,
-                   relief, reasons,
-                   macro.days_in_month, T,
+            _onset(p, s, hz, hz if t >= t_fut else hz_hist, rng, t, ix, on_sig, npaid, eps,
+                   relief, reasons, macro.days_in_month, T,
                    (state.sc_kind, state.sc_dpd, state.sc_len, state.sc_closes, state.sc_wo,
                     state.ead_now, state.rec_rate, block_until, forced, lo, hi))
             status[ix] = EPIS
@@ -428,11 +427,12 @@ def _month_end(s: dict, state: _LoanState, t: int, act: np.ndarray, sig: dict,
     status[ended] = np.where(sc_closes[ended], CLOSED, PERF)
 
 
-def _history_view(p: SynthParams, s: dict, lat: _Latent, seed: int,
-                  replay_from: int | None) -> tuple[int, _Hazards | None]:
+def _history_view(p: SynthParams, s: dict, lat: _Latent, hz: _Hazards, seed: int,
+                  replay_from: int | None) -> tuple[int, _Hazards]:
     """The first month a continuation may change (``SynthParams.future_from``, a replay's
     first month) and the hazards of the world without its changes (the economy as drawn,
-    without the hold and the shocks from then on; the latent states before the replay).
+    without the hold and the shocks from then on; the latent states before the replay);
+    ``hz`` itself, from a month past every other, when nothing is continued.
 
     An episode's script looks ahead (a re-default's month follows the hazards of the
     months after the cure); scripts drawn before the continuation read this view, so
@@ -442,7 +442,7 @@ def _history_view(p: SynthParams, s: dict, lat: _Latent, seed: int,
     if replay_from is not None:
         t_fut = replay_from if t_fut is None else min(t_fut, replay_from)
     if t_fut is None:
-        return 1 << 30, None
+        return len(lat.demand), hz
     hist = copy.copy(lat)
     if lat.original is not None:
         hist.distress, hist.med, hist.fam = lat.original
