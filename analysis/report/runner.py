@@ -434,15 +434,14 @@ SERIAL_EPISODES = 1_000_000
 def pass_episode_count(cache: Path) -> int:
     """Rows of the largest full episode table a Dask pass left in ``cache`` (Parquet
     footer, no data read); 0 without one."""
-    files = list(cache.glob("dask-*/*.parquet"))
-    if not files:
+    if not any(cache.glob("dask-*")):
         return 0
     import pyarrow.parquet as pq
 
     from analysis.dask.report_pass import MODEL_EPISODES_TABLE  # a Dask run: dask is loaded
 
-    return max((pq.ParquetFile(f).metadata.num_rows for f in files
-                if f.stem == MODEL_EPISODES_TABLE), default=0)
+    return max((pq.ParquetFile(f).metadata.num_rows
+                for f in cache.glob(f"dask-*/{MODEL_EPISODES_TABLE}.parquet")), default=0)
 
 
 def notebook_jobs(requested: int, cache: Path, n_pages: int) -> int:

@@ -64,7 +64,8 @@ def forward_params(horizon_months: int, shocks: tuple = (), params: SynthParams 
     ``future``: ``"path"`` continues the calendar processes with their own randomness (new
     regional shocks, the cycle); ``"level"`` holds them at the last three months' values
     (cycled, :attr:`SynthParams.hold_macro_from`): the economy a baseline scenario assumes,
-    so that the only randomness left is which loans go overdue."""
+    so that the randomness left is the borrowers' own (spells, life events, which loans go
+    overdue)."""
     if future not in FUTURES:
         raise ParameterError(f"future={future!r}: one of {FUTURES}")
     p = history_params(horizon_months, params)
