@@ -18,6 +18,9 @@ inverse penalised information as covariance (what R's ``coxph`` reports for a ri
 term). The penalty makes the problem strictly concave, so it has one finite optimum
 whatever the design; the estimates are shrunk toward zero, by little where the data are
 informative.
+
+:func:`random_rows` is the one way a fit on a big book takes a seeded equal-probability
+subset of its rows (capped nuisance training, the Cox fit, the diagnostics).
 """
 
 from __future__ import annotations
@@ -136,5 +139,13 @@ def penalised_newton(loglike: Callable[[np.ndarray], float],
     return PenalisedFit(b, (cov + cov.T) / 2, converged, np.array(pen))
 
 
-__all__ = ["PenalisedFit", "independent_columns", "independent_columns_ordered",
+def random_rows(n: int, cap: int | None, seed: int | np.random.SeedSequence) -> np.ndarray | None:
+    """Sorted positions of a seeded equal-probability subset of ``cap`` of ``n`` rows
+    (without replacement), or None when ``cap`` is None or ``n <= cap`` (use every row)."""
+    if cap is None or n <= cap:
+        return None
+    return np.sort(np.random.default_rng(seed).choice(n, cap, replace=False))
+
+
+__all__ = ["PenalisedFit", "random_rows", "independent_columns", "independent_columns_ordered",
            "independent_gram_ordered", "penalised_newton"]

@@ -20,6 +20,7 @@ from analysis.effects.design import (
     segment_column,
 )
 from analysis.effects.diagnostics import (
+    PLACEBO_MAX_EPISODES,
     RELIABILITY_COLUMNS,
     calibration_error,
     e_value_rr,
@@ -31,6 +32,7 @@ from analysis.effects.learners import (
     AUTO_BOOSTING_MIN_EPISODES,
     LEARNER_CHOICES,
     LEARNERS,
+    MAX_OUTCOME_ROWS,
     Learner,
     choose_learner,
 )
@@ -67,6 +69,7 @@ __all__ = [
     "LEARNERS",
     "LEARNER_CHOICES",
     "Learner",
+    "MAX_OUTCOME_ROWS",
     "MAX_RATE_SE",
     "METHODS",
     "NET_BENEFIT_COLUMNS",
@@ -75,6 +78,7 @@ __all__ = [
     "OUTCOMES",
     "OVERLAP_EXTREME_SHARE",
     "PH_COLUMNS",
+    "PLACEBO_MAX_EPISODES",
     "PRIMARY_OUTCOME",
     "REDEFAULT_COLUMNS",
     "REFUTATION_COLUMNS",

@@ -21,7 +21,10 @@ owns the folds and the scores, a learner only fits and predicts. Each is registe
   fifth of the training rows (:data:`CALIBRATION_SHARE`) is held out, and each class's
   predicted probability is mapped by isotonic regression fitted on the held-out rows
   (one-vs-rest, then renormalised, as ``CalibratedClassifierCV`` does). A
-  per-arm outcome model with one outcome value only predicts that constant.
+  per-arm outcome model with one outcome value only predicts that constant. On big
+  books each model is trained on a seeded random subset of its fold's training rows
+  (:data:`MAX_PROPENSITY_ROWS`; :data:`MAX_OUTCOME_ROWS` per arm) while the scores use
+  every episode; a note says so.
 * ``boosting_pooled`` -- the same propensity, and one outcome model for all arms with
   the arm as a categorical feature (arms share what they have in common; compared with
   ``boosting`` in benchmarks/README.md).
@@ -44,6 +47,7 @@ from threadpoolctl import threadpool_limits
 
 from analysis.effects.glm import ArmModel, fit_arm_model, fit_propensity_penalised, mn_probs
 from analysis.errors import ParameterError
+from analysis.models import random_rows
 
 #: ``learner="auto"`` fits GLMs below this many analysed episodes and boosting from it
 #: on. Why (benchmarks/README.md, effects): below it the GLM path is cheap and its
@@ -86,6 +90,14 @@ CALIBRATION_SHARE = 0.2
 #: (40 rounds: 3.9 s on 200,000 rows, 38 s on 800,000), while 200,000 rows estimate
 #: five arm shares given 30 covariates closely enough for the weights.
 MAX_PROPENSITY_ROWS = 200_000
+#: At most this many rows of one arm's training fold fit its boosted outcome model (a
+#: seeded random subset; the AIPW scores still use every episode, so the intervals keep
+#: the whole book's precision). Why: on the 10M-loan book (1.97M episodes) the fits on
+#: every row took page 03 past its 600 s cell timeout; a 950,000-row arm fit costs 17 CPU s
+#: against 2.8 s on 200,000 rows (benchmarks/README.md, relief effects at 10M). The cost:
+#: the nuisance error stops shrinking beyond the cap, and AIPW's bias is the product of
+#: the outcome and propensity errors (second order), measured against the truth there.
+MAX_OUTCOME_ROWS = 200_000
 #: Below this many training rows the boosted propensity is not calibrated (too few
 #: held-out rows for an isotonic fit per class); the note says so.
 CALIBRATION_MIN_ROWS = 2_000
@@ -192,7 +204,8 @@ def _fit_boosted_propensity(x: np.ndarray, a: np.ndarray, n_arms: int, seed: int
         raw[:, m.classes_] = m.predict_proba(x[hold, 1:])
     cals = tuple(IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
                  .fit(raw[:, k], (a[hold] == k).astype(float)) for k in range(n_arms))
-    note = (f"propensity: boosted on {n_fit:,} of {n:,} training rows (cap {MAX_PROPENSITY_ROWS:,})"
+    note = (f"propensity: boosted on a random {n_fit:,} of each fold's training rows "
+            f"(cap {MAX_PROPENSITY_ROWS:,}; the scores use every episode)"
             if n_fit < int(round((1 - CALIBRATION_SHARE) * n)) else "")
     return BoostedPropensity(m, n_arms, cals, note)
 
@@ -205,6 +218,10 @@ def _fit_boosted_outcome(arm: str, x: np.ndarray, y: np.ndarray, kind: str, seed
         c = float(y[0]) if len(y) else 0.0
         return BoostedOutcome(arm, None, kind, c, f"arm {arm!r}: outcome constant ({c:g}); "
                               "boosted model predicts it")
+    keep, note = capped_rows(len(y), MAX_OUTCOME_ROWS, seed)
+    if keep is not None:
+        x, y = x[keep], y[keep]
+        note = f"arm {arm!r}: outcome model {note}"
     params = boosting_params(len(y), seed)
     if len(y) < 200:  # the 10 % validation split would be a handful of rows
         params["early_stopping"] = False
@@ -214,7 +231,17 @@ def _fit_boosted_outcome(arm: str, x: np.ndarray, y: np.ndarray, kind: str, seed
             model = HistGradientBoostingClassifier(**params).fit(x[:, 1:], y.astype(int))
         else:
             model = HistGradientBoostingRegressor(**params).fit(x[:, 1:], y)
-    return BoostedOutcome(arm, model, kind)
+    return BoostedOutcome(arm, model, kind, note=note)
+
+
+def capped_rows(n: int, cap: int, seed: int) -> tuple[np.ndarray | None, str]:
+    """:func:`analysis.models.random_rows` of ``n`` training rows and the note that says
+    so, or ``(None, "")`` when ``n <= cap``."""
+    keep = random_rows(n, cap, seed)
+    if keep is None:
+        return None, ""
+    return keep, (f"boosted on a random {cap:,} of each fold's training rows "
+                  f"(cap {cap:,}; the scores use every episode)")
 
 
 @dataclass(frozen=True)
@@ -242,6 +269,10 @@ def _fit_pooled_outcomes(arms: tuple[str, ...], x: np.ndarray, a: np.ndarray, y:
     """One boosted outcome model on all arms (arm code as a categorical feature)."""
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
+    keep, note = capped_rows(len(y), MAX_OUTCOME_ROWS * len(arms), seed)
+    if keep is not None:
+        x, a, y = x[keep], a[keep], y[keep]
+        note = f"pooled outcome model {note}"
     z = np.column_stack([x[:, 1:], a.astype(float)])
     cat = np.zeros(z.shape[1], bool)
     cat[-1] = True
@@ -251,7 +282,7 @@ def _fit_pooled_outcomes(arms: tuple[str, ...], x: np.ndarray, a: np.ndarray, y:
             model = HistGradientBoostingClassifier(**params).fit(z, y.astype(int))
         else:
             model = HistGradientBoostingRegressor(**params).fit(z, y)
-    return [PooledOutcome(arm, k, model, kind) for k, arm in enumerate(arms)]
+    return [PooledOutcome(arm, k, model, kind, note) for k, arm in enumerate(arms)]
 
 
 @dataclass(frozen=True)

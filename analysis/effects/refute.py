@@ -49,6 +49,7 @@ from analysis.effects.design import (
 from analysis.effects.estimators import estimate_effects
 from analysis.effects.survival import proportional_hazards_test
 from analysis.errors import FIT_ERRORS
+from analysis.models import random_rows
 
 #: |z| above which a refutation cell fails (two-sided 99 %).
 REFUTE_Z = 2.58
@@ -137,10 +138,9 @@ def refute_effects(episodes: pd.DataFrame, outcome: str = PRIMARY_OUTCOME,
     """
     check_frame(episodes)
     n_total = len(episodes)
-    if max_episodes is not None and n_total > max_episodes:
-        pick = np.random.default_rng(np.random.SeedSequence([seed, 11])).choice(
-            n_total, max_episodes, replace=False)
-        episodes = episodes.iloc[np.sort(pick)]
+    pick = random_rows(n_total, max_episodes, np.random.SeedSequence([seed, 11]))
+    if pick is not None:
+        episodes = episodes.iloc[pick]
     rng = np.random.default_rng(seed)
     kw = {"crossfit_folds": crossfit_folds, "clip": clip, "min_cell": min_cell, "seed": seed,
           "followup": followup, "learner": learner}

@@ -22,7 +22,9 @@ defaulted episodes as if they could still cure, so we use competing-risks tools:
   (default and open both censor), with measure indicators (``none`` reference) and the
   start-of-episode covariates; hazard ratios with Wald intervals. A cause-specific
   hazard ratio is not a ratio of cumulative incidences: a measure can raise the cure
-  hazard and still leave the cure share unchanged if it also delays default.
+  hazard and still leave the cure share unchanged if it also delays default. Above
+  :data:`COX_MAX_ROWS` episodes the model is fitted on a seeded random subset of that
+  many (the curves still use every episode).
 
 Fitting the Cox model on awkward data
 -------------------------------------
@@ -57,7 +59,7 @@ from analysis.definitions import NO_RELIEF
 from analysis.effects.design import build_design, default_covariates
 from analysis.effects.glm import blas_limit, fit_propensity, mn_probs
 from analysis.errors import FIT_ERRORS, EstimationError, InputError, ParameterError
-from analysis.models import independent_gram_ordered, penalised_newton
+from analysis.models import independent_gram_ordered, penalised_newton, random_rows
 
 EVENTS: tuple[str, ...] = ("cure", "default")
 COX_RIDGE = 1.0  # fallback L2 penalty on the log partial likelihood: N(0, 1) prior per log HR
@@ -320,12 +322,18 @@ def _cox_inputs(episodes: pd.DataFrame, covariates: Sequence[str] | None, min_ce
 
 
 def _cox(episodes: pd.DataFrame, covariates: Sequence[str] | None, level: float,
-         min_cell: int) -> tuple[pd.DataFrame, list[str], str]:
+         min_cell: int, max_rows: int | None = None,
+         seed: int = 0) -> tuple[pd.DataFrame, list[str], str]:
     """:func:`cox_cure_hazards` plus how the hazard ratios were fitted (``plain``,
     ``penalised`` or ``skipped``)."""
     arms, m, time, status, exog, keep, names, warns = _cox_inputs(episodes, covariates, min_cell)
     if not arms:
         return pd.DataFrame(columns=list(HR_COLUMNS)), warns, "skipped"
+    sub = random_rows(len(time), max_rows, seed)
+    if sub is not None:  # the same subset as the proportional-hazards test's
+        warns.append(f"cox: hazard ratios fitted on a random {max_rows:,} of the {len(time):,} "
+                     "episodes (the curves use every episode)")
+        m, time, status, exog = m[sub], time[sub], status[sub], exog[sub]
     b = np.full(exog.shape[1], np.nan)
     se = np.full(exog.shape[1], np.nan)
     fit = "plain"
@@ -383,8 +391,8 @@ def proportional_hazards_test(episodes: pd.DataFrame, covariates: Sequence[str] 
         arms, m, time, status, exog, keep, names, warns = _cox_inputs(episodes, covariates, min_cell)
         if not arms:
             return pd.DataFrame(columns=list(PH_COLUMNS)), warns
-        if len(time) > max_rows:
-            sub = np.sort(np.random.default_rng(seed).choice(len(time), max_rows, replace=False))
+        sub = random_rows(len(time), max_rows, seed)
+        if sub is not None:
             m, time, status, exog = m[sub], time[sub], status[sub], exog[sub]
             warns.append(f"cox: proportional-hazards test on a random {max_rows:,} of the episodes")
         with warnings.catch_warnings():
@@ -408,24 +416,36 @@ def proportional_hazards_test(episodes: pd.DataFrame, covariates: Sequence[str] 
     return pd.DataFrame(rows, columns=list(PH_COLUMNS)), warns
 
 
+#: Above this many analysed episodes the Cox model of :func:`analyse_time_to_cure` is
+#: fitted on a seeded random subset of this many. Why: statsmodels' Efron Hessian costs
+#: about 3 s per Newton step on 400,000 episodes and grows with them (the 10M-loan book's
+#: 1.97M episodes: 214 s for the time-to-cure section, benchmarks/README.md); hazard
+#: ratios from 200,000 episodes are already tight (their intervals say how tight).
+COX_MAX_ROWS = 200_000
+
+
 def analyse_time_to_cure(episodes: pd.DataFrame, covariates: Sequence[str] | None = None,
                          weighting: Sequence[str] = ("unweighted", "ipw"), clip: float = 0.01,
-                         level: float = 0.95, min_cell: int = 10, cox: bool = True) -> SurvivalResult:
+                         level: float = 0.95, min_cell: int = 10, cox: bool = True,
+                         cox_max_rows: int | None = COX_MAX_ROWS) -> SurvivalResult:
     """Cumulative incidence of cure and default by measure and Cox cure hazard ratios.
 
-    When the Cox model cannot be estimated (a :data:`~analysis.errors.FIT_ERRORS` failure,
-    e.g. no cure at all) the curves are still returned, with empty hazard ratios,
+    The curves use every episode; above ``cox_max_rows`` analysed episodes (None: no
+    cap) the Cox model is fitted on a seeded random subset of that many, and the
+    warnings say so (``hazard_ratios``' counts are the subset's). When the Cox model
+    cannot be estimated (a :data:`~analysis.errors.FIT_ERRORS` failure, e.g. no cure at
+    all) the curves are still returned, with empty hazard ratios,
     ``cox_fit="unavailable"`` and the reason in the warnings."""
     with blas_limit(len(episodes) if isinstance(episodes, pd.DataFrame) else 0):
-        return _analyse(episodes, covariates, weighting, clip, level, min_cell, cox)
+        return _analyse(episodes, covariates, weighting, clip, level, min_cell, cox, cox_max_rows)
 
 
-def _analyse(episodes, covariates, weighting, clip, level, min_cell, cox) -> SurvivalResult:
+def _analyse(episodes, covariates, weighting, clip, level, min_cell, cox, cox_max_rows) -> SurvivalResult:
     table, w1 = cumulative_incidence(episodes, weighting, covariates, clip, level, min_cell)
     hr, w2, fit = pd.DataFrame(columns=list(HR_COLUMNS)), [], "skipped"
     if cox:
         try:
-            hr, w2, fit = _cox(episodes, covariates, level, min_cell)
+            hr, w2, fit = _cox(episodes, covariates, level, min_cell, cox_max_rows)
         except FIT_ERRORS as exc:  # the curves stand without the hazard ratios
             w2, fit = [f"cox: hazard ratios could not be estimated ({exc})"], "unavailable"
     return SurvivalResult(table, hr, tuple(dict.fromkeys(w1 + w2)), level, fit)

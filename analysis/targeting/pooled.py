@@ -161,10 +161,15 @@ class PooledLossModel:
     params: np.ndarray
 
     def predict_x(self, x: np.ndarray) -> np.ndarray:
-        """Expected loss rate under every arm (n x K) for design rows ``x``."""
-        k = len(self.arms)
-        cols = [pooled_design(x, np.full(len(x), j), k) @ self.params for j in range(k)]
-        return 1.0 / (1.0 + np.exp(-np.clip(np.column_stack(cols), -30, 30)))
+        """Expected loss rate under every arm (n x K) for design rows ``x``: arm ``j``'s
+        linear predictor ``x'beta + alpha_j + x[1:]'delta_j`` from the coefficient blocks
+        of :func:`pooled_design`, without forming that n x Kp design per arm."""
+        k, p = len(self.arms), x.shape[1]
+        beta, alpha = self.params[:p], self.params[p:p + k - 1]
+        delta = self.params[p + k - 1:].reshape(k - 1, p - 1)
+        eta = np.repeat((x @ beta)[:, None], k, axis=1)
+        eta[:, 1:] += alpha + x[:, 1:] @ delta.T
+        return 1.0 / (1.0 + np.exp(-np.clip(eta, -30, 30)))
 
     def predict_outcomes(self, episodes: pd.DataFrame) -> pd.DataFrame:
         """Expected loss rate under every arm (columns = arms) for new episodes."""

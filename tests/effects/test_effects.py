@@ -318,6 +318,13 @@ def test_placebo_nil_after_adjustment(sim):
     assert t.loc[("deferral", "ATE", "naive"), "flag"]
     adj = pl[pl["method"] == "aipw"]
     assert (adj["std_effect"].abs() < 0.1).all() and not adj["flag"].any()
+    # above max_episodes: a seeded subset of that many, the same verdicts
+    sub = placebo(eps, outcomes=["prev_dpd"], covariates=["severity", "credit_score", "borrower_type"],
+                  max_episodes=1500)
+    n = sub[sub["estimand"] == "ATE"].drop_duplicates("measure")
+    assert (n["n_treated"] + n["n_control"]).max() <= 1500 < len(eps)
+    assert sub.set_index(["measure", "estimand", "method"]).loc[("deferral", "ATE", "naive"), "flag"]
+    assert not sub.loc[sub["method"] == "aipw", "flag"].any()
 
 
 def test_e_value_formula():

@@ -24,6 +24,7 @@ from analysis.effects import (
 )
 from analysis.effects.cells import finish_table
 from analysis.effects.design import Followup, outcome_frame
+from analysis.effects.learners import MAX_OUTCOME_ROWS
 from analysis.effects.survival import proportional_hazards_test
 from analysis.errors import ParameterError
 from tests.helpers.effects import simulate_episodes
@@ -284,6 +285,12 @@ def test_estimate_notes_in_three_languages():
         assert len(notes) == 3, notes  # learner, one hidden estimate, the overlap ATE
     en = estimate_notes(tab, translator("en"))
     assert f"{len(eps):,}" in en[0] and "1 estimate(s)" in en[1] and "overlap population" in en[2]
+    # a boosted fit whose largest arm's training rows exceed the cap says so, in each language
+    big = tab.assign(learner="boosting", n_control=MAX_OUTCOME_ROWS * 5 // 4 + 5)
+    for lang in ("en", "zh-CN", "zh-TW"):
+        assert len(estimate_notes(big, translator(lang))) == 4
+    assert "200,000 random episodes" in estimate_notes(big, translator("en"))[1]
+    assert len(estimate_notes(big.assign(n_control=MAX_OUTCOME_ROWS * 5 // 4), translator("en"))) == 3
     from analysis.report.plots.effects import forest_plot
 
     fig = forest_plot(tab, "cure", "ATE", truth=tab.assign(method="truth"))
@@ -320,3 +327,38 @@ def test_large_boosted_fits_take_larger_steps():
     assert (big["learning_rate"], big["max_iter"]) == (0.2, 100) and big["random_state"] == 3
     assert {k: v for k, v in big.items() if k not in ("learning_rate", "max_iter")} == \
         {k: v for k, v in small.items() if k not in ("learning_rate", "max_iter")}
+
+
+def test_capped_outcome_fits_keep_every_episode_in_the_scores(sim, monkeypatch):
+    """Above the cap each arm's outcome model sees a seeded subset of its training rows,
+    the page is told, and the AIPW scores and counts still cover every episode."""
+    from analysis.effects import learners
+
+    eps, truth = sim
+    full = estimate_effects(eps, "cure", covariates=COVS, learner="boosting", methods=["aipw"])
+    monkeypatch.setattr(learners, "MAX_OUTCOME_ROWS", 400)
+    r = estimate_effects(eps, "cure", covariates=COVS, learner="boosting", methods=["aipw"])
+    nu = r.nuisance
+    assert len(nu.y) == len(full.nuisance.y) and len(nu.aipw_scores()) == len(nu.y)
+    big = [arm for k, arm in enumerate(nu.arms) if (nu.a[nu.folds != 0] == k).sum() > 400]
+    assert big and "none" in big
+    for arm in big:  # one note per capped arm, the same in every fold
+        assert sum(f"arm {arm!r}: outcome model boosted on a random 400" in w for w in r.warnings) == 1
+    small = [arm for arm in nu.arms if arm not in big]
+    assert not any(f"arm {arm!r}: outcome model" in w for w in r.warnings for arm in small)
+    # the capped models differ, the estimates stay near the truth and the full fit
+    assert not np.allclose(nu.mu_cf, full.nuisance.mu_cf)
+    w = truth.pivot(index="row", columns="arm", values="p_cure")
+    t = r.table.set_index(["measure", "estimand"])
+    for m in ("counselling", "deferral"):
+        tv = (w[m] - w["none"]).mean()
+        assert abs(t.loc[(m, "ATE"), "estimate"] - tv) < 3 * t.loc[(m, "ATE"), "std_error"], m
+
+
+def test_capped_rows_by_hand():
+    from analysis.effects.learners import capped_rows
+
+    assert capped_rows(10, 10, 0) == (None, "")
+    keep, note = capped_rows(10, 4, 1)
+    assert len(keep) == 4 and len(set(keep)) == 4 and (np.diff(keep) > 0).all() and keep.max() < 10
+    assert (capped_rows(10, 4, 1)[0] == keep).all() and "4 of each fold" in note

@@ -105,3 +105,22 @@ def test_bad_input():
         analyse_time_to_cure(eps.assign(exit_type="gone"))
     with pytest.raises(InputError, match="needs column"):
         analyse_time_to_cure(eps.drop(columns="months_to_exit"))
+
+
+def test_cox_on_a_capped_subset_keeps_the_curves_whole():
+    """Above ``cox_max_rows`` the hazard ratios come from a seeded subset (said in the
+    warnings, counted in the table) while the curves use every episode."""
+    eps = _episodes(6000, 4, hr=1.5)
+    whole = analyse_time_to_cure(eps, covariates=["x"], cox_max_rows=None)
+    capped = analyse_time_to_cure(eps, covariates=["x"], cox_max_rows=2000)
+    pd.testing.assert_frame_equal(whole.table, capped.table)
+    assert whole.hazard_ratios["n_episodes"].sum() == 6000 - (eps["measure"] == "none").sum()
+    assert capped.hazard_ratios["n_episodes"].sum() < whole.hazard_ratios["n_episodes"].sum()
+    assert any("random 2,000 of the 6,000 episodes" in w for w in capped.warnings)
+    assert not any("random" in w for w in whole.warnings)
+    row = capped.hazard_ratios.iloc[0]
+    assert row["ci_low"] < 1.5 < row["ci_high"]
+    assert row["hazard_ratio"] != whole.hazard_ratios.iloc[0]["hazard_ratio"]
+    # the subset's interval is wider, by about sqrt(6000 / 2000)
+    width = lambda r: np.log(r["ci_high"] / r["ci_low"])  # noqa: E731
+    assert 1.4 < width(row) / width(whole.hazard_ratios.iloc[0]) < 2.1

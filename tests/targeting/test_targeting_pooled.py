@@ -132,3 +132,16 @@ def test_structured_and_warm_started_fits_equal_the_dense_fit() -> None:
     cold = fit_pooled_loss(ARMS, None, x, y, a, rows)
     warm = fit_pooled_loss(ARMS, None, x, y, a, rows, start=dense)
     np.testing.assert_allclose(warm.params, cold.params, atol=1e-10)
+
+
+def test_predict_x_equals_the_dense_pooled_design():
+    """Each arm's prediction from the coefficient blocks equals the pooled design's."""
+    from analysis.targeting.pooled import PooledLossModel, pooled_design
+
+    rng = np.random.default_rng(3)
+    n, p, k = 500, 6, 4
+    x = np.column_stack([np.ones(n), rng.normal(size=(n, p - 1))])
+    params = rng.normal(size=p + (k - 1) * p)
+    dense = np.column_stack([pooled_design(x, np.full(n, j), k) @ params for j in range(k)])
+    got = PooledLossModel(tuple("abcd"), None, params).predict_x(x)
+    np.testing.assert_allclose(got, 1 / (1 + np.exp(-dense)), rtol=1e-12, atol=0)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.effects import ATE_OVERLAP, MAX_RATE_SE
+from analysis.effects import ATE_OVERLAP, MAX_OUTCOME_ROWS, MAX_RATE_SE
 from analysis.report.i18n.catalogue import Translator, translator
 
 # Catalogue keys of the outcome codes of the effects tables: short names (tables,
@@ -228,6 +228,8 @@ def estimate_notes(effects: pd.DataFrame, t: Translator, folds: int = 5,
         n = int((per["n_treated"].sum() + per["n_control"].max()).max()) if len(att) else 0
         notes.append(t("effects.text.learner_note", learner=t(LEARNER_KEYS[learner]) if learner in LEARNER_KEYS else learner,
                        folds=folds, n=t.count(n)))
+    if _capped(d, folds):
+        notes.append(t("effects.text.cap_note", cap=t.count(MAX_OUTCOME_ROWS)))
     hidden = d[d["status"] != "ok"]["status"].value_counts()
     if len(hidden):
         reasons = ", ".join(t("effects.text.suppressed_item", status=t(STATUS_KEYS[s]), n=int(c))
@@ -239,6 +241,15 @@ def estimate_notes(effects: pd.DataFrame, t: Translator, folds: int = 5,
         notes.append(t("effects.text.overlap_note", measure=t.category("measure", r.measure),
                        share=t.pct(r.population_share)))
     return notes
+
+
+def _capped(d: pd.DataFrame, folds: int) -> bool:
+    """Whether a boosted outcome model was trained on a capped subset of its arm's training
+    rows (:data:`analysis.effects.learners.MAX_OUTCOME_ROWS`): some arm's episodes in the
+    ``folds - 1`` training folds exceed the cap."""
+    b = d[(d["learner"] == "boosting") & (d["segment_type"] == "all")]
+    arm = pd.concat([b["n_treated"], b["n_control"]])
+    return bool(len(arm)) and float(arm.max()) * (folds - 1) / max(folds, 1) > MAX_OUTCOME_ROWS
 
 
 def refutation_text(summary: pd.DataFrame, t: Translator, n_episodes: int = 0,
