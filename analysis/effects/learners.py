@@ -204,8 +204,7 @@ def _fit_boosted_propensity(x: np.ndarray, a: np.ndarray, n_arms: int, seed: int
         raw[:, m.classes_] = m.predict_proba(x[hold, 1:])
     cals = tuple(IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
                  .fit(raw[:, k], (a[hold] == k).astype(float)) for k in range(n_arms))
-    note = (f"propensity: boosted on a random {n_fit:,} of each fold's training rows "
-            f"(cap {MAX_PROPENSITY_ROWS:,}; the scores use every episode)"
+    note = (f"propensity: {cap_note(n_fit, MAX_PROPENSITY_ROWS)}"
             if n_fit < int(round((1 - CALIBRATION_SHARE) * n)) else "")
     return BoostedPropensity(m, n_arms, cals, note)
 
@@ -238,10 +237,13 @@ def capped_rows(n: int, cap: int, seed: int) -> tuple[np.ndarray | None, str]:
     """:func:`analysis.models.random_rows` of ``n`` training rows and the note that says
     so, or ``(None, "")`` when ``n <= cap``."""
     keep = random_rows(n, cap, seed)
-    if keep is None:
-        return None, ""
-    return keep, (f"boosted on a random {cap:,} of each fold's training rows "
-                  f"(cap {cap:,}; the scores use every episode)")
+    return (None, "") if keep is None else (keep, cap_note(cap, cap))
+
+
+def cap_note(n_fit: int, cap: int) -> str:
+    """The note of a boosted model trained on ``n_fit`` random rows of its fold (``cap``)."""
+    return (f"boosted on a random {n_fit:,} of each fold's training rows "
+            f"(cap {cap:,}; the scores use every episode)")
 
 
 @dataclass(frozen=True)

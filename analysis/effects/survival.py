@@ -322,15 +322,14 @@ def _cox_inputs(episodes: pd.DataFrame, covariates: Sequence[str] | None, min_ce
 
 
 def _cox(episodes: pd.DataFrame, covariates: Sequence[str] | None, level: float,
-         min_cell: int, max_rows: int | None = None,
-         seed: int = 0) -> tuple[pd.DataFrame, list[str], str]:
+         min_cell: int, max_rows: int | None = None) -> tuple[pd.DataFrame, list[str], str]:
     """:func:`cox_cure_hazards` plus how the hazard ratios were fitted (``plain``,
     ``penalised`` or ``skipped``)."""
     arms, m, time, status, exog, keep, names, warns = _cox_inputs(episodes, covariates, min_cell)
     if not arms:
         return pd.DataFrame(columns=list(HR_COLUMNS)), warns, "skipped"
-    sub = random_rows(len(time), max_rows, seed)
-    if sub is not None:  # the same subset as the proportional-hazards test's
+    sub = random_rows(len(time), max_rows, 0)
+    if sub is not None:  # seed 0: the proportional-hazards test's default subset
         warns.append(f"cox: hazard ratios fitted on a random {max_rows:,} of the {len(time):,} "
                      "episodes (the curves use every episode)")
         m, time, status, exog = m[sub], time[sub], status[sub], exog[sub]
