@@ -15,13 +15,13 @@ heavy, and the pandas engine never needs them.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 from typing import Any, Protocol
 
 from analysis.data import ValidationReport, load_book, table_size, validate_book
 from analysis.errors import ParameterError
-from analysis.synthetic import generate_book
 
 #: ``engine="auto"`` switches to Dask above this many performance rows (loan-months):
 #: 20M rows is about 830,000 loans of 24 months. Measured at 1M loans (24M rows): the
@@ -63,6 +63,9 @@ class PandasEngine:
 
     def synth(self, n_loans: int, seed: int, out_dir: str | os.PathLike, chunk_loans: int,
               scheduler: str | None) -> Path:
+        # imported here: every report kernel imports this module, few of them synthesise
+        from analysis.synthetic import generate_book
+
         return Path(generate_book(n_loans, seed, out_dir, chunk_loans=chunk_loans))
 
 
@@ -125,13 +128,19 @@ register("dask", DaskEngine())
 def choose_engine(data_dir: str | os.PathLike, engine: str = AUTO) -> str:
     """The name of the engine to run: ``engine`` itself, or for ``"auto"`` Dask when the
     performance table has more than :data:`AUTO_DASK_ROWS` rows (Parquet) or more than
-    :data:`AUTO_DASK_BYTES` bytes (CSV), pandas otherwise."""
+    :data:`AUTO_DASK_BYTES` bytes (CSV) and Dask is installed, pandas otherwise."""
     _check_choice(engine)
     if engine != AUTO:
         return engine
     rows, nbytes = table_size(data_dir)
     big = rows > AUTO_DASK_ROWS if rows is not None else nbytes > AUTO_DASK_BYTES
-    return "dask" if big else "pandas"
+    return "dask" if big and dask_installed() else "pandas"
+
+
+def dask_installed() -> bool:
+    """Whether the optional Dask engine (``pip install overdue-relief[dask]``) can run:
+    ``auto`` falls back to pandas without it."""
+    return all(importlib.util.find_spec(m) is not None for m in ("dask", "distributed"))
 
 
 def validate_with_engine(

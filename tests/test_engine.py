@@ -60,3 +60,21 @@ def test_pandas_engine_is_the_pandas_loader(synth_dir, tmp_path):
     assert len(book.performance) == len(load_book(synth_dir).performance)
     missing = validate_with_engine(tmp_path / "nowhere", "dask")  # reported by pandas
     assert not missing.ok and missing.table["check"].tolist() == ["directory_exists"]
+
+
+def test_auto_needs_dask_installed_and_is_the_report_default(synth_dir, monkeypatch):
+    """``auto`` picks Dask for a big book only when Dask can run; the report defaults to
+    ``auto``, the other commands to pandas."""
+    from analysis.cli.main import build_parser
+    from analysis.report.options import ReportOptions
+
+    monkeypatch.setattr("analysis.engine.AUTO_DASK_ROWS", 1000)
+    assert engine.dask_installed() and choose_engine(synth_dir, "auto") == "dask"
+    monkeypatch.setattr(engine.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "distributed" else object())
+    assert not engine.dask_installed() and choose_engine(synth_dir, "auto") == "pandas"
+    assert choose_engine(synth_dir, "dask") == "dask"  # asked for by name: its own error later
+    assert ReportOptions(data_dir=synth_dir, as_of="", out_dir=synth_dir).engine == "auto"
+    parser = build_parser()
+    assert parser.parse_args(["report", "--data", "d", "--as-of", "2024-12"]).engine == "auto"
+    assert parser.parse_args(["validate", "--data", "d"]).engine == "pandas"

@@ -37,14 +37,16 @@ def write_table_file(table: pd.DataFrame, out: Path) -> None:
         write_csv(table, out)
 
 
-def add_engine_arguments(parser: argparse.ArgumentParser, auto: str | None = None) -> None:
-    """Add ``--engine pandas|dask|auto`` and ``--scheduler ADDRESS`` to a command;
-    ``auto`` describes when ``auto`` picks Dask (default: the performance-row rule of
-    :func:`analysis.engine.choose_engine`)."""
-    auto = auto or f"the performance table has more than {AUTO_DASK_ROWS:,} rows"
+def add_engine_arguments(parser: argparse.ArgumentParser, auto: str | None = None,
+                         default: str = "pandas") -> None:
+    """Add ``--engine pandas|dask|auto`` (``default``) and ``--scheduler ADDRESS`` to a
+    command; ``auto`` describes when ``auto`` picks Dask (default: the performance-row
+    rule of :func:`analysis.engine.choose_engine`)."""
+    auto = auto or (f"the performance table has more than {AUTO_DASK_ROWS:,} rows and Dask "
+                    "is installed")
     parser.add_argument(
-        "--engine", choices=engine_choices(), default="pandas",
-        help=f"pandas (default), dask (a Dask cluster) or auto (dask when {auto})",
+        "--engine", choices=engine_choices(), default=default,
+        help=f"pandas, dask (a Dask cluster) or auto (dask when {auto}); default {default}",
     )
     parser.add_argument(
         "--scheduler", default=None, metavar="ADDRESS",

@@ -67,7 +67,7 @@ class ReportOptions:
     analyst: bool = False
     quiet: bool = False
     languages: Sequence[str] = ()  # languages published side by side (pages link their twins)
-    engine: str = "pandas"  # pandas | dask | auto (analysis.engine.choose_engine)
+    engine: str = "auto"  # pandas | dask | auto (analysis.engine.choose_engine)
     scheduler: str | None = None  # existing Dask cluster (address or scheduler file)
     jobs: int = 0  # notebooks run at once; 0: automatic (analysis.report.runner.notebook_jobs)
 

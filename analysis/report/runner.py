@@ -241,6 +241,8 @@ def run_steps(run: RunState) -> None:
     specs, per_nb = check_run(run)
     engine = choose_engine(run.data_dir, opts.engine)
     with dask_cluster(run, engine):
+        if opts.engine != engine:
+            run.log(f"engine {opts.engine!r} chose {engine} for this book (docs/dask.md)")
         run.log(f"validating input ({engine}) ...")
         book = load_and_validate(run.data_dir, engine, run.scheduler)
         ids = check_month(run, book) if book is not None else set()  # Dask: the pass checks
