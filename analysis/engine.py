@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from analysis.data import ValidationReport, load_book, table_size, validate_book
 from analysis.errors import ParameterError
+from analysis.synthetic import generate_book
 
 #: ``engine="auto"`` switches to Dask above this many performance rows (loan-months):
 #: 20M rows is about 830,000 loans of 24 months. Measured at 1M loans (24M rows): the
@@ -63,9 +64,6 @@ class PandasEngine:
 
     def synth(self, n_loans: int, seed: int, out_dir: str | os.PathLike, chunk_loans: int,
               scheduler: str | None) -> Path:
-        # imported here: every report kernel imports this module, few of them synthesise
-        from analysis.synthetic import generate_book
-
         return Path(generate_book(n_loans, seed, out_dir, chunk_loans=chunk_loans))
 
 
