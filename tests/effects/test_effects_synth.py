@@ -2,7 +2,7 @@
 
 The demo book (20,000 loans, seed 1, as ``make demo`` builds it) is generated once per
 session here. The coverage check over 50 seeds of a 20,000-loan book and the ground
-truth check on a 300,000-loan book with both learners are marked slow
+truth check on a 1,000,000-loan book with both learners are marked slow
 (``make test-slow``); their last results are written in ``benchmarks/README.md``.
 """
 
@@ -107,29 +107,42 @@ def test_aipw_coverage_over_seeds(tmp_path):
     "boosting",
     pytest.param("glm", marks=pytest.mark.xfail(
         reason="main-effects GLMs miss the generator's thresholds and interactions: measured "
-               "deferral cure ATE z +3.1 on this book (seed 7); recorded, not required", strict=False)),
+               "deferral cure ATE z +4.7, ATT +4.1 on the 1M-loan book (seed 7); recorded, "
+               "not required", strict=False)),
 ])
 def test_big_book_within_three_se_of_truth(big_book, learner):
     """Every AIPW ATE and ATT of every outcome, over all episodes, within 3 SE of the
-    truth on a 300,000-loan book (1M loans is the issue's size; 300k keeps generation,
-    episodes and both learners within minutes here). Prints every z. Measured (seed 7):
-    boosting worst |z| 2.04 / 1.92 / 2.34 (sustained cure / cure / loss rate); GLM
-    sustained cure 2.12, cure 3.10 (deferral ATE)."""
+    truth on the issue's 1,000,000-loan book (seed 7). Computes and prints every z of
+    every outcome first, then asserts, so a failing learner's record is complete.
+    Measured 2026-12-04 (165,140 episodes; SEs 0.0024-0.0073, median 0.0047; about 3
+    minutes for both learners): boosting worst |z| 1.98 / 1.50 / 1.85 (sustained cure /
+    cure / loss rate), 24 of 24 within 2 SE; GLM 1.79 / 4.71 (deferral ATE; ATT 4.09) /
+    2.25, 22 of 24 within 3 SE."""
     eps, truth = big_book
-    worst = []
+    print(f"\n{learner}: {len(eps):,} episodes")
+    tables = {}
     for outcome in _truth_outcomes(truth):
         m = _joined(eps, truth, outcome, methods=("aipw",), learner=learner)
-        shown = m[["outcome", "measure", "estimand", "estimate", "estimate_truth", "std_error", "z"]]
-        print(shown.to_string(index=False))
-        assert len(m) == 8 and m["estimate"].notna().all(), shown
-        worst.append(float(m["z"].abs().max()))
-        assert (m["z"].abs() < 3).all(), shown
-    print(f"{learner}: worst |z| per outcome {worst}")
+        ate = m[m["estimand"] == "ATE"]
+        n_analysed = int(ate["n_treated"].sum() + ate["n_control"].max()) if len(ate) else 0
+        tables[outcome] = m
+        print(f"{outcome}: {n_analysed:,} analysed episodes")
+        print(m[["outcome", "measure", "estimand", "estimate", "estimate_truth", "std_error",
+                 "z"]].to_string(index=False))
+    allz = pd.concat(tables.values(), ignore_index=True)
+    shown = allz[["outcome", "measure", "estimand", "estimate", "estimate_truth", "std_error", "z"]]
+    absz = allz["z"].abs()
+    worst = {o: float(m["z"].abs().max()) for o, m in tables.items()}
+    print(f"{learner}: worst |z| per outcome {worst}; within 3 SE {(absz < 3).sum()} of "
+          f"{len(allz)}, within 2 SE {(absz < 2).sum()}; median SE {allz['std_error'].median():.4f}")
+    for m in tables.values():
+        assert len(m) == 8 and m["estimate"].notna().all(), m
+    assert (absz < 3).all(), shown[absz >= 3]
 
 
 @pytest.fixture(scope="module")
 def big_book(tmp_path_factory):
-    return _episodes_and_truth(300_000, 7, tmp_path_factory.mktemp("big_book"))
+    return _episodes_and_truth(1_000_000, 7, tmp_path_factory.mktemp("big_book"))
 
 
 def test_runs_on_the_shared_episode_table(synth_episodes):
